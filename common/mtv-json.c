@@ -1,0 +1,108 @@
+#include "mtv-json.h"
+#include "mtv-error.h"
+
+char *
+mtv_json_object_to_string (JsonObject *object, gboolean pretty)
+{
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, object);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, pretty);
+  json_generator_set_root (gen, node);
+  return json_generator_to_data (gen, NULL);
+}
+
+JsonObject *
+mtv_json_object_from_string (const char *text, const char *what, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) local_error = NULL;
+
+  if (!json_parser_load_from_data (parser, text, -1, &local_error))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: not valid JSON: %s", what,
+                   local_error->message);
+      return NULL;
+    }
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: expected a JSON object", what);
+      return NULL;
+    }
+  return mtv_json_object_copy (json_node_get_object (root));
+}
+
+JsonObject *
+mtv_json_object_copy (JsonObject *object)
+{
+  /* A round trip through text gives a deep, mutable copy whatever the source. */
+  g_autofree char *text = mtv_json_object_to_string (object, FALSE);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    g_assert_not_reached ();
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+gboolean
+mtv_json_object_equal (JsonObject *a, JsonObject *b)
+{
+  g_autoptr (JsonNode) na = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (JsonNode) nb = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (na, a);
+  json_node_set_object (nb, b);
+  return json_node_equal (na, nb);
+}
+
+JsonNode *
+mtv_json_lookup_path (JsonObject *object, const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
+  JsonObject *cur = object;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      JsonNode *node = json_object_get_member (cur, parts[i]);
+      if (node == NULL)
+        return NULL;
+      if (parts[i + 1] == NULL)
+        return node;
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        return NULL;
+      cur = json_node_get_object (node);
+    }
+  return NULL;
+}
+
+static void
+set_path_in (JsonObject *object, char **parts, JsonNode *node)
+{
+  if (parts[1] == NULL)
+    {
+      if (node != NULL)
+        json_object_set_member (object, parts[0], node);
+      else
+        json_object_remove_member (object, parts[0]);
+      return;
+    }
+
+  JsonNode *child = json_object_get_member (object, parts[0]);
+  if (child == NULL || !JSON_NODE_HOLDS_OBJECT (child))
+    {
+      if (node == NULL)
+        return;
+      json_object_set_object_member (object, parts[0], json_object_new ());
+      child = json_object_get_member (object, parts[0]);
+    }
+  JsonObject *child_object = json_node_get_object (child);
+  set_path_in (child_object, parts + 1, node);
+  if (json_object_get_size (child_object) == 0)
+    json_object_remove_member (object, parts[0]);
+}
+
+void
+mtv_json_set_path (JsonObject *object, const char *path, JsonNode *node)
+{
+  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
+  set_path_in (object, parts, node);
+}

@@ -1,0 +1,17 @@
+#pragma once
+#include <json-glib/json-glib.h>
+
+/* Compact JSON text of an object (for the database and D-Bus replies). */
+char *mtv_json_object_to_string (JsonObject *object, gboolean pretty);
+/* Parses text that must hold one JSON object; the error names @what. */
+JsonObject *mtv_json_object_from_string (const char *text, const char *what, GError **error);
+/* A deep copy. */
+JsonObject *mtv_json_object_copy (JsonObject *object);
+/* Whether two objects hold the same JSON (member order ignored). */
+gboolean mtv_json_object_equal (JsonObject *a, JsonObject *b);
+
+/* The value at a dotted path ("provider.source"), or NULL. */
+JsonNode *mtv_json_lookup_path (JsonObject *object, const char *path);
+/* Sets (or, with a NULL @node, removes) the value at a dotted path, creating
+ * intermediate objects and pruning ones left empty. Takes @node. */
+void mtv_json_set_path (JsonObject *object, const char *path, JsonNode *node);

@@ -1,0 +1,21 @@
+#pragma once
+#include "mtv-kinds.h"
+#include "providers/mtv-provider-types.h"
+
+/* What network maps, storage maps and plans share: a source and a target
+ * provider, and a status that follows theirs. */
+
+/* Checks that the provider named at @key of @spec can play @role. */
+gboolean mtv_check_provider_role (MtvDaemon *daemon, JsonObject *spec, const char *json_path,
+                                  const char *key, MtvProviderRole role, GError **error);
+
+/* Adds @condition_type (Critical) unless the referenced item is Ready. */
+void mtv_status_require_ready (MtvDaemon *daemon, MtvStatusBuilder *status, MtvKind kind,
+                               JsonObject *spec, const char *json_path, const char *condition_type);
+
+/* The source side of a map pair: {"id"} or {"name"} (plus qualifiers). */
+gboolean mtv_check_pair_source (JsonObject *item, GError **error);
+
+/* Validation shared by both kinds of map. */
+gboolean mtv_map_validate (MtvDaemon *daemon, const char *name, JsonObject *spec, GError **error);
+void mtv_map_compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *status);

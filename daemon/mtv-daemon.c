@@ -1,0 +1,562 @@
+#include "config.h"
+#include "mtv-daemon.h"
+#include "mtv-auth.h"
+#include "mtv-error.h"
+#include "mtv-item.h"
+#include "mtv-json.h"
+#include "mtv-store.h"
+
+struct _MtvDaemon {
+  GDBusConnection *connection;
+  GDBusObjectManagerServer *object_manager;
+  MtvManager *manager;
+  MtvStore *store;
+  MtvAuth *auth;
+  GHashTable *items[MTV_N_KINDS]; /* name -> MtvItem */
+};
+
+/* ---- lookups used by the kinds ------------------------------------------------ */
+
+static MtvItem *
+lookup_item (MtvDaemon *daemon, MtvKind kind, const char *name)
+{
+  return name ? g_hash_table_lookup (daemon->items[kind], name) : NULL;
+}
+
+const MtvRecord *
+mtv_daemon_lookup_record (MtvDaemon *daemon, MtvKind kind, const char *name)
+{
+  MtvItem *item = lookup_item (daemon, kind, name);
+  return item ? item->record : NULL;
+}
+
+gboolean
+mtv_daemon_provider_has_credentials (MtvDaemon *daemon, const char *name)
+{
+  MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
+  return item && item->secret_keys[0] != NULL;
+}
+
+/* ---- status ----------------------------------------------------------------- */
+
+/* Recomputes the status of every item, in dependency order, so that a change to
+ * a provider shows at once in the maps and plans that use it. Level-triggered:
+ * running it twice changes nothing. */
+static void
+refresh_statuses (MtvDaemon *daemon)
+{
+  for (MtvKind kind = 0; kind < MTV_N_KINDS; kind++)
+    {
+      const MtvKindInfo *info = mtv_kind_info (kind);
+      g_autoptr (GList) items = g_hash_table_get_values (daemon->items[kind]);
+      for (GList *l = items; l; l = l->next)
+        {
+          MtvItem *item = l->data;
+          MtvStatusBuilder builder;
+          mtv_status_builder_init (&builder);
+          if (info->compute_status)
+            info->compute_status (daemon, item->record, &builder);
+          g_autoptr (JsonObject) status = mtv_status_finish (&builder, item->record->status,
+                                                             item->record->generation,
+                                                             info->ready_message);
+          mtv_status_builder_clear (&builder);
+          if (mtv_json_object_equal (status, item->record->status))
+            continue;
+
+          g_autoptr (JsonObject) old = g_steal_pointer (&item->record->status);
+          item->record->status = g_steal_pointer (&status);
+          g_autoptr (GError) error = NULL;
+          if (!mtv_store_put (daemon->store, item->record, NULL, &error))
+            g_warning ("cannot store the status of %s %s: %s", mtv_kind_to_string (kind),
+                       item->record->name, error->message);
+          mtv_item_sync_properties (item);
+        }
+    }
+}
+
+/* ---- the operations, after authorization ------------------------------------ */
+
+static gboolean
+check_references (MtvDaemon *daemon, MtvKind kind, JsonObject *spec, GError **error)
+{
+  g_autoptr (GPtrArray) refs = mtv_kind_references (kind, spec);
+  for (guint i = 0; i < refs->len; i++)
+    {
+      MtvReference *ref = refs->pdata[i];
+      if (lookup_item (daemon, ref->kind, ref->name) == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: %s \"%s\" does not exist",
+                       ref->field, mtv_kind_to_string (ref->kind), ref->name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Splits the write-only secret out of @spec. Returns the rest of the spec;
+ * *out_secret gets the secret's entries (or NULL when none were given). */
+static GVariant *
+take_secret (const MtvKindInfo *info, GVariant *spec, JsonObject **out_secret, GError **error)
+{
+  *out_secret = NULL;
+  GVariantDict dict;
+  g_variant_dict_init (&dict, spec);
+  g_autoptr (GVariant) secret = info->secret_key ? g_variant_dict_lookup_value (&dict, info->secret_key, NULL) : NULL;
+  if (secret == NULL)
+    return g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_variant_dict_remove (&dict, info->secret_key);
+  g_autoptr (GVariant) rest = g_variant_ref_sink (g_variant_dict_end (&dict));
+
+  if (!g_variant_is_of_type (secret, G_VARIANT_TYPE ("a{ss}")))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: expected a value of D-Bus type a{ss}, got %s",
+                   info->secret_key, g_variant_get_type_string (secret));
+      return NULL;
+    }
+  g_autoptr (JsonObject) entries = json_object_new ();
+  GVariantIter iter;
+  const char *key, *value;
+  g_variant_iter_init (&iter, secret);
+  while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
+    {
+      if (!info->check_secret (key, value, error))
+        return NULL;
+      json_object_set_string_member (entries, key, value);
+    }
+  *out_secret = g_steal_pointer (&entries);
+  return g_steal_pointer (&rest);
+}
+
+/* Stored credentials with @changes applied: an empty value removes a field. */
+static JsonObject *
+merge_secret (JsonObject *stored, JsonObject *changes)
+{
+  JsonObject *merged = stored ? mtv_json_object_copy (stored) : json_object_new ();
+  g_autoptr (GList) keys = json_object_get_members (changes);
+  for (GList *l = keys; l; l = l->next)
+    {
+      const char *value = json_object_get_string_member (changes, l->data);
+      if (*value == '\0')
+        json_object_remove_member (merged, l->data);
+      else
+        json_object_set_string_member (merged, l->data, value);
+    }
+  return merged;
+}
+
+static GStrv
+secret_keys_of (JsonObject *secret)
+{
+  g_autoptr (GList) keys = json_object_get_members (secret);
+  keys = g_list_sort (keys, (GCompareFunc) g_strcmp0);
+  GStrvBuilder *b = g_strv_builder_new ();
+  for (GList *l = keys; l; l = l->next)
+    g_strv_builder_add (b, l->data);
+  GStrv result = g_strv_builder_end (b);
+  g_strv_builder_unref (b);
+  return result;
+}
+
+static void export_item (MtvDaemon *daemon, MtvItem *item);
+
+static char *
+create_item (MtvDaemon *daemon, MtvKind kind, const char *name, GVariant *spec_in, GError **error)
+{
+  const MtvKindInfo *info = mtv_kind_info (kind);
+  g_autoptr (JsonObject) secret = NULL;
+
+  if (!mtv_name_validate (name, "name", error))
+    return NULL;
+  if (lookup_item (daemon, kind, name))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_ALREADY_EXISTS, "%s \"%s\" already exists",
+                   mtv_kind_to_string (kind), name);
+      return NULL;
+    }
+  g_autoptr (GVariant) changes = take_secret (info, spec_in, &secret, error);
+  if (changes == NULL)
+    return NULL;
+  g_autoptr (JsonObject) spec = mtv_spec_merge (info->fields, info->n_fields,
+                                                mtv_kind_to_string (kind), NULL, changes, NULL, error);
+  if (spec == NULL || !check_references (daemon, kind, spec, error)
+      || (info->validate && !info->validate (daemon, name, spec, error)))
+    return NULL;
+
+  g_autoptr (MtvRecord) record = mtv_record_new (kind, name);
+  record->uid = g_uuid_string_random ();
+  record->created = mtv_now_rfc3339 ();
+  record->generation = 1;
+  json_object_unref (record->spec);
+  record->spec = g_steal_pointer (&spec);
+  g_autoptr (JsonObject) stored_secret = secret ? merge_secret (NULL, secret) : NULL;
+  if (!mtv_store_put (daemon->store, record, stored_secret, error))
+    return NULL;
+
+  MtvItem *item = mtv_item_new (g_steal_pointer (&record));
+  if (stored_secret)
+    {
+      g_strfreev (item->secret_keys);
+      item->secret_keys = secret_keys_of (stored_secret);
+    }
+  export_item (daemon, item);
+  refresh_statuses (daemon);
+  g_message ("created %s %s", mtv_kind_to_string (kind), name);
+  return g_strdup (item->object_path);
+}
+
+static gboolean
+update_item (MtvDaemon *daemon, MtvItem *item, GVariant *spec_in, const char *const *unset,
+             GError **error)
+{
+  MtvRecord *record = item->record;
+  const MtvKindInfo *info = mtv_kind_info (record->kind);
+  g_autoptr (JsonObject) secret = NULL;
+  g_autoptr (JsonObject) stored_secret = NULL;
+
+  g_autoptr (GVariant) changes = take_secret (info, spec_in, &secret, error);
+  if (changes == NULL)
+    return FALSE;
+  g_autoptr (JsonObject) spec = mtv_spec_merge (info->fields, info->n_fields,
+                                                mtv_kind_to_string (record->kind), record->spec,
+                                                changes, unset, error);
+  if (spec == NULL || !check_references (daemon, record->kind, spec, error)
+      || (info->validate && !info->validate (daemon, record->name, spec, error)))
+    return FALSE;
+  if (secret)
+    {
+      g_autoptr (JsonObject) old = mtv_store_get_credentials (daemon->store, record->name, error);
+      if (old == NULL)
+        return FALSE;
+      stored_secret = merge_secret (old, secret);
+    }
+
+  gboolean changed = !mtv_json_object_equal (spec, record->spec);
+  MtvRecord updated = *record;
+  updated.spec = spec;
+  updated.generation = record->generation + (changed ? 1 : 0);
+  if (!mtv_store_put (daemon->store, &updated, stored_secret, error))
+    return FALSE;
+
+  json_object_unref (record->spec);
+  record->spec = g_steal_pointer (&spec);
+  record->generation = updated.generation;
+  if (stored_secret)
+    {
+      g_strfreev (item->secret_keys);
+      item->secret_keys = secret_keys_of (stored_secret);
+    }
+  mtv_item_sync_properties (item);
+  refresh_statuses (daemon);
+  g_message ("updated %s %s (generation %" G_GUINT64_FORMAT ")", mtv_kind_to_string (record->kind),
+             record->name, record->generation);
+  return TRUE;
+}
+
+/* "NetworkMap \"m\" (sourceProvider), Plan \"p\" (vms[0].hooks[1])", or NULL. */
+static char *
+describe_referrers (MtvDaemon *daemon, MtvKind kind, const char *name)
+{
+  g_autoptr (GString) users = g_string_new (NULL);
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    {
+      GHashTableIter iter;
+      MtvItem *other;
+      g_hash_table_iter_init (&iter, daemon->items[k]);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other))
+        {
+          g_autoptr (GPtrArray) refs = mtv_kind_references (k, other->record->spec);
+          for (guint i = 0; i < refs->len; i++)
+            {
+              MtvReference *ref = refs->pdata[i];
+              if (ref->kind == kind && g_strcmp0 (ref->name, name) == 0)
+                g_string_append_printf (users, "%s%s \"%s\" (%s)", users->len ? ", " : "",
+                                        mtv_kind_to_string (k), other->record->name, ref->field);
+            }
+        }
+    }
+  return users->len ? g_string_free (g_steal_pointer (&users), FALSE) : NULL;
+}
+
+static gboolean
+delete_item (MtvDaemon *daemon, MtvItem *item, GError **error)
+{
+  MtvKind kind = item->record->kind;
+  g_autofree char *name = g_strdup (item->record->name);
+  g_autofree char *users = describe_referrers (daemon, kind, name);
+  if (users)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_BUSY, "%s \"%s\" is in use by %s; delete or change "
+                   "those first", mtv_kind_to_string (kind), name, users);
+      return FALSE;
+    }
+  if (!mtv_store_delete (daemon->store, kind, name, error))
+    return FALSE;
+  g_dbus_object_manager_server_unexport (daemon->object_manager, item->object_path);
+  g_hash_table_remove (daemon->items[kind], name);
+  refresh_statuses (daemon);
+  g_message ("deleted %s %s", mtv_kind_to_string (kind), name);
+  return TRUE;
+}
+
+static char *
+export_manifest (MtvDaemon *daemon, MtvItem *item)
+{
+  const MtvKindInfo *info = mtv_kind_info (item->record->kind);
+  g_autoptr (JsonObject) spec = mtv_json_object_copy (item->record->spec);
+  if (info->export_spec)
+    info->export_spec (daemon, item->record, spec);
+  g_autoptr (JsonObject) manifest = mtv_item_to_manifest (item, spec);
+  return mtv_json_object_to_string (manifest, TRUE);
+}
+
+/* ---- D-Bus method handlers --------------------------------------------------- */
+
+/* Which item a call is about; looked up again after the (asynchronous)
+ * authorization, since the item may be gone by then. */
+typedef struct {
+  MtvDaemon *daemon;
+  MtvKind kind;
+  char *name;
+} Target;
+
+static Target *
+target_new (MtvDaemon *daemon, MtvKind kind, const char *name)
+{
+  Target *t = g_new0 (Target, 1);
+  t->daemon = daemon;
+  t->kind = kind;
+  t->name = g_strdup (name);
+  return t;
+}
+
+static void
+target_free (Target *t)
+{
+  g_free (t->name);
+  g_free (t);
+}
+
+static MtvItem *
+target_item (Target *t, GDBusMethodInvocation *invocation)
+{
+  MtvItem *item = lookup_item (t->daemon, t->kind, t->name);
+  if (item == NULL)
+    g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_NOT_FOUND,
+                                           "%s \"%s\" does not exist", mtv_kind_to_string (t->kind),
+                                           t->name);
+  return item;
+}
+
+static void
+do_create (GDBusMethodInvocation *invocation, gpointer data)
+{
+  Target *t = data;
+  g_autoptr (GVariant) spec = NULL;
+  g_autoptr (GError) error = NULL;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv}@a{sv})", NULL,
+                 &spec, NULL);
+  g_autofree char *path = create_item (t->daemon, t->kind, t->name, spec, &error);
+  if (path == NULL)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", path));
+}
+
+static gboolean
+handle_create (MtvManager *manager, GDBusMethodInvocation *invocation, const char *name,
+               GVariant *spec, GVariant *options, gpointer user_data)
+{
+  MtvDaemon *daemon = g_object_get_data (G_OBJECT (manager), "mtv-daemon");
+  MtvKind kind = GPOINTER_TO_INT (user_data);
+  mtv_auth_check (daemon->auth, invocation, mtv_kind_info (kind)->manage_action, options, name,
+                  do_create, target_new (daemon, kind, name), (GDestroyNotify) target_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+do_update (GDBusMethodInvocation *invocation, gpointer data)
+{
+  MtvItem *item = target_item (data, invocation);
+  if (item == NULL)
+    return;
+  g_autoptr (GVariant) spec = NULL;
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree const char **unset = NULL;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv}@a{sv})", &spec,
+                 &options);
+  g_autoptr (GVariant) unset_v = g_variant_lookup_value (options, "unset", NULL);
+  if (unset_v && !g_variant_is_of_type (unset_v, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                             "option unset: expected a list of strings (as)");
+      return;
+    }
+  if (unset_v)
+    unset = g_variant_get_strv (unset_v, NULL);
+  if (update_item (((Target *) data)->daemon, item, spec, unset, &error))
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
+static void
+do_delete (GDBusMethodInvocation *invocation, gpointer data)
+{
+  MtvItem *item = target_item (data, invocation);
+  g_autoptr (GError) error = NULL;
+  if (item == NULL)
+    return;
+  if (delete_item (((Target *) data)->daemon, item, &error))
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
+static void
+do_export (GDBusMethodInvocation *invocation, gpointer data)
+{
+  MtvItem *item = target_item (data, invocation);
+  if (item == NULL)
+    return;
+  g_autofree char *manifest = export_manifest (((Target *) data)->daemon, item);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(s)", manifest));
+}
+
+/* One handler for Update, Delete and Export: they differ only in the action
+ * and the work done once allowed. */
+static gboolean
+handle_resource_method (MtvResource *resource, GDBusMethodInvocation *invocation,
+                        GVariant *options, MtvAuthorizedFunc work, const char *action)
+{
+  MtvDaemon *daemon = g_object_get_data (G_OBJECT (resource), "mtv-daemon");
+  MtvKind kind;
+  mtv_kind_from_string (mtv_resource_get_kind (resource), &kind);
+  const char *name = mtv_resource_get_name (resource);
+  mtv_auth_check (daemon->auth, invocation, action ? action : mtv_kind_info (kind)->manage_action,
+                  options, name, work, target_new (daemon, kind, name), (GDestroyNotify) target_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_update (MtvResource *resource, GDBusMethodInvocation *invocation, GVariant *spec,
+               GVariant *options)
+{
+  return handle_resource_method (resource, invocation, options, do_update, NULL);
+}
+
+static gboolean
+handle_delete (MtvResource *resource, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  return handle_resource_method (resource, invocation, options, do_delete, NULL);
+}
+
+static gboolean
+handle_export (MtvResource *resource, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  return handle_resource_method (resource, invocation, options, do_export, MTV_ACTION_READ);
+}
+
+static void
+export_item (MtvDaemon *daemon, MtvItem *item)
+{
+  g_object_set_data (G_OBJECT (item->resource), "mtv-daemon", daemon);
+  g_signal_connect (item->resource, "handle-update", G_CALLBACK (handle_update), NULL);
+  g_signal_connect (item->resource, "handle-delete", G_CALLBACK (handle_delete), NULL);
+  g_signal_connect (item->resource, "handle-export", G_CALLBACK (handle_export), NULL);
+  mtv_item_sync_properties (item);
+  g_hash_table_insert (daemon->items[item->record->kind], item->record->name, item);
+  g_dbus_object_manager_server_export (daemon->object_manager, G_DBUS_OBJECT_SKELETON (item->object));
+}
+
+/* ---- life cycle ----------------------------------------------------------------- */
+
+static gboolean
+load_items (MtvDaemon *daemon, GError **error)
+{
+  g_autoptr (GPtrArray) records = mtv_store_load_all (daemon->store, error);
+  if (records == NULL)
+    return FALSE;
+  for (guint i = 0; i < records->len; i++)
+    {
+      MtvRecord *record = g_steal_pointer (&records->pdata[i]);
+      MtvItem *item = mtv_item_new (record);
+      if (record->kind == MTV_KIND_PROVIDER)
+        {
+          g_autoptr (JsonObject) secret = mtv_store_get_credentials (daemon->store, record->name, error);
+          if (secret == NULL)
+            {
+              mtv_item_free (item);
+              return FALSE;
+            }
+          g_strfreev (item->secret_keys);
+          item->secret_keys = secret_keys_of (secret);
+        }
+      export_item (daemon, item);
+    }
+  refresh_statuses (daemon);
+  return TRUE;
+}
+
+MtvDaemon *
+mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean session_bus,
+                GError **error)
+{
+  g_autoptr (MtvDaemon) daemon = g_new0 (MtvDaemon, 1);
+  static const char *const create_signals[MTV_N_KINDS] = {
+    [MTV_KIND_PROVIDER] = "handle-create-provider",
+    [MTV_KIND_NETWORK_MAP] = "handle-create-network-map",
+    [MTV_KIND_STORAGE_MAP] = "handle-create-storage-map",
+    [MTV_KIND_HOOK] = "handle-create-hook",
+    [MTV_KIND_PLAN] = "handle-create-plan",
+  };
+
+  daemon->connection = g_object_ref (connection);
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    daemon->items[k] = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                              (GDestroyNotify) mtv_item_free);
+  daemon->object_manager = g_dbus_object_manager_server_new (MTV_ROOT_PATH);
+  daemon->store = mtv_store_open (state_dir, error);
+  if (daemon->store == NULL)
+    return NULL;
+  daemon->auth = mtv_auth_new (session_bus, error);
+  if (daemon->auth == NULL)
+    return NULL;
+
+  daemon->manager = mtv_manager_skeleton_new ();
+  mtv_manager_set_version (daemon->manager, MTV_VERSION);
+  g_object_set_data (G_OBJECT (daemon->manager), "mtv-daemon", daemon);
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    g_signal_connect (daemon->manager, create_signals[k], G_CALLBACK (handle_create),
+                      GINT_TO_POINTER (k));
+
+  if (!load_items (daemon, error))
+    return NULL;
+  g_dbus_object_manager_server_set_connection (daemon->object_manager, connection);
+  /* The root object carries both the ObjectManager and the Manager; an object
+   * manager cannot export an object at its own path, so the Manager is
+   * exported on the connection directly. */
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->manager), connection,
+                                         MTV_ROOT_PATH, error))
+    return NULL;
+  return g_steal_pointer (&daemon);
+}
+
+void
+mtv_daemon_free (MtvDaemon *daemon)
+{
+  if (daemon == NULL)
+    return;
+  if (daemon->manager && g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (daemon->manager)))
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->manager));
+  if (daemon->object_manager)
+    g_dbus_object_manager_server_set_connection (daemon->object_manager, NULL);
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    g_clear_pointer (&daemon->items[k], g_hash_table_unref);
+  g_clear_object (&daemon->manager);
+  g_clear_object (&daemon->object_manager);
+  g_clear_pointer (&daemon->auth, mtv_auth_free);
+  g_clear_pointer (&daemon->store, mtv_store_close);
+  g_clear_object (&daemon->connection);
+  g_free (daemon);
+}

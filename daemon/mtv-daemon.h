@@ -1,0 +1,11 @@
+#pragma once
+#include <gio/gio.h>
+#include "mtv-kinds.h"
+
+/* The daemon's context: the bus connection, the exported objects, the store
+ * and the authority. Everything mutable in mtvd hangs off this one object. */
+
+MtvDaemon *mtv_daemon_new (GDBusConnection *connection, const char *state_dir,
+                           gboolean session_bus, GError **error);
+void mtv_daemon_free (MtvDaemon *daemon);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvDaemon, mtv_daemon_free)

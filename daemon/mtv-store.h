@@ -1,0 +1,24 @@
+#pragma once
+#include "mtv-record.h"
+
+/* The state database: one SQLite file (WAL, synchronous=FULL) under the state
+ * directory. Every write is one transaction that is durable when the call
+ * returns, so a D-Bus reply is only ever sent for committed state. */
+typedef struct _MtvStore MtvStore;
+
+MtvStore *mtv_store_open (const char *state_dir, GError **error);
+void mtv_store_close (MtvStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvStore, mtv_store_close)
+
+/* Inserts or replaces the record. For a provider, a non-NULL @credentials
+ * (a JSON object of strings) replaces its stored credentials in the same
+ * transaction. */
+gboolean mtv_store_put (MtvStore *store, const MtvRecord *record, JsonObject *credentials,
+                        GError **error);
+/* Removes the record and, for a provider, its credentials. */
+gboolean mtv_store_delete (MtvStore *store, MtvKind kind, const char *name, GError **error);
+
+/* All records, ordered by kind then name. */
+GPtrArray *mtv_store_load_all (MtvStore *store, GError **error);
+/* The provider's credentials, or an empty object when none are stored. */
+JsonObject *mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error);
