@@ -33,7 +33,7 @@ static const struct {
   { "create", "plan", NULL, NULL, mtv_cmd_create_plan, "Create a migration plan" },
   { "create", "hook", NULL, NULL, mtv_cmd_create_hook, "Create a migration hook" },
   { "get", "provider", "providers", NULL, mtv_cmd_get_providers, "List providers" },
-  { "get", "mapping", "mappings", NULL, mtv_cmd_get_mappings, "List network and storage mappings" },
+  { "get", "mapping", "mappings", "[network|storage]", mtv_cmd_get_mappings, "List network and storage mappings" },
   { "get", "plan", "plans", NULL, mtv_cmd_get_plans, "List plans" },
   { "get", "hook", "hooks", NULL, mtv_cmd_get_hooks, "List hooks" },
   { "describe", "provider", NULL, NULL, describe_provider, "Show a provider in detail" },
@@ -57,14 +57,17 @@ usage (FILE *out)
                 "Manage virtual machine migrations done by mtvd.\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     {
-      g_autofree char *cmd = g_strdup_printf ("%s %s%s%s", commands[i].verb, commands[i].noun,
-                                              commands[i].sub ? " " : "", commands[i].sub ? commands[i].sub : "");
-      fprintf (out, "  %-26s %s\n", cmd, commands[i].summary);
+      gboolean get = g_str_equal (commands[i].verb, "get");
+      const char *noun = get && commands[i].plural ? commands[i].plural : commands[i].noun;
+      const char *sub = get ? (commands[i].sub ? commands[i].sub : "[NAME]") : commands[i].sub;
+      g_autofree char *cmd = g_strdup_printf ("%s %s%s%s", commands[i].verb, noun, sub ? " " : "",
+                                              sub ? sub : "");
+      fprintf (out, "  %-34s %s\n", cmd, commands[i].summary);
     }
   fprintf (out, "\nGlobal options:\n"
-                "  --session                  Talk to mtvd on the session bus (development)\n"
-                "  --version                  Print the version\n"
-                "  -h, --help                 This help; `mtvctl VERB NOUN --help` for a command's options\n"
+                "  --session                          Talk to mtvd on the session bus (development)\n"
+                "  --version                          Print the version\n"
+                "  -h, --help                         This help; `mtvctl VERB NOUN --help` for a command's options\n"
                 "\nSee mtvctl(1).\n");
 }
 

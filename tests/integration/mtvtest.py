@@ -173,6 +173,8 @@ class Sandbox:
         self.wait_for_name("org.freedesktop.PolicyKit1", self.polkitd)
 
     def start_mtvd(self, extra_args=(), wrapper=()):
+        if self.mtvd_log:
+            self.mtvd_log.close()
         self.mtvd_log = open(os.path.join(self.tmp, "mtvd.log"), "ab")
         self.mtvd = subprocess.Popen(list(wrapper) + [MTVD, "--state-dir", self.state_dir] + list(extra_args),
                                      env=self.env, stdout=self.mtvd_log, stderr=subprocess.STDOUT)
@@ -299,3 +301,8 @@ class Sandbox:
 def v(signature, value):
     """A GLib.Variant for a{sv} values."""
     return GLib.Variant(signature, value)
+
+
+def object_path(collection, name):
+    """The path mtvd gives an item: names are escaped as GLib does ('-' is _2d)."""
+    return f"{ROOT_PATH}/{collection}/{Gio.dbus_escape_object_path(name)}"

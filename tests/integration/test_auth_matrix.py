@@ -1,0 +1,150 @@
+"""Every D-Bus method, called as root, as a member of the mtv group and as a
+user outside it, through the real polkitd.
+
+The table below must name every method of dbus/org.mtvd.Mtv1.xml: a method
+added without a row fails test_table_covers_every_method. Outsiders must be
+refused every method (NotAuthorized, nothing changed); the group member and
+root must be let through."""
+import os
+import unittest
+import xml.etree.ElementTree as ET
+
+from mtvtest import MEMBER, OUTSIDER, ROOT_PATH, SOURCE_ROOT, Sandbox, object_path, v
+
+XML = os.path.join(SOURCE_ROOT, "dbus", "org.mtvd.Mtv1.xml")
+KINDS = {  # collection -> (Create method, manage action)
+    "providers": "CreateProvider",
+    "networkmaps": "CreateNetworkMap",
+    "storagemaps": "CreateStorageMap",
+    "hooks": "CreateHook",
+    "plans": "CreatePlan",
+}
+
+
+def spec_text(collection, tag):
+    """A valid spec (GVariant text for gdbus) for a new item of @collection."""
+    return {
+        "providers": "{'type': <'ova'>, 'url': <'file:///srv/ova'>, 'credentials': <{'user': 'u', 'password': 'p'}>}",
+        "networkmaps": "{'sourceProvider': <'fx-src'>, 'targetProvider': <'fx-dst'>, 'pairs': <[{'source': <{'name': <'VM Network'>}>, 'destination': <{'type': <'pod'>}>}]>}",
+        "storagemaps": "{'sourceProvider': <'fx-src'>, 'targetProvider': <'fx-dst'>, 'pairs': <@aa{sv} []>}",
+        "hooks": "{'image': <'quay.io/konveyor/hook-runner'>}",
+        "plans": "{'sourceProvider': <'fx-src'>, 'targetProvider': <'fx-dst'>, 'networkMap': <'fx-net'>, 'storageMap': <'fx-st'>, 'vms': <[{'name': <'vm-%s'>}]>}" % tag,
+    }[collection]
+
+
+def update_text(collection):
+    return {
+        "providers": "{'settings': <{'sdkEndpoint': 'esxi'}>}",
+        "networkmaps": "{'pairs': <@aa{sv} []>}",
+        "storagemaps": "{'pairs': <[{'source': <{'name': <'ds1'>}>, 'destination': <{'storageClass': <'standard'>}>}]>}",
+        "hooks": "{'deadline': <int64 60>}",
+        "plans": "{'targetNamespace': <'prod'>}",
+    }[collection]
+
+
+# (interface.method, per-kind?) -> how to call it for a caller tag, in order.
+def calls_for(tag):
+    calls = []
+    for coll, create in KINDS.items():
+        name = f"{tag}-{coll[:-1]}"
+        calls.append((f"org.mtvd.Mtv1.Manager.{create}", ROOT_PATH,
+                      [name, spec_text(coll, tag), "{}"], coll))
+    for coll in KINDS:
+        path = object_path(coll, f"{tag}-{coll[:-1]}")
+        calls.append(("org.mtvd.Mtv1.Resource.Update", path, [update_text(coll), "{}"], coll))
+        calls.append(("org.mtvd.Mtv1.Resource.Export", path, ["{}"], coll))
+    # Delete in reverse dependency order so nothing is still in use.
+    for coll in reversed(list(KINDS)):
+        path = object_path(coll, f"{tag}-{coll[:-1]}")
+        calls.append(("org.mtvd.Mtv1.Resource.Delete", path, ["{}"], coll))
+    return calls
+
+
+def methods_in_xml():
+    ns_methods = set()
+    for iface in ET.parse(XML).getroot().findall("interface"):
+        for m in iface.findall("method"):
+            ns_methods.add(f"{iface.get('name')}.{m.get('name')}")
+    return ns_methods
+
+
+class AuthMatrix(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sb = Sandbox().start()
+        sb = cls.sb
+        sb.create("CreateProvider", "fx-src", {"type": v("s", "ova"), "url": v("s", "file:///srv/ova")})
+        sb.create("CreateProvider", "fx-dst", {"type": v("s", "local"), "url": v("s", "file:///var/tmp/t")})
+        pairs = v("aa{sv}", [])
+        for method, name in (("CreateNetworkMap", "fx-net"), ("CreateStorageMap", "fx-st")):
+            sb.create(method, name, {"sourceProvider": v("s", "fx-src"), "targetProvider": v("s", "fx-dst"),
+                                     "pairs": pairs})
+        # The outsider acts on objects that exist (made by root here), so a
+        # refusal is never a NotFound in disguise.
+        for method, path, args, _ in calls_for("victim"):
+            if ".Create" in method:
+                ok, err, out = sb.gdbus_call(None, path, method, *args)
+                assert ok, out
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sb.stop()
+
+    def test_table_covers_every_method(self):
+        covered = {c[0] for c in calls_for("x")}
+        missing = methods_in_xml() - covered
+        self.assertFalse(missing, f"methods without a row in the authorization matrix: {sorted(missing)}")
+
+    def test_outsider_is_refused_everything_and_changes_nothing(self):
+        before = self.sb.objects()
+        for method, path, args, coll in calls_for("victim"):
+            with self.subTest(method=method, kind=coll):
+                ok, err, out = self.sb.gdbus_call(OUTSIDER, path, method, *args)
+                self.assertFalse(ok, f"{method} on {coll} was allowed to an outsider")
+                self.assertEqual(err, "org.mtvd.Mtv1.Error.NotAuthorized", out)
+                self.assertIn("polkit action org.mtvd.mtv1.", out)
+                self.assertEqual(self.sb.objects(), before, f"{method} changed state although refused")
+
+    def _allowed(self, user, tag):
+        for method, path, args, coll in calls_for(tag):
+            with self.subTest(user=user or "root", method=method, kind=coll):
+                ok, err, out = self.sb.gdbus_call(user, path, method, *args)
+                self.assertTrue(ok, f"{method} on {coll} refused to {user or 'root'}: {out}")
+                if method.endswith(".Export"):
+                    self.assertIn("forklift.konveyor.io/v1beta1", out)
+        # Everything the caller made was deleted again by the last calls.
+        leftover = [p for p in self.sb.objects() if f"/{tag}_2d" in p]
+        self.assertEqual(leftover, [])
+
+    def test_group_member_is_allowed_everything(self):
+        self._allowed(MEMBER, "member")
+
+    def test_root_is_allowed_everything(self):
+        self._allowed(None, "root")
+
+    def test_no_user_interaction_is_honoured(self):
+        # With interaction forbidden polkit must not even try an agent; the
+        # outsider still gets a clean NotAuthorized.
+        ok, err, out = self.sb.gdbus_call(
+            OUTSIDER, ROOT_PATH, "org.mtvd.Mtv1.Manager.CreateHook", "h-nui",
+            "{'image': <'x'>}", "{'auth.no_user_interaction': <true>}")
+        self.assertFalse(ok)
+        self.assertEqual(err, "org.mtvd.Mtv1.Error.NotAuthorized")
+
+    def test_actions_match_kinds(self):
+        # Providers need manage-providers, everything else manage-plans; the
+        # refusal names the action, so a mix-up shows here.
+        for method, path, args, coll in calls_for("victim"):
+            if ".Export" in method:
+                want = "org.mtvd.mtv1.read"
+            elif coll == "providers":
+                want = "org.mtvd.mtv1.manage-providers"
+            else:
+                want = "org.mtvd.mtv1.manage-plans"
+            with self.subTest(method=method, kind=coll):
+                ok, err, out = self.sb.gdbus_call(OUTSIDER, path, method, *args)
+                self.assertIn(f"polkit action {want})", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,111 @@
+"""State survives mtvd being killed: objects, specs, generations and
+credentials come back exactly, and the files holding them are root's only."""
+import os
+import signal
+import sqlite3
+import stat
+import unittest
+
+from mtvtest import ROOT_PATH, Sandbox, object_path, v
+
+
+def snapshot(sb):
+    """Every object's properties plus its exported manifest."""
+    objects = sb.objects()
+    manifests = {path: sb.export(path) for path in objects}
+    return objects, manifests
+
+
+class Restart(unittest.TestCase):
+    def setUp(self):
+        self.sb = Sandbox().start()
+
+    def tearDown(self):
+        self.sb.stop()
+
+    def populate(self):
+        sb = self.sb
+        sb.create("CreateProvider", "vc", {"type": v("s", "vsphere"), "url": v("s", "https://vc.example.com/sdk"),
+                                           "settings": v("a{ss}", {"vddkInitImage": "quay.io/x/vddk:8"}),
+                                           "credentials": v("a{ss}", {"user": "admin", "password": "hunter2-secret"})})
+        sb.create("CreateProvider", "host", {"type": v("s", "local"), "url": v("s", "file:///var/tmp/mtv")})
+        sb.create("CreateNetworkMap", "net", {"sourceProvider": v("s", "vc"), "targetProvider": v("s", "host"),
+                                              "pairs": v("aa{sv}", [{"source": v("a{sv}", {"name": v("s", "VM Network")}),
+                                                                     "destination": v("a{sv}", {"type": v("s", "pod")})}])})
+        sb.create("CreateStorageMap", "st", {"sourceProvider": v("s", "vc"), "targetProvider": v("s", "host"),
+                                             "pairs": v("aa{sv}", [])})
+        sb.create("CreateHook", "pre", {"image": v("s", "quay.io/konveyor/hook-runner"), "deadline": v("x", 30)})
+        sb.create("CreatePlan", "web", {"sourceProvider": v("s", "vc"), "targetProvider": v("s", "host"),
+                                        "networkMap": v("s", "net"), "storageMap": v("s", "st"),
+                                        "vms": v("aa{sv}", [{"name": v("s", "web1")}, {"id": v("s", "vm-42")}]),
+                                        "targetLabels": v("a{ss}", {"app": "web"})})
+        # An update after creation: generation 2 must survive too.
+        sb.call(object_path("plans", "web"), "org.mtvd.Mtv1.Resource", "Update", "(a{sv}a{sv})",
+                ({"targetNamespace": v("s", "prod")}, {}))
+
+    def test_sigkill_right_after_replies_loses_nothing(self):
+        self.populate()
+        before = snapshot(self.sb)
+        self.assertEqual(before[1][object_path("plans", "web")]["metadata"]["generation"], 2)
+        self.sb.kill_mtvd(signal.SIGKILL)
+        self.sb.start_mtvd()
+        after = snapshot(self.sb)
+        self.assertEqual(sorted(after[0]), sorted(before[0]))
+        self.assertEqual(after, before)
+
+    def test_every_reply_is_durable(self):
+        # Kill after each single create: whatever was confirmed is there.
+        sb = self.sb
+        for i in range(5):
+            name = f"h{i}"
+            sb.create("CreateHook", name, {"image": v("s", f"img{i}")})
+            sb.kill_mtvd(signal.SIGKILL)
+            sb.start_mtvd()
+            got = sorted(p.rsplit("/", 1)[1] for p in sb.objects() if "/hooks/" in p)
+            self.assertEqual(got, [f"h{j}" for j in range(i + 1)])
+
+    def test_delete_is_durable(self):
+        self.populate()
+        self.sb.call(object_path("plans", "web"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+        self.sb.kill_mtvd(signal.SIGKILL)
+        self.sb.start_mtvd()
+        self.assertNotIn(object_path("plans", "web"), self.sb.objects())
+        self.assertIn(object_path("providers", "vc"), self.sb.objects())
+
+    def test_credentials_kept_private(self):
+        self.populate()
+        db = os.path.join(self.sb.state_dir, "mtvd.db")
+        self.assertEqual(stat.S_IMODE(os.stat(self.sb.state_dir).st_mode), 0o700)
+        for path in (db, db + "-wal"):
+            if os.path.exists(path):
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
+        # Stored: the credentials are in the database ...
+        with sqlite3.connect(db) as conn:
+            rows = dict(conn.execute("SELECT provider, data FROM credentials"))
+        self.assertIn("hunter2-secret", rows["vc"])
+        # ... and nowhere a client can read them.
+        objects, manifests = snapshot(self.sb)
+        self.assertNotIn("hunter2-secret", repr(objects) + repr(manifests))
+        props = objects[object_path("providers", "vc")]["org.mtvd.Mtv1.Provider"]
+        self.assertTrue(props["HasCredentials"])
+        self.assertEqual(props["CredentialKeys"], ["password", "user"])
+        with open(self.sb.mtvd_log.name) as f:
+            self.assertNotIn("hunter2-secret", f.read())
+        # A restart keeps them.
+        self.sb.kill_mtvd(signal.SIGKILL)
+        self.sb.start_mtvd()
+        props = self.sb.objects()[object_path("providers", "vc")]["org.mtvd.Mtv1.Provider"]
+        self.assertEqual(props["CredentialKeys"], ["password", "user"])
+
+    def test_sigterm_is_a_clean_exit(self):
+        self.populate()
+        self.assertEqual(self.sb.kill_mtvd(signal.SIGTERM), 0)
+
+    def test_root_object(self):
+        version = self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                               ("org.mtvd.Mtv1.Manager", "Version"))[0]
+        self.assertRegex(version, r"^\d+\.\d+\.\d+$")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
