@@ -126,6 +126,14 @@ check_string_value (const MtvField *field, const char *value, GError **error)
   return TRUE;
 }
 
+static JsonNode *
+take_object (JsonObject *object)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, object);
+  return node;
+}
+
 /* Converts one a{sv} value into the JSON stored for @field. */
 static JsonNode *
 field_to_json (const MtvField *field, GVariant *value, GError **error)
@@ -172,7 +180,7 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
         g_variant_iter_init (&iter, value);
         while (g_variant_iter_next (&iter, "{&s&s}", &k, &v))
           json_object_set_string_member (map, k, v);
-        return json_node_init_object (json_node_alloc (), map);
+        return take_object (map);
       }
     case MTV_FIELD_REFERENCE:
       {
@@ -181,7 +189,7 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
           return NULL;
         JsonObject *ref = json_object_new ();
         json_object_set_string_member (ref, "name", name);
-        return json_node_init_object (json_node_alloc (), ref);
+        return take_object (ref);
       }
     case MTV_FIELD_NAMESPACED_REFERENCE:
       {
@@ -199,7 +207,7 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
         JsonObject *ref = json_object_new ();
         json_object_set_string_member (ref, "name", parts[1]);
         json_object_set_string_member (ref, "namespace", parts[0]);
-        return json_node_init_object (json_node_alloc (), ref);
+        return take_object (ref);
       }
     case MTV_FIELD_LIST:
       {

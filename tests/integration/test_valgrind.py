@@ -1,0 +1,62 @@
+"""mtvd shuts down valgrind-clean: after creates, updates, refused calls,
+exports and deletes, SIGTERM gives exit 0, no memory errors and no
+definitely-lost blocks."""
+import os
+import re
+import signal
+import unittest
+
+from mtvtest import OUTSIDER, ROOT_PATH, Sandbox, object_path, v
+
+GLIB_SUPP = "/usr/share/glib-2.0/valgrind/glib.supp"
+
+
+class Valgrind(unittest.TestCase):
+    def test_clean_shutdown(self):
+        sb = Sandbox().start(with_mtvd=False)
+        try:
+            log = os.path.join(sb.tmp, "valgrind.log")
+            wrapper = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                       "--show-leak-kinds=definite", "--error-exitcode=99", "--log-file=" + log]
+            if os.path.exists(GLIB_SUPP):
+                wrapper.append("--suppressions=" + GLIB_SUPP)
+            sb.start_mtvd(wrapper=wrapper)
+            S = lambda x: v("s", x)  # noqa: E731
+            sb.create("CreateProvider", "src", {"type": S("ova"), "url": S("file:///srv"),
+                                                "credentials": v("a{ss}", {"user": "u", "password": "p"})})
+            sb.create("CreateProvider", "dst", {"type": S("local"), "url": S("file:///var/tmp/x")})
+            sb.create("CreateNetworkMap", "net", {"sourceProvider": S("src"), "targetProvider": S("dst"),
+                                                  "pairs": v("aa{sv}", [])})
+            sb.create("CreateStorageMap", "st", {"sourceProvider": S("src"), "targetProvider": S("dst"),
+                                                 "pairs": v("aa{sv}", [])})
+            sb.create("CreateHook", "hk", {"image": S("img")})
+            sb.create("CreatePlan", "pl", {"sourceProvider": S("src"), "targetProvider": S("dst"),
+                                           "networkMap": S("net"), "storageMap": S("st"),
+                                           "vms": v("aa{sv}", [{"name": S("a"), "hooks": v("aa{sv}", [
+                                               {"hook": S("hk"), "step": S("PostHook")}])}])})
+            with self.assertRaises(Exception):
+                sb.create("CreatePlan", "bad", {"vms": v("aa{sv}", [])})
+            sb.call(object_path("plans", "pl"), "org.mtvd.Mtv1.Resource", "Update", "(a{sv}a{sv})",
+                    ({"targetNamespace": S("prod")}, {"unset": v("as", ["description"])}))
+            sb.call(object_path("providers", "src"), "org.mtvd.Mtv1.Resource", "Update", "(a{sv}a{sv})",
+                    ({"credentials": v("a{ss}", {"password": ""})}, {}))
+            sb.export(object_path("plans", "pl"))
+            ok, err, out = sb.gdbus_call(OUTSIDER, ROOT_PATH, "org.mtvd.Mtv1.Manager.CreateHook", "x",
+                                         "{'image': <'i'>}", "{}")
+            self.assertEqual(err, "org.mtvd.Mtv1.Error.NotAuthorized", out)
+            sb.call(object_path("plans", "pl"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+            sb.objects()
+            code = sb.kill_mtvd(signal.SIGTERM)
+            with open(log) as f:
+                text = f.read()
+            self.assertEqual(code, 0, text[-4000:])
+            self.assertRegex(text, r"ERROR SUMMARY: 0 errors")
+            lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
+            if lost:
+                self.assertEqual(lost.group(1), "0", text[-4000:])
+        finally:
+            sb.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
