@@ -139,7 +139,8 @@ mtv_client_list (MtvClient *client, MtvKind kind, GError **error)
   GDBusObjectManager *manager = objects (client, error);
   if (manager == NULL)
     return NULL;
-  if (g_dbus_object_manager_client_get_name_owner (G_DBUS_OBJECT_MANAGER_CLIENT (manager)) == NULL)
+  g_autofree char *owner = g_dbus_object_manager_client_get_name_owner (G_DBUS_OBJECT_MANAGER_CLIENT (manager));
+  if (owner == NULL)
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
                    "mtvd is not running (nobody owns %s on the bus)", MTV_BUS_NAME);
