@@ -6,6 +6,8 @@
 #include "mtv-json.h"
 #include "mtv-store.h"
 
+#include <string.h>
+
 struct _MtvDaemon {
   GDBusConnection *connection;
   GDBusObjectManagerServer *object_manager;
@@ -13,6 +15,7 @@ struct _MtvDaemon {
   MtvStore *store;
   MtvAuth *auth;
   GHashTable *items[MTV_N_KINDS]; /* name -> MtvItem */
+  guint not_found_subtrees[MTV_N_KINDS];
 };
 
 /* ---- lookups used by the kinds ------------------------------------------------ */
@@ -469,6 +472,84 @@ export_item (MtvDaemon *daemon, MtvItem *item)
   g_dbus_object_manager_server_export (daemon->object_manager, G_DBUS_OBJECT_SKELETON (item->object));
 }
 
+/* ---- calls to items that do not exist ---------------------------------------- */
+
+/* A subtree on each collection answers calls to names that are not (or no
+ * longer) there with org.mtvd.Mtv1.Error.NotFound instead of the bus's generic
+ * UnknownObject; existing items are exported objects and take precedence. */
+typedef struct {
+  MtvDaemon *daemon;
+  MtvKind kind;
+} Collection;
+
+/* Items are exported objects, which introspection lists by itself; the
+ * subtree adds no nodes of its own. */
+static char **
+collection_enumerate (GDBusConnection *connection, const char *sender, const char *path,
+                      gpointer user_data)
+{
+  return g_new0 (char *, 1);
+}
+
+static GDBusInterfaceInfo **
+collection_introspect (GDBusConnection *connection, const char *sender, const char *path,
+                       const char *node, gpointer user_data)
+{
+  if (node == NULL)
+    return NULL;
+  GDBusInterfaceInfo **infos = g_new0 (GDBusInterfaceInfo *, 2);
+  infos[0] = g_dbus_interface_info_ref (mtv_resource_interface_info ());
+  return infos;
+}
+
+static void
+not_found_method_call (GDBusConnection *connection, const char *sender, const char *path,
+                       const char *interface, const char *method, GVariant *parameters,
+                       GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  Collection *c = user_data;
+  const char *node = strrchr (path, '/') + 1;
+  g_autofree char *name = (char *) g_dbus_unescape_object_path (node);
+  g_autofree char *shown = g_strescape (name ? name : node, NULL);
+  g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_NOT_FOUND,
+                                         "%s \"%s\" does not exist", mtv_kind_to_string (c->kind), shown);
+}
+
+static const GDBusInterfaceVTable not_found_vtable = { .method_call = not_found_method_call };
+
+static const GDBusInterfaceVTable *
+collection_dispatch (GDBusConnection *connection, const char *sender, const char *path,
+                     const char *interface, const char *node, gpointer *out_user_data,
+                     gpointer user_data)
+{
+  *out_user_data = user_data;
+  return node ? &not_found_vtable : NULL;
+}
+
+static const GDBusSubtreeVTable collection_vtable = {
+  .enumerate = collection_enumerate,
+  .introspect = collection_introspect,
+  .dispatch = collection_dispatch,
+};
+
+static gboolean
+register_collections (MtvDaemon *daemon, GError **error)
+{
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    {
+      Collection *c = g_new0 (Collection, 1);
+      c->daemon = daemon;
+      c->kind = k;
+      g_autofree char *path = g_strdup_printf ("%s/%s", MTV_ROOT_PATH, mtv_kind_collection (k));
+      daemon->not_found_subtrees[k] = g_dbus_connection_register_subtree (
+        daemon->connection, path, &collection_vtable, G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES,
+        c, g_free, error);
+      if (daemon->not_found_subtrees[k] == 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* ---- life cycle ----------------------------------------------------------------- */
 
 static gboolean
@@ -537,7 +618,8 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean ses
    * manager cannot export an object at its own path, so the Manager is
    * exported on the connection directly. */
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->manager), connection,
-                                         MTV_ROOT_PATH, error))
+                                         MTV_ROOT_PATH, error)
+      || !register_collections (daemon, error))
     return NULL;
   return g_steal_pointer (&daemon);
 }
@@ -549,6 +631,9 @@ mtv_daemon_free (MtvDaemon *daemon)
     return;
   if (daemon->manager && g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (daemon->manager)))
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->manager));
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    if (daemon->not_found_subtrees[k])
+      g_dbus_connection_unregister_subtree (daemon->connection, daemon->not_found_subtrees[k]);
   if (daemon->object_manager)
     g_dbus_object_manager_server_set_connection (daemon->object_manager, NULL);
   for (MtvKind k = 0; k < MTV_N_KINDS; k++)

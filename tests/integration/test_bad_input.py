@@ -151,7 +151,8 @@ class BadInput(unittest.TestCase):
     def test_unknown_object(self):
         with self.assertRaises(CallError) as cm:
             self.sb.call(object_path("plans", "nope"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
-        self.assertIn("does not exist", cm.exception.message)
+        self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.NotFound")
+        self.assertIn('Plan "nope" does not exist', cm.exception.message)
         r = self.sb.mtvctl("delete", "plan", "nope")
         self.assertEqual(r.returncode, 1)
         self.assertIn('Plan "nope" does not exist', r.stderr)
