@@ -20,13 +20,17 @@ split_pair (char *pair, const char *flag, char **source, char **target, GError *
   return TRUE;
 }
 
-static GVariant *
-source_of (const char *name)
+/* {"source": {"name": source}, "destination": dest}; takes @dest's contents. */
+static void
+add_pair (GVariantBuilder *pairs, const char *source, GVariantDict *dest)
 {
-  GVariantDict d;
-  g_variant_dict_init (&d, NULL);
-  g_variant_dict_insert (&d, "name", "s", name);
-  return g_variant_dict_end (&d);
+  GVariantDict src, pair;
+  g_variant_dict_init (&src, NULL);
+  g_variant_dict_insert (&src, "name", "s", source);
+  g_variant_dict_init (&pair, NULL);
+  g_variant_dict_insert_value (&pair, "source", g_variant_dict_end (&src));
+  g_variant_dict_insert_value (&pair, "destination", g_variant_dict_end (dest));
+  g_variant_builder_add_value (pairs, g_variant_dict_end (&pair));
 }
 
 GVariant *
@@ -63,11 +67,7 @@ mtv_pairs_parse_network (const char *text, GError **error)
             }
           g_variant_dict_insert (&dest, "name", "s", target);
         }
-      GVariantDict pair;
-      g_variant_dict_init (&pair, NULL);
-      g_variant_dict_insert_value (&pair, "source", source_of (source));
-      g_variant_dict_insert_value (&pair, "destination", g_variant_dict_end (&dest));
-      g_variant_builder_add_value (&pairs, g_variant_dict_end (&pair));
+      add_pair (&pairs, source, &dest);
     }
   return g_variant_builder_end (&pairs);
 }
@@ -121,11 +121,7 @@ mtv_pairs_parse_storage (const char *text, const char *default_volume_mode,
         g_variant_dict_insert (&dest, "volumeMode", "s", volume_mode);
       if (access)
         g_variant_dict_insert (&dest, "accessMode", "s", access_mode (access));
-      GVariantDict pair;
-      g_variant_dict_init (&pair, NULL);
-      g_variant_dict_insert_value (&pair, "source", source_of (source));
-      g_variant_dict_insert_value (&pair, "destination", g_variant_dict_end (&dest));
-      g_variant_builder_add_value (&pairs, g_variant_dict_end (&pair));
+      add_pair (&pairs, source, &dest);
     }
   return g_variant_builder_end (&pairs);
 fail:

@@ -350,6 +350,16 @@ target_item (Target *t, GDBusMethodInvocation *invocation)
   return item;
 }
 
+/* Answers an invocation whose work returned @ok (and @error when not). */
+static void
+reply (GDBusMethodInvocation *invocation, gboolean ok, GError *error)
+{
+  if (ok)
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
 static void
 do_create (GDBusMethodInvocation *invocation, gpointer data)
 {
@@ -397,10 +407,7 @@ do_update (GDBusMethodInvocation *invocation, gpointer data)
     }
   if (unset_v)
     unset = g_variant_get_strv (unset_v, NULL);
-  if (update_item (((Target *) data)->daemon, item, spec, unset, &error))
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  else
-    g_dbus_method_invocation_return_gerror (invocation, error);
+  reply (invocation, update_item (((Target *) data)->daemon, item, spec, unset, &error), error);
 }
 
 static void
@@ -410,10 +417,7 @@ do_delete (GDBusMethodInvocation *invocation, gpointer data)
   g_autoptr (GError) error = NULL;
   if (item == NULL)
     return;
-  if (delete_item (((Target *) data)->daemon, item, &error))
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  else
-    g_dbus_method_invocation_return_gerror (invocation, error);
+  reply (invocation, delete_item (((Target *) data)->daemon, item, &error), error);
 }
 
 static void

@@ -5,6 +5,13 @@
 /* What network maps, storage maps and plans share: a source and a target
  * provider, and a status that follows theirs. */
 
+/* The two provider references every map and plan starts with. */
+#define MTV_PROVIDER_REFERENCE_FIELDS                                                          \
+  { .key = "sourceProvider", .json_path = "provider.source", .type = MTV_FIELD_REFERENCE,      \
+    .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_PROVIDER },                              \
+  { .key = "targetProvider", .json_path = "provider.destination", .type = MTV_FIELD_REFERENCE, \
+    .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_PROVIDER }
+
 /* Checks that the provider named at @key of @spec can play @role. */
 gboolean mtv_check_provider_role (MtvDaemon *daemon, JsonObject *spec, const char *json_path,
                                   const char *key, MtvProviderRole role, GError **error);

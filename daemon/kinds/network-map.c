@@ -41,10 +41,7 @@ check_pair (JsonObject *item, GError **error)
 }
 
 static const MtvField fields[] = {
-  { .key = "sourceProvider", .json_path = "provider.source", .type = MTV_FIELD_REFERENCE,
-    .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_PROVIDER },
-  { .key = "targetProvider", .json_path = "provider.destination", .type = MTV_FIELD_REFERENCE,
-    .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_PROVIDER },
+  MTV_PROVIDER_REFERENCE_FIELDS,
   { .key = "pairs", .json_path = "map", .type = MTV_FIELD_LIST, .flags = MTV_FIELD_REQUIRED,
     .check_item = check_pair },
 };

@@ -109,10 +109,7 @@ check_vm (JsonObject *vm, GError **error)
 }
 
 static const MtvField fields[] = {
-  { .key = "sourceProvider", .json_path = "provider.source", .type = MTV_FIELD_REFERENCE,
-    .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_PROVIDER },
-  { .key = "targetProvider", .json_path = "provider.destination", .type = MTV_FIELD_REFERENCE,
-    .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_PROVIDER },
+  MTV_PROVIDER_REFERENCE_FIELDS,
   { .key = "networkMap", .json_path = "map.network", .type = MTV_FIELD_REFERENCE,
     .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_NETWORK_MAP },
   { .key = "storageMap", .json_path = "map.storage", .type = MTV_FIELD_REFERENCE,
