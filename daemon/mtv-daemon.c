@@ -407,7 +407,8 @@ do_update (GDBusMethodInvocation *invocation, gpointer data)
     }
   if (unset_v)
     unset = g_variant_get_strv (unset_v, NULL);
-  reply (invocation, update_item (((Target *) data)->daemon, item, spec, unset, &error), error);
+  gboolean ok = update_item (((Target *) data)->daemon, item, spec, unset, &error);
+  reply (invocation, ok, error);
 }
 
 static void
@@ -417,7 +418,8 @@ do_delete (GDBusMethodInvocation *invocation, gpointer data)
   g_autoptr (GError) error = NULL;
   if (item == NULL)
     return;
-  reply (invocation, delete_item (((Target *) data)->daemon, item, &error), error);
+  gboolean ok = delete_item (((Target *) data)->daemon, item, &error);
+  reply (invocation, ok, error);
 }
 
 static void
