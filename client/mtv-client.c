@@ -116,6 +116,21 @@ mtv_client_export (MtvClient *client, MtvKind kind, const char *name, GError **e
   return mtv_json_object_from_string (text, "manifest from mtvd", error);
 }
 
+char *
+mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
+                          guint64 *revision, GError **error)
+{
+  g_autofree char *path = mtv_object_path_for (MTV_KIND_PROVIDER, provider);
+  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider", "GetInventory",
+                                     g_variant_new ("(s@a{sv})", kind, empty_options ()), "(st)", error);
+  name_missing (error, MTV_KIND_PROVIDER, provider);
+  if (reply == NULL)
+    return NULL;
+  char *text = NULL;
+  g_variant_get (reply, "(st)", &text, revision);
+  return text;
+}
+
 static GDBusObjectManager *
 objects (MtvClient *client, GError **error)
 {

@@ -24,6 +24,10 @@ gboolean mtv_client_delete (MtvClient *client, MtvKind kind, const char *name, G
 /* The item as a Forklift resource. */
 JsonObject *mtv_client_export (MtvClient *client, MtvKind kind, const char *name, GError **error);
 
+/* A provider's inventory of @kind as JSON text, and its revision. */
+char *mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
+                                guint64 *revision, GError **error);
+
 /* The items of @kind (MtvObject proxies), sorted by name. */
 GList *mtv_client_list (MtvClient *client, MtvKind kind, GError **error);
 /* One item; NotFound names it. */

@@ -13,13 +13,18 @@ gboolean
 mtv_ctl_parse (const char *usage, const char *summary, int *argc, char ***argv,
                MtvFlagValues *flags, char **name, char **output, GError **error)
 {
-  GOptionEntry common[] = {
-    { "name", 'M', 0, G_OPTION_ARG_STRING, name, "The name (instead of the positional NAME)", "NAME" },
-    { "output", 'o', 0, G_OPTION_ARG_STRING, output, "Output format: table, json or yaml", "FORMAT" },
-    { NULL },
-  };
-  if (output == NULL)
-    common[1] = (GOptionEntry) { NULL };
+  /* -p (kubectl-mtv's --provider of get inventory) only where no command
+   * flag takes the letter, i.e. for commands without a flag table. */
+  GOptionEntry common[4] = { { NULL } };
+  guint n = 0;
+  common[n++] = (GOptionEntry) { "name", 'M', 0, G_OPTION_ARG_STRING, name,
+                                 "The name (instead of the positional NAME)", "NAME" };
+  if (flags == NULL)
+    common[n++] = (GOptionEntry) { "provider", 'p', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, name,
+                                   "The provider (get inventory)", "PROVIDER" };
+  if (output)
+    common[n++] = (GOptionEntry) { "output", 'o', 0, G_OPTION_ARG_STRING, output,
+                                   "Output format: table, json or yaml", "FORMAT" };
   g_autoptr (GOptionContext) context = g_option_context_new (usage);
   g_option_context_set_summary (context, summary);
   g_option_context_set_strict_posix (context, FALSE);

@@ -38,5 +38,6 @@ int mtv_cmd_get_providers (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_get_mappings (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_get_plans (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_get_hooks (MtvCtl *ctl, int argc, char **argv);
+int mtv_cmd_get_inventory (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_describe (MtvCtl *ctl, MtvKind kind, int argc, char **argv);
 int mtv_cmd_delete (MtvCtl *ctl, MtvKind kind, int argc, char **argv);

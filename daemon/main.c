@@ -4,6 +4,7 @@
 #include "mtv-names.h"
 
 #include <glib-unix.h>
+#include <libxml/parser.h>
 #include <locale.h>
 #include <systemd/sd-daemon.h>
 #include <sys/stat.h>
@@ -60,6 +61,8 @@ main (int argc, char **argv)
   };
 
   setlocale (LC_ALL, "");
+  /* Before any thread parses XML (the OVA scanner's workers). */
+  xmlInitParser ();
   /* Files mtvd creates (the database with credentials) are for root only. */
   umask (0077);
 
@@ -120,5 +123,6 @@ main (int argc, char **argv)
   g_dbus_connection_flush_sync (connection, NULL, NULL);
   g_dbus_connection_close_sync (connection, NULL, NULL);
   g_main_loop_unref (ctx.loop);
+  xmlCleanupParser ();
   return ctx.exit_status;
 }

@@ -5,6 +5,7 @@
 #include "mtv-item.h"
 #include "mtv-json.h"
 #include "mtv-store.h"
+#include "mtv-provider-runtime.h"
 
 #include <string.h>
 
@@ -38,6 +39,13 @@ mtv_daemon_provider_has_credentials (MtvDaemon *daemon, const char *name)
 {
   MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
   return item && item->secret_keys[0] != NULL;
+}
+
+MtvProviderRuntime *
+mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name)
+{
+  MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
+  return item ? item->runtime : NULL;
 }
 
 /* ---- status ----------------------------------------------------------------- */
@@ -162,6 +170,36 @@ secret_keys_of (JsonObject *secret)
 
 static void export_item (MtvDaemon *daemon, MtvItem *item);
 
+/* (Re)starts what the item runs: a provider's backend. */
+static void
+start_runtime (MtvDaemon *daemon, MtvItem *item)
+{
+  if (item->record->kind != MTV_KIND_PROVIDER)
+    return;
+  if (item->runtime)
+    item->runtime_free (item->runtime);
+  item->runtime = mtv_provider_runtime_start (daemon, item->record);
+  item->runtime_free = (GDestroyNotify) mtv_provider_runtime_free;
+  mtv_provider_set_inventory_revision (MTV_PROVIDER (item->kind_iface), 0);
+}
+
+void
+mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed)
+{
+  MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
+  MtvProviderRuntime *rt = item ? item->runtime : NULL;
+  if (rt == NULL)
+    return;
+  if (inventory_changed)
+    {
+      MtvProvider *provider = MTV_PROVIDER (item->kind_iface);
+      mtv_provider_set_inventory_revision (provider, rt->revision);
+      mtv_provider_emit_inventory_changed (provider, rt->revision);
+      g_message ("provider %s: inventory revision %" G_GUINT64_FORMAT, name, rt->revision);
+    }
+  refresh_statuses (daemon);
+}
+
 static char *
 create_item (MtvDaemon *daemon, MtvKind kind, const char *name, GVariant *spec_in, GError **error)
 {
@@ -249,6 +287,8 @@ update_item (MtvDaemon *daemon, MtvItem *item, GVariant *spec_in, const char *co
       item->secret_keys = secret_keys_of (stored_secret);
     }
   mtv_item_sync_properties (item);
+  if (changed)
+    start_runtime (daemon, item);
   refresh_statuses (daemon);
   g_message ("updated %s %s (generation %" G_GUINT64_FORMAT ")", mtv_kind_to_string (record->kind),
              record->name, record->generation);
@@ -467,6 +507,65 @@ handle_export (MtvResource *resource, GDBusMethodInvocation *invocation, GVarian
 }
 
 static void
+do_get_inventory (GDBusMethodInvocation *invocation, gpointer data)
+{
+  Target *t = data;
+  MtvItem *item = target_item (t, invocation);
+  if (item == NULL)
+    return;
+  const char *kind;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})", &kind, NULL);
+  MtvProviderRuntime *rt = item->runtime;
+  if (rt == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_FAILED,
+                                             "provider \"%s\" has no inventory: its type has no backend in this mtvd",
+                                             t->name);
+      return;
+    }
+  if (!g_strv_contains (rt->backend->inventory_kinds, kind))
+    {
+      g_autofree char *kinds = g_strjoinv (", ", (char **) rt->backend->inventory_kinds);
+      g_autofree char *shown = g_strescape (kind, NULL);
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                             "kind: a %s provider has no \"%s\" inventory (it has: %s)",
+                                             rt->backend->type, shown, *kinds ? kinds : "none");
+      return;
+    }
+  if (!rt->reported)
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_BUSY,
+                                             "provider \"%s\" is still collecting its first inventory; try again shortly",
+                                             t->name);
+      return;
+    }
+  if (rt->inventory == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_FAILED,
+                                             "provider \"%s\" has no inventory: %s", t->name,
+                                             rt->failure ? rt->failure : "unknown failure");
+      return;
+    }
+  JsonArray *array = json_object_get_array_member (rt->inventory, kind);
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+  json_node_set_array (node, array);
+  g_autofree char *text = json_to_string (node, FALSE);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(st)", text, rt->revision));
+}
+
+static gboolean
+handle_get_inventory (MtvProvider *provider, GDBusMethodInvocation *invocation, const char *kind,
+                      GVariant *options)
+{
+  MtvDaemon *daemon = g_object_get_data (G_OBJECT (provider), "mtv-daemon");
+  const char *name = mtv_resource_get_name (mtv_object_peek_resource (
+    MTV_OBJECT (g_dbus_interface_get_object (G_DBUS_INTERFACE (provider)))));
+  mtv_auth_check (daemon->auth, invocation, MTV_ACTION_READ, options, name, do_get_inventory,
+                  target_new (daemon, MTV_KIND_PROVIDER, name), (GDestroyNotify) target_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
 export_item (MtvDaemon *daemon, MtvItem *item)
 {
   g_object_set_data (G_OBJECT (item->resource), "mtv-daemon", daemon);
@@ -475,6 +574,12 @@ export_item (MtvDaemon *daemon, MtvItem *item)
   g_signal_connect (item->resource, "handle-export", G_CALLBACK (handle_export), NULL);
   mtv_item_sync_properties (item);
   g_hash_table_insert (daemon->items[item->record->kind], item->record->name, item);
+  if (item->record->kind == MTV_KIND_PROVIDER)
+    {
+      g_object_set_data (G_OBJECT (item->kind_iface), "mtv-daemon", daemon);
+      g_signal_connect (item->kind_iface, "handle-get-inventory", G_CALLBACK (handle_get_inventory), NULL);
+      start_runtime (daemon, item);
+    }
   g_dbus_object_manager_server_export (daemon->object_manager, G_DBUS_OBJECT_SKELETON (item->object));
 }
 

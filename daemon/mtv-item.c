@@ -23,6 +23,8 @@ mtv_item_free (MtvItem *item)
 {
   if (item == NULL)
     return;
+  if (item->runtime)
+    item->runtime_free (item->runtime);
   g_clear_object (&item->kind_iface);
   g_clear_object (&item->resource);
   g_clear_object (&item->object);

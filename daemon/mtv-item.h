@@ -10,6 +10,8 @@ typedef struct {
   MtvObjectSkeleton *object;
   MtvResource *resource;
   GDBusInterfaceSkeleton *kind_iface;
+  gpointer runtime;                /* what the kind runs for the item (a provider's backend) */
+  GDestroyNotify runtime_free;
 } MtvItem;
 
 /* Takes @record. */

@@ -3,6 +3,7 @@
 #include "mtv-error.h"
 #include "mtv-dbus-generated.h"
 #include "providers/mtv-provider-types.h"
+#include "mtv-provider-runtime.h"
 
 static gboolean
 check_type (const char *value, GError **error)
@@ -64,10 +65,29 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
 {
   const MtvProviderType *type =
     mtv_provider_type_lookup (json_object_get_string_member (record->spec, "type"));
+  MtvProviderRuntime *rt = mtv_daemon_provider_runtime (daemon, record->name);
   if (type->backend == NULL)
     mtv_status_add (status, "BackendNotBuilt", "Critical", "NotImplemented",
                     "This mtvd has no %s backend yet: the provider is stored, but it has no "
                     "inventory and cannot be used in a migration.", type->type);
+  else if (rt == NULL || !rt->reported)
+    mtv_status_add (status, "InventoryNotReady", "Critical", "Collecting",
+                    "The provider's inventory is being collected.");
+  else if (rt->failure)
+    mtv_status_add (status, "ConnectionTestFailed", "Critical", "Unreachable", "%s", rt->failure);
+  else
+    {
+      mtv_status_add (status, "ConnectionTestSucceeded", "Required", "Tested", "Connection test, succeeded.");
+      mtv_status_add (status, "InventoryCreated", "Required", "Completed", "The inventory has been loaded.");
+      if (rt->faults->len > 0)
+        {
+          g_autoptr (GString) all = g_string_new (NULL);
+          for (guint i = 0; i < rt->faults->len; i++)
+            g_string_append_printf (all, "%s%s", i ? "; " : "", (const char *) rt->faults->pdata[i]);
+          mtv_status_add (status, "InventoryFaults", "Warning", "InvalidFiles",
+                          "Parts of the provider could not be used: %s", all->str);
+        }
+    }
 }
 
 static void

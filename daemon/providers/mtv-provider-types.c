@@ -1,18 +1,23 @@
 #include "mtv-provider-types.h"
 #include "mtv-error.h"
+#include "mtv-provider-backend.h"
+
+extern const MtvProviderBackend mtv_ova_backend;
+extern const MtvProviderBackend mtv_local_backend;
 
 static const char *const https_schemes[] = { "https", "http", NULL };
 static const char *const file_schemes[] = { "file", NULL };
-static const char *const ova_schemes[] = { "file", "nfs", NULL };
+/* NFS shares are mounted by the administrator and given as file:// paths. */
+static const char *const ova_schemes[] = { "file", NULL };
 
 static const MtvProviderType types[] = {
   { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", NULL },
   { "ovirt", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://engine.example.com/ovirt-engine/api", NULL },
   { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL },
-  { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or nfs://server/export", NULL },
+  { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or file:///srv/vm.ova", &mtv_ova_backend },
   /* An empty URL means the cluster mtvd itself is configured for. */
   { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443", NULL },
-  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", NULL },
+  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend },
 };
 
 static const struct {

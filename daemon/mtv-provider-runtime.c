@@ -1,0 +1,61 @@
+#include "mtv-provider-runtime.h"
+#include "mtv-json.h"
+
+static void
+publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *faults)
+{
+  MtvProviderRuntime *rt = host;
+  g_autoptr (JsonObject) owned = inventory;
+  gboolean changed = FALSE;
+
+  if (inventory && (rt->inventory == NULL || !mtv_json_object_equal (inventory, rt->inventory)))
+    {
+      g_clear_pointer (&rt->inventory, json_object_unref);
+      rt->inventory = g_steal_pointer (&owned);
+      rt->revision++;
+      changed = TRUE;
+    }
+  else if (inventory == NULL && rt->inventory)
+    {
+      g_clear_pointer (&rt->inventory, json_object_unref);
+      rt->revision++;
+      changed = TRUE;
+    }
+  g_free (rt->failure);
+  rt->failure = g_strdup (failure);
+  g_ptr_array_set_size (rt->faults, 0);
+  for (guint i = 0; faults && i < faults->len; i++)
+    g_ptr_array_add (rt->faults, g_strdup (faults->pdata[i]));
+  rt->reported = TRUE;
+  mtv_daemon_provider_reported (rt->daemon, rt->name, changed);
+}
+
+static const MtvInventorySink sink = { .publish = publish };
+
+MtvProviderRuntime *
+mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record)
+{
+  const MtvProviderType *type = mtv_provider_type_lookup (json_object_get_string_member (record->spec, "type"));
+  if (type == NULL || type->backend == NULL)
+    return NULL;
+  MtvProviderRuntime *rt = g_new0 (MtvProviderRuntime, 1);
+  rt->daemon = daemon;
+  rt->name = g_strdup (record->name);
+  rt->backend = type->backend;
+  rt->faults = g_ptr_array_new_with_free_func (g_free);
+  rt->instance = rt->backend->start (record->name, record->spec, &sink, rt);
+  return rt;
+}
+
+void
+mtv_provider_runtime_free (MtvProviderRuntime *rt)
+{
+  if (rt == NULL)
+    return;
+  rt->backend->stop (rt->instance);
+  g_clear_pointer (&rt->inventory, json_object_unref);
+  g_ptr_array_unref (rt->faults);
+  g_free (rt->failure);
+  g_free (rt->name);
+  g_free (rt);
+}

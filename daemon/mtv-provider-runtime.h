@@ -1,0 +1,27 @@
+#pragma once
+#include "mtv-kinds.h"
+#include "providers/mtv-provider-backend.h"
+#include "providers/mtv-provider-types.h"
+
+/* A running provider: its backend instance and the last inventory it
+ * reported. Providers whose type has no backend have none. */
+typedef struct {
+  MtvDaemon *daemon;
+  char *name;
+  const MtvProviderBackend *backend;
+  gpointer instance;
+  gboolean reported;    /* the backend has reported at least once */
+  JsonObject *inventory;
+  guint64 revision;
+  char *failure;
+  GPtrArray *faults;
+} MtvProviderRuntime;
+
+/* Starts the backend for @record, or returns NULL when its type has none. */
+MtvProviderRuntime *mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record);
+void mtv_provider_runtime_free (MtvProviderRuntime *runtime);
+
+/* Called by the runtime when a report changed something the daemon shows. */
+void mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed);
+/* The runtime of a provider, or NULL. */
+MtvProviderRuntime *mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name);

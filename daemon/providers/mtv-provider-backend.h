@@ -1,0 +1,22 @@
+#pragma once
+#include <json-glib/json-glib.h>
+
+/* What a provider backend (one folder under daemon/providers/) offers mtvd.
+ * mtvd starts one instance per provider of the backend's type and restarts
+ * it when the provider's spec changes. The backend reports, from the main
+ * thread, through the sink it was given. */
+
+typedef struct {
+  /* The inventory ({"vms": [...], "networks": [...], ...}; taken), or NULL
+   * with @failure when the provider cannot be reached at all. @faults are
+   * problems with parts of it (one line each, naming the part). */
+  void (*publish) (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *faults);
+} MtvInventorySink;
+
+struct _MtvProviderBackend {
+  const char *type;
+  /* The inventory kinds this backend serves (NULL-terminated). */
+  const char *const *inventory_kinds;
+  gpointer (*start) (const char *name, JsonObject *spec, const MtvInventorySink *sink, gpointer host);
+  void (*stop) (gpointer instance);
+};
