@@ -418,9 +418,8 @@ ova_ovf_parse (const char *xml, gsize length, GError **error)
   if (doc == NULL)
     {
       const xmlError *e = xmlGetLastError ();
-      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "not well-formed XML%s%s (line %d)",
-                   e && e->message ? ": " : "", e && e->message ? g_strstrip (e->message) : "",
-                   e ? e->line : 0);
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "not well-formed XML%s%s",
+                   e && e->message ? ": " : "", e && e->message ? g_strstrip (e->message) : "");
       return NULL;
     }
   xmlNode *root = xmlDocGetRootElement (doc);

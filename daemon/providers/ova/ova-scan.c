@@ -437,6 +437,12 @@ scan_ovf (Scan *s, const char *path)
   add_descriptor (s, path, doc, locations, manifest_fault);
 }
 
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+}
+
 static void
 walk (Scan *s, const char *dir, guint depth)
 {
@@ -453,7 +459,7 @@ walk (Scan *s, const char *dir, guint depth)
   const char *name;
   while ((name = g_dir_read_name (d)))
     g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, compare_names);
   for (guint i = 0; i < names->len; i++)
     {
       g_autofree char *path = g_build_filename (dir, (const char *) g_ptr_array_index (names, i), NULL);
