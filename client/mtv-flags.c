@@ -142,6 +142,12 @@ on_flag (const char *option_name, const char *value, gpointer data, GError **err
   g_autofree char *flag = g_strdup_printf ("--%s", f->long_name);
   gboolean b;
 
+  if (value && !g_utf8_validate (value, -1, NULL))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: not valid UTF-8 text", flag);
+      return FALSE;
+    }
+
   switch (f->type)
     {
     case MTV_FLAG_STRING:

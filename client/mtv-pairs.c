@@ -33,9 +33,20 @@ add_pair (GVariantBuilder *pairs, const char *source, GVariantDict *dest)
   g_variant_builder_add_value (pairs, g_variant_dict_end (&pair));
 }
 
+static gboolean
+check_utf8 (const char *text, const char *flag, GError **error)
+{
+  if (g_utf8_validate (text, -1, NULL))
+    return TRUE;
+  g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: not valid UTF-8 text", flag);
+  return FALSE;
+}
+
 GVariant *
 mtv_pairs_parse_network (const char *text, GError **error)
 {
+  if (!check_utf8 (text, "--network-pairs", error))
+    return NULL;
   GVariantBuilder pairs;
   g_variant_builder_init (&pairs, G_VARIANT_TYPE ("aa{sv}"));
   g_auto (GStrv) items = g_strsplit (text, ",", -1);
@@ -88,6 +99,10 @@ GVariant *
 mtv_pairs_parse_storage (const char *text, const char *default_volume_mode,
                          const char *default_access_mode, GError **error)
 {
+  if (!check_utf8 (text, "--storage-pairs", error)
+      || (default_volume_mode && !check_utf8 (default_volume_mode, "--default-volume-mode", error))
+      || (default_access_mode && !check_utf8 (default_access_mode, "--default-access-mode", error)))
+    return NULL;
   GVariantBuilder pairs;
   g_variant_builder_init (&pairs, G_VARIANT_TYPE ("aa{sv}"));
   g_auto (GStrv) items = g_strsplit (text, ",", -1);

@@ -47,6 +47,11 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
   g_main_loop_quit (ctx->loop);
 }
 
+static void
+silence_libxml (void *ctx, const char *msg, ...)
+{
+}
+
 int
 main (int argc, char **argv)
 {
@@ -61,8 +66,11 @@ main (int argc, char **argv)
   };
 
   setlocale (LC_ALL, "");
-  /* Before any thread parses XML (the OVA scanner's workers). */
+  /* Before any thread parses XML (the OVA scanner's workers). Parse errors
+   * are reported through GError; libxml2 must not print them itself. */
   xmlInitParser ();
+  xmlSetGenericErrorFunc (NULL, silence_libxml);
+  xmlThrDefSetGenericErrorFunc (NULL, silence_libxml);
   /* Files mtvd creates (the database with credentials) are for root only. */
   umask (0077);
 

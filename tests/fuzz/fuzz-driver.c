@@ -9,6 +9,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 main (int argc, char **argv)
 {
+  /* A critical or a warning is a bug the fuzzer found: stop there. */
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
   g_autoptr (GPtrArray) corpus = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   for (int i = 1; i < argc; i++)
     {

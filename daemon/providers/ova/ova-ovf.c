@@ -278,7 +278,8 @@ parse_hardware (Ctx *ctx, xmlNode *hw, JsonObject *vm, JsonObject *disk_section)
             id += strlen ("ovf:/disk/");
           else if (id && g_str_has_prefix (id, "/disk/"))
             id += strlen ("/disk/");
-          JsonObject *disk = id && disk_section ? json_object_get_object_member (disk_section, id) : NULL;
+          JsonNode *disk_node = id && disk_section ? json_object_get_member (disk_section, id) : NULL;
+          JsonObject *disk = disk_node ? json_node_get_object (disk_node) : NULL;
           if (disk == NULL)
             {
               concern (vm, "ova.disk.undefined", "Disk not described",

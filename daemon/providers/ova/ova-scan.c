@@ -462,7 +462,15 @@ walk (Scan *s, const char *dir, guint depth)
   g_ptr_array_sort (names, compare_names);
   for (guint i = 0; i < names->len; i++)
     {
-      g_autofree char *path = g_build_filename (dir, (const char *) g_ptr_array_index (names, i), NULL);
+      const char *entry = g_ptr_array_index (names, i);
+      if (!g_utf8_validate (entry, -1, NULL))
+        {
+          /* Inventory and D-Bus carry UTF-8 only; say which file was left out. */
+          g_autofree char *shown = g_strescape (entry, NULL);
+          add_fault (s, dir, "\"%s\" is skipped: its name is not UTF-8", shown);
+          continue;
+        }
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
       struct stat st;
       if (lstat (path, &st) < 0)
         continue;

@@ -167,6 +167,12 @@ walk (ReadAt read_at, gpointer source, guint64 total, GError **error)
         {
           while (g_str_has_prefix (name, "./"))
             memmove (name, name + 2, strlen (name + 2) + 1);
+          if (!g_utf8_validate (name, -1, NULL))
+            {
+              g_autofree char *shown = g_strescape (name, NULL);
+              fail (error, "member \"%s\" has a name that is not UTF-8", shown);
+              return NULL;
+            }
           if (!ova_path_is_safe (name))
             {
               fail (error, "member \"%s\" has a name that leaves the archive's directory", name);
