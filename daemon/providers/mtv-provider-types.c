@@ -78,6 +78,11 @@ mtv_provider_type_check_url (const MtvProviderType *type, const char *url, GErro
                    g_uri_get_scheme (uri), type->url_example);
       return FALSE;
     }
+  if (!g_utf8_validate (g_uri_get_path (uri), -1, NULL))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "url: \"%s\" names a path that is not UTF-8", url);
+      return FALSE;
+    }
   if (g_strcmp0 (g_uri_get_scheme (uri), "file") == 0 && !g_path_is_absolute (g_uri_get_path (uri)))
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID,

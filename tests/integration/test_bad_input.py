@@ -47,6 +47,7 @@ CASES = [
     ("CreateProvider", "p", {"type": S("vsphere"), "url": S("ftp://x/sdk")}, INVALID, ["url", "ftp"]),
     ("CreateProvider", "p", {"type": S("vsphere"), "url": S("not a url")}, INVALID, ["url", "not a URL"]),
     ("CreateProvider", "p", {"type": S("local"), "url": S("file://relative")}, INVALID, ["url"]),
+    ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///srv/%ff%fe")}, INVALID, ["url", "UTF-8"]),
     ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///x"), "colour": S("red")}, INVALID, ["colour", "not a field"]),
     ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///x"), "credentials": v("a{ss}", {"pin": "1"})}, INVALID, ["credentials", "pin"]),
     ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///x"), "credentials": S("x")}, INVALID, ["credentials", "a{ss}"]),
