@@ -83,6 +83,25 @@ mtv_name_validate (const char *name, const char *what, GError **error)
 }
 
 char *
+mtv_name_from_vm (const char *vm_name)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+  for (const char *p = vm_name ? vm_name : ""; *p && s->len < 63; p++)
+    {
+      char c = g_ascii_tolower (*p);
+      if (is_lower_alnum (c))
+        g_string_append_c (s, c);
+      else if (s->len > 0 && s->str[s->len - 1] != '-')
+        g_string_append_c (s, '-');
+    }
+  while (s->len > 0 && s->str[s->len - 1] == '-')
+    g_string_truncate (s, s->len - 1);
+  if (s->len == 0)
+    g_string_assign (s, "vm");
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+char *
 mtv_object_path_for (MtvKind kind, const char *name)
 {
   g_autofree char *escaped = g_dbus_escape_object_path (name);

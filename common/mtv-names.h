@@ -27,5 +27,10 @@ const char *mtv_kind_collection (MtvKind kind);
  * On failure sets @error (MTV_ERROR_INVALID) with a message naming @what. */
 gboolean mtv_name_validate (const char *name, const char *what, GError **error);
 
+/* The target name a VM gets when the plan gives none: its source name made a
+ * DNS-1123 label (lower case, other characters as '-', at most 63), as
+ * Forklift does; "vm" when nothing usable is left. */
+char *mtv_name_from_vm (const char *vm_name);
+
 /* /org/mtvd/Mtv1/<collection>/<escaped name> */
 char *mtv_object_path_for (MtvKind kind, const char *name);

@@ -1,5 +1,6 @@
 /* Plan: which VMs move, from where to where, with which maps and how. */
 #include "map-common.h"
+#include "plan-vms.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
 #include "mtv-dbus-generated.h"
@@ -243,6 +244,7 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
                             "NetworkMapNotReady");
   mtv_status_require_ready (daemon, status, MTV_KIND_STORAGE_MAP, spec, "map.storage",
                             "StorageMapNotReady");
+  mtv_plan_check_vms (daemon, spec, status);
   if (json_object_get_boolean_member_with_default (spec, "archived", FALSE))
     mtv_status_add (status, "Archived", "Advisory", "UserRequested", "The plan is archived.");
 }

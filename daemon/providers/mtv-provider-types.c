@@ -10,14 +10,19 @@ static const char *const file_schemes[] = { "file", NULL };
 /* NFS shares are mounted by the administrator and given as file:// paths. */
 static const char *const ova_schemes[] = { "file", NULL };
 
+static const char *const cold_warm[] = { "cold", "warm", "conversion", NULL };
+static const char *const cold_only[] = { "cold", NULL };
+static const char *const cold_live[] = { "cold", "live", NULL };
+static const char *const none[] = { NULL };
+
 static const MtvProviderType types[] = {
-  { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", NULL },
-  { "ovirt", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://engine.example.com/ovirt-engine/api", NULL },
-  { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL },
-  { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or file:///srv/vm.ova", &mtv_ova_backend },
+  { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", NULL, cold_warm, TRUE },
+  { "ovirt", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://engine.example.com/ovirt-engine/api", NULL, cold_warm, TRUE },
+  { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL, cold_only, TRUE },
+  { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or file:///srv/vm.ova", &mtv_ova_backend, cold_only, TRUE },
   /* An empty URL means the cluster mtvd itself is configured for. */
-  { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443", NULL },
-  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend },
+  { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443", NULL, cold_live, FALSE },
+  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend, none, FALSE },
 };
 
 static const struct {

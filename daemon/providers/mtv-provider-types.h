@@ -21,6 +21,8 @@ typedef struct {
   const char *const *url_schemes;      /* accepted URL schemes, NULL-terminated */
   const char *url_example;             /* shown in errors */
   const MtvProviderBackend *backend;   /* NULL: not built into this mtvd yet */
+  const char *const *plan_types;       /* the migration types it supports as a source */
+  gboolean needs_conversion;           /* guests need virt-v2v unless in raw copy mode */
 } MtvProviderType;
 
 /* Looks up a type by name, resolving aliases ("kubevirt" is "openshift"). */

@@ -1,0 +1,135 @@
+/* A plan's VMs checked against the source provider's inventory, as
+ * Forklift's plan validation does: found, networks and disks mapped, no
+ * Critical concerns, a migration type and mode the source supports, and
+ * target names that are valid and unique. */
+#include "plan-vms.h"
+#include "mtv-inventory.h"
+#include "mtv-json.h"
+#include "mtv-provider-runtime.h"
+
+/* Appends "item" to a comma-separated list. */
+static void
+note (GString *list, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static void
+note (GString *list, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  if (list->len)
+    g_string_append (list, ", ");
+  g_string_append_vprintf (list, fmt, ap);
+  va_end (ap);
+}
+
+static const MtvRecord *
+referenced (MtvDaemon *daemon, MtvKind kind, JsonObject *spec, const char *path)
+{
+  return mtv_daemon_lookup_record (daemon, kind, mtv_reference_name (mtv_json_lookup_path (spec, path)));
+}
+
+void
+mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *status)
+{
+  const MtvRecord *source = referenced (daemon, MTV_KIND_PROVIDER, spec, "provider.source");
+  const MtvRecord *net_map = referenced (daemon, MTV_KIND_NETWORK_MAP, spec, "map.network");
+  const MtvRecord *storage_map = referenced (daemon, MTV_KIND_STORAGE_MAP, spec, "map.storage");
+  MtvProviderRuntime *rt = source ? mtv_daemon_provider_runtime (daemon, source->name) : NULL;
+  if (rt == NULL || rt->inventory == NULL)
+    return; /* the provider's own condition says why */
+
+  const MtvProviderType *type = mtv_provider_type_lookup (json_object_get_string_member (source->spec, "type"));
+  const char *plan_type = json_object_get_string_member_with_default (spec, "type", "cold");
+  if (!g_strv_contains (type->plan_types, plan_type))
+    mtv_status_add (status, "MigrationTypeNotValid", "Critical", "NotSupported",
+                    "A %s source does not support %s migration.", type->type, plan_type);
+  if (type->needs_conversion && !json_object_get_boolean_member_with_default (spec, "skipGuestConversion", FALSE))
+    mtv_status_add (status, "GuestConversionNotAvailable", "Critical", "NotBuilt",
+                    "Guest conversion (virt-v2v) is not built into this mtvd yet; set skipGuestConversion "
+                    "(raw copy mode) to migrate the disks as they are.");
+
+  g_autoptr (GString) missing = g_string_new (NULL);
+  g_autoptr (GString) concerns = g_string_new (NULL);
+  g_autoptr (GString) networks = g_string_new (NULL);
+  g_autoptr (GString) storages = g_string_new (NULL);
+  g_autoptr (GString) pod = g_string_new (NULL);
+  g_autoptr (GString) renamed = g_string_new (NULL);
+  g_autoptr (GString) duplicate = g_string_new (NULL);
+  g_autoptr (GHashTable) targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  JsonArray *vms = json_object_get_array_member (spec, "vms");
+  for (guint i = 0; i < json_array_get_length (vms); i++)
+    {
+      JsonObject *want = json_array_get_object_element (vms, i);
+      JsonObject *vm = mtv_inventory_find_vm (rt->inventory, want);
+      const char *label = json_object_get_string_member_with_default (want, "name", NULL);
+      if (label == NULL)
+        label = json_object_get_string_member_with_default (want, "id", "");
+      if (vm == NULL)
+        {
+          note (missing, "%s", label);
+          continue;
+        }
+      const char *name = json_object_get_string_member_with_default (vm, "name", "");
+
+      JsonArray *c = json_object_has_member (vm, "concerns") ? json_object_get_array_member (vm, "concerns") : NULL;
+      for (guint j = 0; c && j < json_array_get_length (c); j++)
+        {
+          JsonObject *concern = json_array_get_object_element (c, j);
+          if (g_strcmp0 (json_object_get_string_member_with_default (concern, "category", ""), "Critical") == 0)
+            note (concerns, "%s: %s", name, json_object_get_string_member_with_default (concern, "assessment", ""));
+        }
+
+      guint pod_count = 0;
+      JsonArray *nets = json_object_has_member (vm, "networks") ? json_object_get_array_member (vm, "networks") : NULL;
+      for (guint j = 0; nets && j < json_array_get_length (nets); j++)
+        {
+          JsonObject *net = json_array_get_object_element (nets, j);
+          JsonObject *pair = net_map ? mtv_inventory_find_pair (net_map->spec, json_object_get_string_member (net, "id"),
+                                                                json_object_get_string_member (net, "name"))
+                                     : NULL;
+          if (pair == NULL)
+            note (networks, "%s: %s", name, json_object_get_string_member (net, "name"));
+          else if (g_strcmp0 (json_object_get_string_member_with_default (
+                                json_object_get_object_member (pair, "destination"), "type", ""), "pod") == 0)
+            pod_count++;
+        }
+      if (pod_count > 1)
+        note (pod, "%s", name);
+
+      JsonArray *disks = json_object_has_member (vm, "disks") ? json_object_get_array_member (vm, "disks") : NULL;
+      for (guint j = 0; disks && j < json_array_get_length (disks); j++)
+        {
+          JsonObject *disk = json_array_get_object_element (disks, j);
+          g_autofree char *storage_name = g_strdup_printf ("%s/%s", name, json_object_get_string_member_with_default (disk, "name", ""));
+          if (storage_map == NULL
+              || mtv_inventory_find_pair (storage_map->spec, json_object_get_string_member_with_default (disk, "id", ""),
+                                          storage_name) == NULL)
+            note (storages, "%s: %s", name, json_object_get_string_member_with_default (disk, "name", ""));
+        }
+
+      const char *explicit_target = json_object_get_string_member_with_default (want, "targetName", NULL);
+      g_autofree char *target = explicit_target ? g_strdup (explicit_target) : mtv_name_from_vm (name);
+      if (explicit_target == NULL && !g_str_equal (target, name))
+        note (renamed, "%s -> %s", name, target);
+      if (!g_hash_table_add (targets, g_strdup (target)))
+        note (duplicate, "%s", target);
+    }
+
+  if (missing->len)
+    mtv_status_add (status, "VMNotFound", "Critical", "NotFound", "VMs not found in the source inventory: %s.", missing->str);
+  if (concerns->len)
+    mtv_status_add (status, "VMCriticalConcerns", "Critical", "Concerns", "VMs with critical concerns: %s.", concerns->str);
+  if (networks->len)
+    mtv_status_add (status, "VMNetworksNotMapped", "Critical", "NotMapped", "Networks not mapped: %s.", networks->str);
+  if (storages->len)
+    mtv_status_add (status, "VMStorageNotMapped", "Critical", "NotMapped", "Disks not mapped: %s.", storages->str);
+  if (pod->len)
+    mtv_status_add (status, "VMMultiplePodNetworkMappings", "Critical", "NotValid",
+                    "VMs with more than one network mapped to the pod network: %s.", pod->str);
+  if (duplicate->len)
+    mtv_status_add (status, "VMTargetNameNotUnique", "Critical", "NotUnique",
+                    "Target names used by more than one VM: %s; give them targetName.", duplicate->str);
+  if (renamed->len)
+    mtv_status_add (status, "VMNameNotValid", "Warning", "Renamed",
+                    "VM names that are not DNS-1123 labels will be renamed: %s.", renamed->str);
+}
