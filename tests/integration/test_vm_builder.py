@@ -3,7 +3,6 @@ OpenAPI definitions, and its libvirt domain against libvirt's schema; they
 carry what the source VM and the plan's maps say."""
 import json
 import os
-import shutil
 import subprocess
 import unittest
 

@@ -1,0 +1,25 @@
+#pragma once
+#include <glib.h>
+#include <signal.h>
+
+typedef struct {
+  const char *source;       /* NBD URI */
+  const char *destination;  /* file or block device path, or NBD URI */
+  const char *extents;      /* allocation | dirty-bitmap:NAME | file:PATH */
+  int progress_fd;          /* -1: none */
+  gboolean verify;
+  gsize request_size;
+  volatile sig_atomic_t *stop;
+} MtvCopyOptions;
+
+typedef struct {
+  guint64 size;
+  guint64 bytes_read;
+  guint64 bytes_written;
+  guint64 bytes_zeroed;
+  double seconds;
+  char *checksum;           /* SHA-256 over (offset, length, data digest) of every data run */
+  gboolean verified;
+} MtvCopyResult;
+
+gboolean mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **error);

@@ -1,0 +1,178 @@
+"""mtv-transfer against real servers: qemu-nbd over qcow2 images (with a
+persistent dirty bitmap), nbdkit (memory, error and delay filters)."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from mtvtest import BUILD_ROOT
+
+TRANSFER = os.environ.get("MTV_TRANSFER") or os.path.join(BUILD_ROOT, "daemon", "transfer", "mtv-transfer")
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+class Server:
+    """qemu-nbd or nbdkit on a private socket; URI in .uri."""
+
+    def __init__(self, tmp, argv_fn, name):
+        self.sock = os.path.join(tmp, name + ".sock")
+        self.proc = subprocess.Popen(argv_fn(self.sock), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{argv_fn(self.sock)[0]} did not start: {self.proc.stderr.read().decode()}")
+            time.sleep(0.02)
+        self.uri = f"nbd+unix:///?socket={self.sock}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Transfer(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mtv-transfer-")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        subprocess.run(["rm", "-rf", self.tmp])
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def qemu_nbd(self, image, fmt="qcow2", bitmap=None, name="src"):
+        extra = ["-B", bitmap] if bitmap else []
+        s = Server(self.tmp, lambda sock: ["qemu-nbd", "-r", "-f", fmt, "-k", sock, "-t"] + extra + [image], name)
+        self.servers.append(s)
+        return s.uri
+
+    def nbdkit(self, *args, name="kit"):
+        s = Server(self.tmp, lambda sock: ["nbdkit", "-f", "-U", sock] + list(args), name)
+        self.servers.append(s)
+        return s.uri
+
+    def image(self, name, size, writes):
+        path = self.path(name)
+        sh("qemu-img", "create", "-q", "-f", "qcow2", path, str(size))
+        cmds = []
+        for pattern, offset, length in writes:
+            cmds += ["-c", f"write -P {pattern} {offset} {length}"]
+        if cmds:
+            sh("qemu-io", "-f", "qcow2", *cmds, path)
+        return path
+
+    def transfer(self, src, dst, *args, check=True):
+        r = subprocess.run([TRANSFER, "--progress-fd", "2", *args, src, dst], capture_output=True, text=True, timeout=120)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout), [json.loads(l) for l in r.stderr.splitlines() if l.startswith("{")]
+        return r
+
+    def same(self, a, fmt_a, b, fmt_b="raw"):
+        r = subprocess.run(["qemu-img", "compare", "-f", fmt_a, "-F", fmt_b, a, b], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_full_copy_sparse_and_verified(self):
+        src = self.image("src.qcow2", 256 << 20, [("0xab", 0, "3M"), ("0x11", "100M", "64k"), ("0x22", "255M", "1M")])
+        summary, progress = self.transfer(self.qemu_nbd(src), self.path("out.raw"))
+        self.same(src, "qcow2", self.path("out.raw"))
+        self.assertEqual(summary["size"], 256 << 20)
+        self.assertEqual(summary["bytes_written"], (3 << 20) + (64 << 10) + (1 << 20))
+        self.assertLess(summary["bytes_read"], 8 << 20)          # holes are never read
+        self.assertTrue(summary["verified"])
+        self.assertRegex(summary["checksum"], "^[0-9a-f]{64}$")
+        self.assertLess(os.stat(self.path("out.raw")).st_blocks * 512, 16 << 20)  # holes stay holes
+        self.assertEqual(progress[-1]["bytes_done"], progress[-1]["bytes_total"])
+        # The same source gives the same checksum.
+        again, _ = self.transfer(self.qemu_nbd(src, name="src2"), self.path("out2.raw"))
+        self.assertEqual(again["checksum"], summary["checksum"])
+
+    def test_zeroes_in_data_are_not_written(self):
+        src = self.image("z.qcow2", 16 << 20, [("0", 0, "8M"), ("0x5", "8M", "1M")])
+        summary, _ = self.transfer(self.qemu_nbd(src), self.path("z.raw"))
+        self.same(src, "qcow2", self.path("z.raw"))
+        self.assertEqual(summary["bytes_written"], 1 << 20)
+
+    def test_odd_size_and_small_requests(self):
+        raw = self.path("odd.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom((5 << 20) + 1536))
+        summary, _ = self.transfer(self.qemu_nbd(raw, fmt="raw"), self.path("odd.out"), "--request-size", "1")
+        self.same(raw, "raw", self.path("odd.out"))
+        self.assertEqual(os.path.getsize(self.path("odd.out")), (5 << 20) + 1536)
+
+    def test_dirty_bitmap_delta(self):
+        src = self.image("d.qcow2", 64 << 20, [("0x1", 0, "16M")])
+        first, _ = self.transfer(self.qemu_nbd(src, name="s1"), self.path("d.raw"))
+        self.servers.pop().stop()
+        sh("qemu-img", "bitmap", "--add", src, "b0")
+        sh("qemu-io", "-f", "qcow2", "-c", "write -P 0x9 4M 512k", "-c", "write -P 0x8 40M 128k", src)
+        delta, _ = self.transfer(self.qemu_nbd(src, bitmap="b0", name="s2"), self.path("d.raw"), "--extents", "dirty-bitmap:b0")
+        self.same(src, "qcow2", self.path("d.raw"))
+        # The bitmap's granularity is 64 KiB; both writes are aligned to it.
+        self.assertEqual(delta["bytes_read"], (512 << 10) + (128 << 10))
+
+    def test_extents_from_a_list(self):
+        src = self.image("l.qcow2", 8 << 20, [("0x3", 0, "8M")])
+        with open(self.path("list"), "w") as f:
+            f.write("# offset length\n1048576 65536\n4194304 4096\n")
+        summary, _ = self.transfer(self.qemu_nbd(src), self.path("l.raw"), "--extents", "file:" + self.path("list"))
+        self.assertEqual(summary["bytes_read"], 65536 + 4096)
+        with open(self.path("list"), "w") as f:
+            f.write("1048576 x\n")
+        r = self.transfer(self.qemu_nbd(src, name="l2"), self.path("l2.raw"), "--extents", "file:" + self.path("list"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 1", r.stderr)
+
+    def test_nbd_to_nbd(self):
+        src = self.image("n.qcow2", 32 << 20, [("0x7", "1M", "2M"), ("0x6", "30M", "1M")])
+        dst = self.nbdkit("memory", "size=32M", name="dst")
+        summary, _ = self.transfer(self.qemu_nbd(src), dst)
+        self.assertTrue(summary["verified"])
+        r = subprocess.run(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", src, dst.replace("nbd+unix:///?socket=", "nbd:unix:")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_destination_too_small_is_refused(self):
+        src = self.image("big.qcow2", 64 << 20, [])
+        r = self.transfer(self.qemu_nbd(src), self.nbdkit("memory", "size=1M", name="small"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("less than the source", r.stderr)
+
+    def test_read_errors_fail_cleanly(self):
+        raw = self.path("e.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(8 << 20))
+        src = self.nbdkit("--filter=error", "file", raw, "error-pread=EIO", "error-pread-rate=100%", name="err")
+        r = self.transfer(src, self.path("e.out"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("offset 0", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_sigterm_stops_promptly(self):
+        raw = self.path("slow.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(32 << 20))
+        src = self.nbdkit("--filter=delay", "file", raw, "rdelay=500ms", name="slow")
+        p = subprocess.Popen([TRANSFER, "--request-size", "1", src, self.path("slow.out")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.2)
+        start = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=10)
+        self.assertLess(time.monotonic() - start, 3)
+        self.assertEqual(p.returncode, 3, err)
+        self.assertIn("cancelled", err)
+        self.assertEqual(out, "")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
