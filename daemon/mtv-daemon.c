@@ -6,6 +6,9 @@
 #include "mtv-json.h"
 #include "mtv-store.h"
 #include "mtv-provider-runtime.h"
+#include "mtv-run.h"
+
+#include <glib/gstdio.h>
 
 #include <string.h>
 
@@ -17,6 +20,12 @@ struct _MtvDaemon {
   MtvAuth *auth;
   GHashTable *items[MTV_N_KINDS]; /* name -> MtvItem */
   guint not_found_subtrees[MTV_N_KINDS];
+  GPtrArray *runs;                /* MtvRun, oldest first */
+  MtvRunHost run_host;
+  char *runtime_dir;
+  char *transfer_path;
+  guint max_in_flight;
+  guint schedule_source;
 };
 
 /* ---- lookups used by the kinds ------------------------------------------------ */
@@ -46,6 +55,15 @@ mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name)
 {
   MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
   return item ? item->runtime : NULL;
+}
+
+MtvRun *
+mtv_daemon_plan_run (MtvDaemon *daemon, const char *plan)
+{
+  for (guint i = daemon->runs->len; i > 0; i--)
+    if (g_strcmp0 (mtv_run_plan (daemon->runs->pdata[i - 1]), plan) == 0)
+      return daemon->runs->pdata[i - 1];
+  return NULL;
 }
 
 /* ---- status ----------------------------------------------------------------- */
@@ -326,6 +344,13 @@ delete_item (MtvDaemon *daemon, MtvItem *item, GError **error)
   MtvKind kind = item->record->kind;
   g_autofree char *name = g_strdup (item->record->name);
   g_autofree char *users = describe_referrers (daemon, kind, name);
+  MtvRun *run = kind == MTV_KIND_PLAN ? mtv_daemon_plan_run (daemon, name) : NULL;
+  if (run && !mtv_run_finished (run))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_BUSY, "plan \"%s\" is running (migration %s); cancel it first",
+                   name, mtv_run_id (run));
+      return FALSE;
+    }
   if (users)
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_BUSY, "%s \"%s\" is in use by %s; delete or change "
@@ -349,6 +374,8 @@ export_manifest (MtvDaemon *daemon, MtvItem *item)
   if (info->export_spec)
     info->export_spec (daemon, item->record, spec);
   g_autoptr (JsonObject) manifest = mtv_item_to_manifest (item, spec);
+  if (info->export_status)
+    info->export_status (daemon, item->record, json_object_get_object_member (manifest, "status"));
   return mtv_json_object_to_string (manifest, TRUE);
 }
 
@@ -565,6 +592,140 @@ handle_get_inventory (MtvProvider *provider, GDBusMethodInvocation *invocation, 
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- migrations ------------------------------------------------------------- */
+
+static gboolean
+schedule_now (gpointer data)
+{
+  MtvDaemon *daemon = data;
+  daemon->schedule_source = 0;
+  guint active = 0;
+  for (guint i = 0; i < daemon->runs->len; i++)
+    active += mtv_run_active (daemon->runs->pdata[i]);
+  for (guint i = 0; i < daemon->runs->len && active < daemon->max_in_flight; i++)
+    active += mtv_run_start_pending (daemon->runs->pdata[i], daemon->max_in_flight - active);
+  refresh_statuses (daemon);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs from the main loop, never from inside a run's own callbacks. */
+static void
+schedule (MtvDaemon *daemon)
+{
+  if (daemon->schedule_source == 0)
+    daemon->schedule_source = g_idle_add (schedule_now, daemon);
+}
+
+static void
+on_run_changed (MtvDaemon *daemon, MtvRun *run)
+{
+  schedule (daemon);
+}
+
+static gboolean
+save_run (MtvDaemon *daemon, const char *id, const char *plan, JsonObject *state, GError **error)
+{
+  return mtv_store_put_run (daemon->store, id, plan, state, error);
+}
+
+static void do_cancel (GDBusMethodInvocation *invocation, gpointer data);
+
+static gboolean
+handle_cancel (MtvMigration *iface, GDBusMethodInvocation *invocation, const char *const *vms, GVariant *options,
+               gpointer user_data)
+{
+  MtvDaemon *daemon = user_data;
+  const char *path = g_dbus_method_invocation_get_object_path (invocation);
+  mtv_auth_check (daemon->auth, invocation, MTV_ACTION_RUN_MIGRATIONS, options, mtv_migration_get_plan (iface),
+                  do_cancel, target_new (daemon, MTV_KIND_PLAN, path), (GDestroyNotify) target_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+do_cancel (GDBusMethodInvocation *invocation, gpointer data)
+{
+  Target *t = data;
+  MtvRun *run = NULL;
+  for (guint i = 0; i < t->daemon->runs->len; i++)
+    if (g_str_equal (mtv_run_object_path (t->daemon->runs->pdata[i]), t->name))
+      run = t->daemon->runs->pdata[i];
+  g_autoptr (GError) error = NULL;
+  g_autofree const char **vms = NULL;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(^a&s@a{sv})", &vms, NULL);
+  gboolean ok = run != NULL && mtv_run_cancel (run, vms, &error);
+  if (run == NULL)
+    g_set_error (&error, MTV_ERROR, MTV_ERROR_NOT_FOUND, "the migration is gone");
+  reply (invocation, ok, error);
+}
+
+static void
+add_run (MtvDaemon *daemon, MtvRun *run)
+{
+  g_ptr_array_add (daemon->runs, run);
+  g_signal_connect (mtv_run_iface (run), "handle-cancel", G_CALLBACK (handle_cancel), daemon);
+  MtvItem *plan = lookup_item (daemon, MTV_KIND_PLAN, mtv_run_plan (run));
+  if (plan)
+    mtv_plan_set_migration (MTV_PLAN (plan->kind_iface), mtv_run_object_path (run));
+}
+
+static void
+do_start (GDBusMethodInvocation *invocation, gpointer data)
+{
+  Target *t = data;
+  MtvDaemon *daemon = t->daemon;
+  MtvItem *item = target_item (t, invocation);
+  if (item == NULL)
+    return;
+  MtvRun *current = mtv_daemon_plan_run (daemon, t->name);
+  if (current && !mtv_run_finished (current))
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_BUSY,
+                                             "plan \"%s\" is already running (migration %s)", t->name,
+                                             mtv_run_id (current));
+      return;
+    }
+  /* A plan starts only when nothing Critical stands against it. */
+  g_autoptr (GString) blockers = g_string_new (NULL);
+  JsonArray *conditions = json_object_get_array_member (item->record->status, "conditions");
+  for (guint i = 0; conditions && i < json_array_get_length (conditions); i++)
+    {
+      JsonObject *c = json_array_get_object_element (conditions, i);
+      if (g_strcmp0 (json_object_get_string_member_with_default (c, "category", ""), "Critical") == 0)
+        g_string_append_printf (blockers, "%s%s: %s", blockers->len ? "; " : "",
+                                json_object_get_string_member (c, "type"),
+                                json_object_get_string_member_with_default (c, "message", ""));
+    }
+  if (blockers->len)
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                             "plan \"%s\" is not ready: %s", t->name, blockers->str);
+      return;
+    }
+  g_autoptr (GError) error = NULL;
+  MtvRun *run = mtv_run_new (&daemon->run_host, item->record, &error);
+  if (run == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  add_run (daemon, run);
+  g_message ("plan %s: migration %s started", t->name, mtv_run_id (run));
+  refresh_statuses (daemon);
+  schedule (daemon);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", mtv_run_object_path (run)));
+}
+
+static gboolean
+handle_start (MtvPlan *plan, GDBusMethodInvocation *invocation, GVariant *options, gpointer user_data)
+{
+  MtvDaemon *daemon = user_data;
+  const char *name = mtv_resource_get_name (mtv_object_peek_resource (
+    MTV_OBJECT (g_dbus_interface_get_object (G_DBUS_INTERFACE (plan)))));
+  mtv_auth_check (daemon->auth, invocation, MTV_ACTION_RUN_MIGRATIONS, options, name, do_start,
+                  target_new (daemon, MTV_KIND_PLAN, name), (GDestroyNotify) target_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 export_item (MtvDaemon *daemon, MtvItem *item)
 {
@@ -574,6 +735,12 @@ export_item (MtvDaemon *daemon, MtvItem *item)
   g_signal_connect (item->resource, "handle-export", G_CALLBACK (handle_export), NULL);
   mtv_item_sync_properties (item);
   g_hash_table_insert (daemon->items[item->record->kind], item->record->name, item);
+  if (item->record->kind == MTV_KIND_PLAN)
+    {
+      MtvRun *run = mtv_daemon_plan_run (daemon, item->record->name);
+      mtv_plan_set_migration (MTV_PLAN (item->kind_iface), run ? mtv_run_object_path (run) : "/");
+      g_signal_connect (item->kind_iface, "handle-start", G_CALLBACK (handle_start), daemon);
+    }
   if (item->record->kind == MTV_KIND_PROVIDER)
     {
       g_object_set_data (G_OBJECT (item->kind_iface), "mtv-daemon", daemon);
@@ -686,15 +853,46 @@ load_items (MtvDaemon *daemon, GError **error)
         }
       export_item (daemon, item);
     }
+  g_autoptr (GPtrArray) runs = mtv_store_load_runs (daemon->store, error);
+  if (runs == NULL)
+    return FALSE;
+  for (guint i = 0; i < runs->len; i++)
+    {
+      JsonObject *state = runs->pdata[i];
+      add_run (daemon, mtv_run_restore (&daemon->run_host, json_object_get_string_member (state, "id"), state));
+    }
   refresh_statuses (daemon);
+  schedule (daemon);
   return TRUE;
+}
+
+/* mtv-transfer: MTV_TRANSFER (tests), else installed beside mtvd, else the build tree's. */
+static char *
+find_transfer (void)
+{
+  if (g_getenv ("MTV_TRANSFER"))
+    return g_strdup (g_getenv ("MTV_TRANSFER"));
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = exe ? g_path_get_dirname (exe) : g_strdup (".");
+  char *beside = g_build_filename (dir, "mtv-transfer", NULL);
+  if (g_file_test (beside, G_FILE_TEST_IS_EXECUTABLE))
+    return beside;
+  g_free (beside);
+  return g_build_filename (dir, "transfer", "mtv-transfer", NULL);
 }
 
 MtvDaemon *
 mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean session_bus,
-                GError **error)
+                guint max_in_flight, GError **error)
 {
   g_autoptr (MtvDaemon) daemon = g_new0 (MtvDaemon, 1);
+  daemon->runs = g_ptr_array_new_with_free_func ((GDestroyNotify) mtv_run_free);
+  daemon->max_in_flight = MAX (1, max_in_flight);
+  daemon->transfer_path = find_transfer ();
+  /* NBD sockets of disk servers: private to mtvd (PrivateTmp under systemd). */
+  daemon->runtime_dir = g_dir_make_tmp ("mtvd-XXXXXX", error);
+  if (daemon->runtime_dir == NULL)
+    return NULL;
   static const char *const create_signals[MTV_N_KINDS] = {
     [MTV_KIND_PROVIDER] = "handle-create-provider",
     [MTV_KIND_NETWORK_MAP] = "handle-create-network-map",
@@ -708,6 +906,14 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean ses
     daemon->items[k] = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                               (GDestroyNotify) mtv_item_free);
   daemon->object_manager = g_dbus_object_manager_server_new (MTV_ROOT_PATH);
+  daemon->run_host = (MtvRunHost) {
+    .daemon = daemon,
+    .objects = daemon->object_manager,
+    .runtime_dir = daemon->runtime_dir,
+    .transfer_path = daemon->transfer_path,
+    .changed = on_run_changed,
+    .save = save_run,
+  };
   daemon->store = mtv_store_open (state_dir, error);
   if (daemon->store == NULL)
     return NULL;
@@ -742,6 +948,15 @@ mtv_daemon_free (MtvDaemon *daemon)
     return;
   if (daemon->manager && g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (daemon->manager)))
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->manager));
+  if (daemon->schedule_source)
+    g_source_remove (daemon->schedule_source);
+  for (guint i = 0; daemon->runs && i < daemon->runs->len; i++)
+    mtv_run_shutdown (daemon->runs->pdata[i]);
+  g_clear_pointer (&daemon->runs, g_ptr_array_unref);
+  if (daemon->runtime_dir)
+    g_rmdir (daemon->runtime_dir);
+  g_free (daemon->runtime_dir);
+  g_free (daemon->transfer_path);
   for (MtvKind k = 0; k < MTV_N_KINDS; k++)
     if (daemon->not_found_subtrees[k])
       g_dbus_connection_unregister_subtree (daemon->connection, daemon->not_found_subtrees[k]);

@@ -6,6 +6,6 @@
  * and the authority. Everything mutable in mtvd hangs off this one object. */
 
 MtvDaemon *mtv_daemon_new (GDBusConnection *connection, const char *state_dir,
-                           gboolean session_bus, GError **error);
+                           gboolean session_bus, guint max_in_flight, GError **error);
 void mtv_daemon_free (MtvDaemon *daemon);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvDaemon, mtv_daemon_free)

@@ -28,6 +28,8 @@ typedef struct {
   const char *ready_message;
   /* Completes the exported Forklift spec with what is not stored in it. */
   void (*export_spec) (MtvDaemon *daemon, const MtvRecord *record, JsonObject *spec);
+  /* Completes the exported status (a plan's migration). */
+  void (*export_status) (MtvDaemon *daemon, const MtvRecord *record, JsonObject *status);
 } MtvKindInfo;
 
 const MtvKindInfo *mtv_kind_info (MtvKind kind);
@@ -46,6 +48,9 @@ GPtrArray *mtv_kind_references (MtvKind kind, JsonObject *spec);
 const MtvRecord *mtv_daemon_lookup_record (MtvDaemon *daemon, MtvKind kind, const char *name);
 const char *mtv_record_phase (const MtvRecord *record);
 gboolean mtv_daemon_provider_has_credentials (MtvDaemon *daemon, const char *name);
+/* The latest migration run of a plan, or NULL. */
+typedef struct _MtvRun MtvRun;
+MtvRun *mtv_daemon_plan_run (MtvDaemon *daemon, const char *plan);
 
 extern const MtvKindInfo mtv_kind_provider;
 extern const MtvKindInfo mtv_kind_network_map;

@@ -6,6 +6,7 @@ mtv_status_builder_init (MtvStatusBuilder *builder)
 {
   builder->conditions = json_array_new ();
   builder->has_critical = FALSE;
+  builder->phase = NULL;
 }
 
 void
@@ -74,7 +75,8 @@ mtv_status_finish (MtvStatusBuilder *builder, JsonObject *old_status, guint64 ge
     }
 
   JsonObject *status = json_object_new ();
-  json_object_set_string_member (status, "phase", builder->has_critical ? "NotReady" : "Ready");
+  json_object_set_string_member (status, "phase", builder->phase ? builder->phase
+                                                   : builder->has_critical ? "NotReady" : "Ready");
   json_object_set_int_member (status, "observedGeneration", (gint64) generation);
   json_object_set_array_member (status, "conditions", g_steal_pointer (&builder->conditions));
   return status;

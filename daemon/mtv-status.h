@@ -8,6 +8,7 @@
 typedef struct {
   JsonArray *conditions;
   gboolean has_critical;
+  const char *phase;      /* set by a kind to override Ready/NotReady (a running plan) */
 } MtvStatusBuilder;
 
 void mtv_status_builder_init (MtvStatusBuilder *builder);

@@ -22,6 +22,11 @@ static const char schema[] =
   "  status TEXT NOT NULL,"
   "  PRIMARY KEY (kind, name));"
   /* Credentials live apart from specs so no query for specs can return them. */
+  "CREATE TABLE IF NOT EXISTS runs ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  id TEXT UNIQUE NOT NULL,"
+  "  plan TEXT NOT NULL,"
+  "  state TEXT NOT NULL);"
   "CREATE TABLE IF NOT EXISTS credentials ("
   "  provider TEXT PRIMARY KEY NOT NULL,"
   "  data TEXT NOT NULL);";
@@ -241,4 +246,47 @@ mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error
     sql_failed (store, rc, sql, error);
   sqlite3_finalize (stmt);
   return result;
+}
+
+gboolean
+mtv_store_put_run (MtvStore *store, const char *id, const char *plan, JsonObject *state, GError **error)
+{
+  g_autofree char *text = mtv_json_object_to_string (state, FALSE);
+  return run (store, "INSERT INTO runs (id, plan, state) VALUES (?, ?, ?)"
+                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state;",
+              g_variant_new ("(sss)", id, plan, text), error);
+}
+
+GPtrArray *
+mtv_store_load_runs (MtvStore *store, GError **error)
+{
+  static const char sql[] = "SELECT id, state FROM runs ORDER BY seq;";
+  g_autoptr (GPtrArray) runs = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      sql_failed (store, rc, sql, error);
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *id = (const char *) sqlite3_column_text (stmt, 0);
+      g_autoptr (GError) local_error = NULL;
+      JsonObject *state = mtv_json_object_from_string ((const char *) sqlite3_column_text (stmt, 1), "run", &local_error);
+      if (state == NULL)
+        {
+          g_warning ("state database: skipping migration %s: %s", id, local_error->message);
+          continue;
+        }
+      json_object_set_string_member (state, "id", id);
+      g_ptr_array_add (runs, state);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (store, rc, sql, error);
+      return NULL;
+    }
+  return g_steal_pointer (&runs);
 }

@@ -20,5 +20,10 @@ gboolean mtv_store_delete (MtvStore *store, MtvKind kind, const char *name, GErr
 
 /* All records, ordered by kind then name. */
 GPtrArray *mtv_store_load_all (MtvStore *store, GError **error);
+/* Migration runs: their state as JSON, by id. */
+gboolean mtv_store_put_run (MtvStore *store, const char *id, const char *plan, JsonObject *state, GError **error);
+/* id -> state (JsonObject), in the order they were started. */
+GPtrArray *mtv_store_load_runs (MtvStore *store, GError **error);
+
 /* The provider's credentials, or an empty object when none are stored. */
 JsonObject *mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error);

@@ -1,6 +1,7 @@
 /* Plan: which VMs move, from where to where, with which maps and how. */
 #include "map-common.h"
 #include "plan-vms.h"
+#include "mtv-run.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
 #include "mtv-dbus-generated.h"
@@ -245,8 +246,35 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
   mtv_status_require_ready (daemon, status, MTV_KIND_STORAGE_MAP, spec, "map.storage",
                             "StorageMapNotReady");
   mtv_plan_check_vms (daemon, spec, status);
+
+  /* A plan that ran shows its latest migration, as Forklift's plan does. */
+  MtvRun *run = mtv_daemon_plan_run (daemon, record->name);
+  if (run)
+    {
+      const char *phase = mtv_run_phase (run);
+      if (g_str_equal (phase, "Running"))
+        {
+          mtv_status_add (status, "Executing", "Advisory", "Started", "The plan is executing (migration %s).",
+                          mtv_run_id (run));
+          status->phase = "Executing";
+        }
+      else
+        {
+          mtv_status_add (status, phase, "Advisory", "Completed", "Migration %s %s.", mtv_run_id (run),
+                          g_str_equal (phase, "Succeeded") ? "succeeded" : g_str_equal (phase, "Failed") ? "failed" : "was canceled");
+          status->phase = phase;
+        }
+    }
   if (json_object_get_boolean_member_with_default (spec, "archived", FALSE))
     mtv_status_add (status, "Archived", "Advisory", "UserRequested", "The plan is archived.");
+}
+
+static void
+export_status (MtvDaemon *daemon, const MtvRecord *record, JsonObject *status)
+{
+  MtvRun *run = mtv_daemon_plan_run (daemon, record->name);
+  if (run)
+    json_object_set_object_member (status, "migration", mtv_run_status (run));
 }
 
 const MtvKindInfo mtv_kind_plan = {
@@ -259,4 +287,5 @@ const MtvKindInfo mtv_kind_plan = {
   .collect_references = collect_references,
   .compute_status = compute_status,
   .ready_message = "The migration plan is ready.",
+  .export_status = export_status,
 };

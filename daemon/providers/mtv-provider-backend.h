@@ -19,4 +19,7 @@ struct _MtvProviderBackend {
   const char *const *inventory_kinds;
   gpointer (*start) (const char *name, JsonObject *spec, const MtvInventorySink *sink, gpointer host);
   void (*stop) (gpointer instance);
+  /* The command that serves an inventory disk read-only as NBD on the unix
+   * socket @socket (qemu-nbd or nbdkit); NULL for a target-only type. */
+  char **(*disk_server_argv) (JsonObject *disk, const char *socket, GError **error);
 };

@@ -4,7 +4,7 @@
  * was read. mtvd starts one per disk.
  *
  *   mtv-transfer [--extents allocation|dirty-bitmap:NAME|file:LIST]
- *                [--progress-fd FD] [--no-verify] SRC-NBD-URI DESTINATION
+ *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] SRC-NBD-URI DESTINATION
  *
  * Progress goes as JSON lines to --progress-fd; the summary is one JSON line
  * on stdout. Exit status 0 when the copy is complete and verified. */
@@ -31,6 +31,7 @@ main (int argc, char **argv)
   int progress_fd = -1;
   gboolean no_verify = FALSE;
   guint request_size_mib = 4;
+  gint64 max_rate = 0;
   g_autoptr (GError) error = NULL;
   const GOptionEntry entries[] = {
     { "extents", 0, 0, G_OPTION_ARG_STRING, &extents,
@@ -39,6 +40,7 @@ main (int argc, char **argv)
     { "progress-fd", 0, 0, G_OPTION_ARG_INT, &progress_fd, "Write progress as JSON lines to FD", "FD" },
     { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "Do not read back and compare what was written", NULL },
     { "request-size", 0, 0, G_OPTION_ARG_INT, &request_size_mib, "Read requests of N MiB (1-32, default 4)", "N" },
+    { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
     { NULL },
   };
   setlocale (LC_ALL, "");
@@ -68,6 +70,7 @@ main (int argc, char **argv)
     .progress_fd = progress_fd,
     .verify = !no_verify,
     .request_size = (gsize) request_size_mib << 20,
+    .max_rate = max_rate > 0 ? (guint64) max_rate : 0,
     .stop = &stop_requested,
   };
   MtvCopyResult result = { 0 };

@@ -492,6 +492,12 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
               goto out;
             }
           result->bytes_read += len;
+          /* Keep reads under the rate limit, sleeping in short steps so that
+           * a stop request is still seen at once. */
+          while (options->max_rate && !*options->stop
+                 && (double) result->bytes_read / options->max_rate
+                      > (g_get_monotonic_time () - progress.started) / 1e6)
+            g_usleep (20000);
           /* Zero detection in grains: zeroes in read data are not written. */
           for (gsize g = 0; g < len;)
             {

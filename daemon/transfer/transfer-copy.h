@@ -9,6 +9,7 @@ typedef struct {
   int progress_fd;          /* -1: none */
   gboolean verify;
   gsize request_size;
+  guint64 max_rate;         /* bytes read per second at most; 0: no limit */
   volatile sig_atomic_t *stop;
 } MtvCopyOptions;
 

@@ -1,0 +1,862 @@
+#include "mtv-run.h"
+#include "mtv-error.h"
+#include "mtv-inventory.h"
+#include "mtv-json.h"
+#include "mtv-provider-runtime.h"
+#include "targets/local/local-target.h"
+#include "targets/mtv-vm-builder.h"
+
+#include <fcntl.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The user-facing steps and the itinerary phases each covers. */
+static const struct {
+  const char *step;
+  const char *const phases[4];
+} pipeline[] = {
+  { "Initialize", { "Started", "PreHook", "CreateDataVolumes", NULL } },
+  { "DiskTransfer", { "CopyDisks", NULL } },
+  { "VirtualMachineCreation", { "CreateVM", "PostHook", "Completed", NULL } },
+};
+
+typedef struct {
+  MtvRun *run;
+  guint index;
+  JsonObject *plan_vm;
+  JsonObject *vm;
+  char *name, *id, *target_name;
+  char *status, *phase, *error, *destination;
+  char *started, *completed;
+  guint64 bytes_total, bytes_base, bytes_now;
+  double rate;
+  guint disk;
+  gboolean cancel_requested;
+  gboolean dir_created;
+  char *dir;
+  char *socket;
+  GSubprocess *server, *transfer;
+  GCancellable *io;
+  guint wait_source;
+  guint wait_ticks;
+  char *transfer_error;
+  gboolean transfer_ok;
+  char *path;
+  MtvObjectSkeleton *object;
+  MtvMigrationVm *iface;
+} VmRun;
+
+struct _MtvRun {
+  const MtvRunHost *host;
+  char *id, *plan, *path, *phase, *started, *completed;
+  JsonObject *snapshot; /* planSpec, planUid, sourceProvider, targetProvider, networkMap, storageMap */
+  GPtrArray *vms;
+  MtvObjectSkeleton *object;
+  MtvMigration *iface;
+};
+
+static char *
+now (void)
+{
+  return mtv_now_rfc3339 ();
+}
+
+static JsonObject *
+snap (MtvRun *run, const char *key)
+{
+  return json_object_get_object_member (run->snapshot, key);
+}
+
+/* ---- state, persisted and shown --------------------------------------------- */
+
+static JsonObject *
+vm_state (VmRun *v)
+{
+  JsonObject *o = json_object_new ();
+  json_object_set_object_member (o, "planVm", json_object_ref (v->plan_vm));
+  json_object_set_object_member (o, "vm", json_object_ref (v->vm));
+  json_object_set_string_member (o, "targetName", v->target_name);
+  json_object_set_string_member (o, "status", v->status);
+  json_object_set_string_member (o, "phase", v->phase);
+  json_object_set_string_member (o, "error", v->error ? v->error : "");
+  json_object_set_string_member (o, "destination", v->destination ? v->destination : "");
+  json_object_set_string_member (o, "started", v->started ? v->started : "");
+  json_object_set_string_member (o, "completed", v->completed ? v->completed : "");
+  json_object_set_int_member (o, "bytesTotal", (gint64) v->bytes_total);
+  json_object_set_int_member (o, "bytesDone", (gint64) (v->bytes_base + v->bytes_now));
+  json_object_set_boolean_member (o, "dirCreated", v->dir_created);
+  return o;
+}
+
+static void
+save (MtvRun *run)
+{
+  JsonObject *state = json_object_new ();
+  json_object_set_string_member (state, "plan", run->plan);
+  json_object_set_string_member (state, "phase", run->phase);
+  json_object_set_string_member (state, "started", run->started);
+  json_object_set_string_member (state, "completed", run->completed ? run->completed : "");
+  json_object_set_object_member (state, "snapshot", json_object_ref (run->snapshot));
+  JsonArray *vms = json_array_new ();
+  for (guint i = 0; i < run->vms->len; i++)
+    json_array_add_object_element (vms, vm_state (run->vms->pdata[i]));
+  json_object_set_array_member (state, "vms", vms);
+  g_autoptr (GError) error = NULL;
+  if (!run->host->save (run->host->daemon, run->id, run->plan, state, &error))
+    g_warning ("migration %s: cannot store its state: %s", run->id, error->message);
+  json_object_unref (state);
+}
+
+static const char *
+step_of (const char *phase)
+{
+  for (guint s = 0; s < G_N_ELEMENTS (pipeline); s++)
+    for (guint p = 0; pipeline[s].phases[p]; p++)
+      if (g_strcmp0 (phase, pipeline[s].phases[p]) == 0)
+        return pipeline[s].step;
+  return "Initialize";
+}
+
+static void
+show (VmRun *v)
+{
+  guint64 done = v->bytes_base + v->bytes_now;
+  mtv_migration_vm_set_status (v->iface, v->status);
+  mtv_migration_vm_set_phase (v->iface, v->phase);
+  mtv_migration_vm_set_step (v->iface, step_of (v->phase));
+  mtv_migration_vm_set_error (v->iface, v->error ? v->error : "");
+  mtv_migration_vm_set_destination (v->iface, v->destination ? v->destination : "");
+  mtv_migration_vm_set_bytes_total (v->iface, v->bytes_total);
+  mtv_migration_vm_set_bytes_transferred (v->iface, done);
+  mtv_migration_vm_set_rate (v->iface, v->rate);
+  double progress = g_strcmp0 (v->status, "Succeeded") == 0 ? 1.0
+                    : v->bytes_total ? (double) done / v->bytes_total : 0.0;
+  mtv_migration_vm_set_progress (v->iface, progress);
+  guint64 eta = 0;
+  if (v->rate > 0 && done < v->bytes_total && g_strcmp0 (v->status, "Running") == 0)
+    eta = (guint64) g_get_real_time () + (guint64) ((v->bytes_total - done) / v->rate * 1e6);
+  mtv_migration_vm_set_expected_end_time (v->iface, eta);
+}
+
+static void
+set_run_phase (MtvRun *run)
+{
+  guint succeeded = 0, failed = 0, canceled = 0, open = 0;
+  for (guint i = 0; i < run->vms->len; i++)
+    {
+      VmRun *v = run->vms->pdata[i];
+      if (g_str_equal (v->status, "Succeeded"))
+        succeeded++;
+      else if (g_str_equal (v->status, "Failed"))
+        failed++;
+      else if (g_str_equal (v->status, "Canceled"))
+        canceled++;
+      else
+        open++;
+    }
+  const char *phase = open ? "Running" : failed ? "Failed" : canceled && !succeeded ? "Canceled" : "Succeeded";
+  if (!g_str_equal (phase, run->phase))
+    {
+      g_free (run->phase);
+      run->phase = g_strdup (phase);
+      if (!open && run->completed == NULL)
+        run->completed = now ();
+    }
+  mtv_migration_set_phase (run->iface, run->phase);
+  mtv_migration_set_completed (run->iface, run->completed ? run->completed : "");
+}
+
+/* A phase change: stored, then shown. */
+static void
+enter (VmRun *v, const char *phase)
+{
+  g_free (v->phase);
+  v->phase = g_strdup (phase);
+  g_message ("migration %s: VM %s: %s", v->run->id, v->name, phase);
+  save (v->run);
+  show (v);
+}
+
+static void
+finish (VmRun *v, const char *status, const char *error)
+{
+  MtvRun *run = v->run;
+  if (!g_str_equal (status, "Succeeded") && v->dir_created)
+    {
+      mtv_local_abort (v->dir);
+      v->dir_created = FALSE;
+    }
+  g_free (v->status);
+  v->status = g_strdup (status);
+  g_free (v->error);
+  v->error = g_strdup (error);
+  g_free (v->completed);
+  v->completed = now ();
+  v->rate = 0;
+  if (error)
+    g_message ("migration %s: VM %s %s: %s", run->id, v->name, status, error);
+  else
+    g_message ("migration %s: VM %s %s", run->id, v->name, status);
+  set_run_phase (run);
+  save (run);
+  show (v);
+  run->host->changed (run->host->daemon, run);
+}
+
+/* ---- the itinerary ---------------------------------------------------------------- */
+
+static void copy_disk (VmRun *v);
+
+static JsonArray *
+disks_of (VmRun *v)
+{
+  return json_object_get_array_member (v->vm, "disks");
+}
+
+static void
+create_vm (VmRun *v)
+{
+  MtvRun *run = v->run;
+  enter (v, "CreateVM");
+  guint n = json_array_get_length (disks_of (v));
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) formats = g_ptr_array_new ();
+  for (guint i = 0; i < n; i++)
+    {
+      g_ptr_array_add (files, mtv_local_disk_path (v->dir, i));
+      g_ptr_array_add (formats, "raw");
+    }
+  g_ptr_array_add (files, NULL);
+  g_ptr_array_add (formats, NULL);
+  JsonObject *plan_spec = snap (run, "planSpec");
+  MtvVmBuildInput in = {
+    .name = v->target_name,
+    .namespace = json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
+    .plan_name = run->plan,
+    .plan_uid = json_object_get_string_member (run->snapshot, "planUid"),
+    .migration_id = run->id,
+    .plan_spec = plan_spec,
+    .plan_vm = v->plan_vm,
+    .vm = v->vm,
+    .network_map = snap (run, "networkMap"),
+    .storage_map = snap (run, "storageMap"),
+    .disk_files = (const char *const *) files->pdata,
+    .disk_formats = (const char *const *) formats->pdata,
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonArray) manifests = mtv_vm_build_manifests (&in, &error);
+  g_autofree char *xml = manifests ? mtv_vm_build_domain_xml (&in, &error) : NULL;
+  if (xml == NULL || !mtv_local_finish (v->dir, v->target_name, manifests, xml, &error))
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  g_free (v->destination);
+  v->destination = g_strdup (v->dir);
+  enter (v, "Completed");
+  finish (v, "Succeeded", NULL);
+}
+
+static void
+on_server_gone (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmRun *v = data;
+  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
+  g_clear_object (&v->server);
+  if (v->socket)
+    unlink (v->socket);
+  g_clear_pointer (&v->socket, g_free);
+  if (v->cancel_requested)
+    finish (v, "Canceled", NULL);
+  else if (!v->transfer_ok)
+    finish (v, "Failed", v->transfer_error ? v->transfer_error : "the disk copy failed");
+  else
+    {
+      JsonObject *disk = json_array_get_object_element (disks_of (v), v->disk);
+      v->bytes_base += (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
+      v->bytes_now = 0;
+      v->disk++;
+      copy_disk (v);
+    }
+}
+
+static void
+stop_server (VmRun *v)
+{
+  if (v->server == NULL)
+    {
+      on_server_gone (NULL, NULL, v);
+      return;
+    }
+  g_subprocess_send_signal (v->server, SIGTERM);
+  g_subprocess_wait_async (v->server, NULL, on_server_gone, v);
+}
+
+static void
+on_transfer_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmRun *v = data;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GError) error = NULL;
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), res, &out, &err, &error);
+  v->transfer_ok = error == NULL && g_subprocess_get_if_exited (v->transfer)
+                   && g_subprocess_get_exit_status (v->transfer) == 0;
+  g_free (v->transfer_error);
+  v->transfer_error = NULL;
+  if (!v->transfer_ok)
+    {
+      g_autofree char *msg = g_strdup (err && *err ? g_strstrip (err) : (error ? error->message : "mtv-transfer failed"));
+      if (g_str_has_prefix (msg, "mtv-transfer: "))
+        memmove (msg, msg + strlen ("mtv-transfer: "), strlen (msg) - strlen ("mtv-transfer: ") + 1);
+      JsonObject *disk = json_array_get_object_element (disks_of (v), v->disk);
+      v->transfer_error = g_strdup_printf ("copying disk %s: %s", json_object_get_string_member_with_default (disk, "name", "?"), msg);
+    }
+  g_cancellable_cancel (v->io);
+  g_clear_object (&v->io);
+  g_clear_object (&v->transfer);
+  stop_server (v);
+}
+
+static void read_progress (GDataInputStream *in, VmRun *v);
+
+static void
+on_progress_line (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GDataInputStream *in = G_DATA_INPUT_STREAM (source);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (in, res, NULL, &error);
+  if (line == NULL)
+    {
+      g_object_unref (in);
+      return; /* end of stream, or cancelled: the VM may be gone */
+    }
+  VmRun *v = data;
+  g_autoptr (JsonObject) o = mtv_json_object_from_string (line, "progress", NULL);
+  if (o)
+    {
+      v->bytes_now = (guint64) json_object_get_int_member_with_default (o, "bytes_done", 0);
+      v->rate = json_object_get_double_member_with_default (o, "rate", 0);
+      show (v);
+      mtv_migration_emit_progress (v->run->iface, v->path, v->bytes_base + v->bytes_now, v->bytes_total);
+    }
+  read_progress (in, v);
+}
+
+static void
+read_progress (GDataInputStream *in, VmRun *v)
+{
+  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, v->io, on_progress_line, v);
+}
+
+static void
+start_transfer (VmRun *v)
+{
+  MtvRun *run = v->run;
+  g_autoptr (GError) error = NULL;
+  int fds[2];
+  if (!g_unix_open_pipe (fds, FD_CLOEXEC, &error))
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  g_autofree char *uri = g_strdup_printf ("nbd+unix:///?socket=%s", v->socket);
+  g_autofree char *dest = mtv_local_disk_path (v->dir, v->disk);
+  JsonObject *settings = json_object_has_member (snap (run, "sourceProvider"), "settings")
+                           ? json_object_get_object_member (snap (run, "sourceProvider"), "settings") : NULL;
+  const char *max_rate = settings ? json_object_get_string_member_with_default (settings, "transferMaxRate", NULL) : NULL;
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_strv_builder_add_many (b, run->host->transfer_path, "--progress-fd", "3", NULL);
+  if (max_rate)
+    g_strv_builder_add_many (b, "--max-rate", max_rate, NULL);
+  g_strv_builder_add_many (b, uri, dest, NULL);
+  g_auto (GStrv) argv = g_strv_builder_end (b);
+
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  v->transfer = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
+  if (v->transfer == NULL)
+    {
+      close (fds[0]);
+      g_autofree char *msg = g_strdup_printf ("cannot start mtv-transfer: %s", error->message);
+      v->transfer_ok = FALSE;
+      v->transfer_error = g_steal_pointer (&msg);
+      stop_server (v);
+      return;
+    }
+  v->io = g_cancellable_new ();
+  GDataInputStream *in = g_data_input_stream_new (g_unix_input_stream_new (fds[0], TRUE));
+  g_object_unref (g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (in)));
+  read_progress (in, v);
+  g_subprocess_communicate_utf8_async (v->transfer, NULL, NULL, on_transfer_done, v);
+}
+
+/* qemu-nbd takes a moment to listen; the socket's appearance says it does. */
+static gboolean
+wait_for_socket (gpointer data)
+{
+  VmRun *v = data;
+  if (v->cancel_requested)
+    {
+      v->wait_source = 0;
+      v->transfer_ok = FALSE;
+      stop_server (v);
+      return G_SOURCE_REMOVE;
+    }
+  if (g_file_test (v->socket, G_FILE_TEST_EXISTS))
+    {
+      v->wait_source = 0;
+      start_transfer (v);
+      return G_SOURCE_REMOVE;
+    }
+  if (g_subprocess_get_identifier (v->server) == NULL || ++v->wait_ticks > 600)
+    {
+      v->wait_source = 0;
+      v->transfer_ok = FALSE;
+      g_free (v->transfer_error);
+      v->transfer_error = g_strdup ("the disk's NBD server (qemu-nbd) did not start");
+      stop_server (v);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+copy_disk (VmRun *v)
+{
+  MtvRun *run = v->run;
+  JsonArray *disks = disks_of (v);
+  if (v->disk >= json_array_get_length (disks))
+    {
+      create_vm (v);
+      return;
+    }
+  JsonObject *disk = json_array_get_object_element (disks, v->disk);
+  const MtvProviderType *type = mtv_provider_type_lookup (
+    json_object_get_string_member (snap (run, "sourceProvider"), "type"));
+  g_autoptr (GError) error = NULL;
+  g_free (v->socket);
+  v->socket = g_strdup_printf ("%s/%s-%u-%u.sock", run->host->runtime_dir, run->id, v->index, v->disk);
+  unlink (v->socket);
+  g_auto (GStrv) argv = type && type->backend && type->backend->disk_server_argv
+                          ? type->backend->disk_server_argv (disk, v->socket, &error)
+                          : NULL;
+  if (argv == NULL)
+    {
+      finish (v, "Failed", error ? error->message : "the source cannot serve its disks");
+      return;
+    }
+  v->server = g_subprocess_newv ((const char *const *) argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  if (v->server == NULL)
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  v->wait_ticks = 0;
+  v->wait_source = g_timeout_add (50, wait_for_socket, v);
+}
+
+static void
+begin (VmRun *v)
+{
+  MtvRun *run = v->run;
+  g_free (v->status);
+  v->status = g_strdup ("Running");
+  g_free (v->started);
+  v->started = now ();
+  set_run_phase (run);
+  enter (v, "Started");
+  enter (v, "CreateDataVolumes");
+  JsonObject *plan_spec = snap (run, "planSpec");
+  g_free (v->dir);
+  v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
+                             json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
+                             v->target_name);
+  g_autoptr (GError) error = NULL;
+  if (!mtv_local_prepare (v->dir, &error))
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  v->dir_created = TRUE;
+  enter (v, "CopyDisks");
+  copy_disk (v);
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+static VmRun *
+vm_new (MtvRun *run, guint index, JsonObject *plan_vm, JsonObject *vm, const char *target_name)
+{
+  VmRun *v = g_new0 (VmRun, 1);
+  v->run = run;
+  v->index = index;
+  v->plan_vm = json_object_ref (plan_vm);
+  v->vm = json_object_ref (vm);
+  v->name = g_strdup (json_object_get_string_member_with_default (vm, "name", ""));
+  v->id = g_strdup (json_object_get_string_member_with_default (vm, "id", ""));
+  v->target_name = g_strdup (target_name);
+  v->status = g_strdup ("Pending");
+  v->phase = g_strdup ("Pending");
+  JsonArray *disks = disks_of (v);
+  for (guint i = 0; disks && i < json_array_get_length (disks); i++)
+    v->bytes_total += (guint64) json_object_get_int_member_with_default (json_array_get_object_element (disks, i), "capacity", 0);
+  v->path = g_strdup_printf ("%s/vms/%u", run->path, index);
+  v->object = mtv_object_skeleton_new (v->path);
+  v->iface = mtv_migration_vm_skeleton_new ();
+  mtv_migration_vm_set_name (v->iface, v->name);
+  mtv_migration_vm_set_id (v->iface, v->id);
+  mtv_migration_vm_set_target_name (v->iface, v->target_name);
+  mtv_object_skeleton_set_migration_vm (v->object, v->iface);
+  return v;
+}
+
+static void
+vm_free (VmRun *v)
+{
+  if (v->wait_source)
+    g_source_remove (v->wait_source);
+  if (v->io)
+    g_cancellable_cancel (v->io);
+  g_clear_object (&v->io);
+  g_clear_object (&v->transfer);
+  g_clear_object (&v->server);
+  g_dbus_object_manager_server_unexport (v->run->host->objects, v->path);
+  g_clear_object (&v->iface);
+  g_clear_object (&v->object);
+  json_object_unref (v->plan_vm);
+  json_object_unref (v->vm);
+  g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
+  g_free (v->error), g_free (v->destination), g_free (v->started), g_free (v->completed);
+  g_free (v->dir), g_free (v->socket), g_free (v->transfer_error), g_free (v->path);
+  g_free (v);
+}
+
+static MtvRun *
+run_alloc (const MtvRunHost *host, const char *id, const char *plan, JsonObject *snapshot)
+{
+  MtvRun *run = g_new0 (MtvRun, 1);
+  run->host = host;
+  run->id = g_strdup (id);
+  run->plan = g_strdup (plan);
+  run->path = g_strdup_printf ("%s/migrations/%s", MTV_ROOT_PATH, id);
+  run->phase = g_strdup ("Running");
+  run->snapshot = json_object_ref (snapshot);
+  run->vms = g_ptr_array_new_with_free_func ((GDestroyNotify) vm_free);
+  run->object = mtv_object_skeleton_new (run->path);
+  run->iface = mtv_migration_skeleton_new ();
+  mtv_migration_set_plan (run->iface, plan);
+  mtv_migration_set_cutover (run->iface, "");
+  mtv_object_skeleton_set_migration (run->object, run->iface);
+  return run;
+}
+
+static void
+export (MtvRun *run)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new ();
+  for (guint i = 0; i < run->vms->len; i++)
+    {
+      VmRun *v = run->vms->pdata[i];
+      g_ptr_array_add (paths, v->path);
+      show (v);
+      g_dbus_object_manager_server_export (run->host->objects, G_DBUS_OBJECT_SKELETON (v->object));
+    }
+  g_ptr_array_add (paths, NULL);
+  mtv_migration_set_vms (run->iface, (const char *const *) paths->pdata);
+  mtv_migration_set_started (run->iface, run->started);
+  set_run_phase (run);
+  g_dbus_object_manager_server_export (run->host->objects, G_DBUS_OBJECT_SKELETON (run->object));
+}
+
+MtvRun *
+mtv_run_new (const MtvRunHost *host, const MtvRecord *plan, GError **error)
+{
+  MtvDaemon *daemon = host->daemon;
+  JsonObject *spec = plan->spec;
+#define REF(path) mtv_reference_name (mtv_json_lookup_path (spec, path))
+  const MtvRecord *source = mtv_daemon_lookup_record (daemon, MTV_KIND_PROVIDER, REF ("provider.source"));
+  const MtvRecord *target = mtv_daemon_lookup_record (daemon, MTV_KIND_PROVIDER, REF ("provider.destination"));
+  const MtvRecord *net = mtv_daemon_lookup_record (daemon, MTV_KIND_NETWORK_MAP, REF ("map.network"));
+  const MtvRecord *storage = mtv_daemon_lookup_record (daemon, MTV_KIND_STORAGE_MAP, REF ("map.storage"));
+#undef REF
+  MtvProviderRuntime *rt = source ? mtv_daemon_provider_runtime (daemon, source->name) : NULL;
+  if (!source || !target || !net || !storage || rt == NULL || rt->inventory == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "the plan's providers, maps or inventory are not available");
+      return NULL;
+    }
+  if (g_strcmp0 (json_object_get_string_member (target->spec, "type"), "local") != 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "only the local target is built into this mtvd yet");
+      return NULL;
+    }
+  g_autoptr (JsonObject) snapshot = json_object_new ();
+  json_object_set_object_member (snapshot, "planSpec", mtv_json_object_copy (spec));
+  json_object_set_string_member (snapshot, "planUid", plan->uid);
+  json_object_set_object_member (snapshot, "sourceProvider", mtv_json_object_copy (source->spec));
+  json_object_set_object_member (snapshot, "targetProvider", mtv_json_object_copy (target->spec));
+  json_object_set_object_member (snapshot, "networkMap", mtv_json_object_copy (net->spec));
+  json_object_set_object_member (snapshot, "storageMap", mtv_json_object_copy (storage->spec));
+
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *id = g_strndup (uuid, 8);
+  MtvRun *run = run_alloc (host, id, plan->name, snapshot);
+  run->started = now ();
+  JsonArray *vms = json_object_get_array_member (spec, "vms");
+  for (guint i = 0; i < json_array_get_length (vms); i++)
+    {
+      JsonObject *plan_vm = json_array_get_object_element (vms, i);
+      JsonObject *vm = mtv_inventory_find_vm (rt->inventory, plan_vm);
+      if (vm == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "vms[%u]: the VM is not in the source inventory", i);
+          mtv_run_free (run);
+          return NULL;
+        }
+      const char *explicit_name = json_object_get_string_member_with_default (plan_vm, "targetName", NULL);
+      g_autofree char *target_name = explicit_name ? g_strdup (explicit_name)
+                                                   : mtv_name_from_vm (json_object_get_string_member (vm, "name"));
+      g_autoptr (JsonObject) vm_copy = mtv_json_object_copy (vm);
+      g_autoptr (JsonObject) plan_vm_copy = mtv_json_object_copy (plan_vm);
+      g_ptr_array_add (run->vms, vm_new (run, i, plan_vm_copy, vm_copy, target_name));
+    }
+  save (run);
+  export (run);
+  return run;
+}
+
+static const char *
+member (JsonObject *o, const char *key)
+{
+  return json_object_get_string_member_with_default (o, key, "");
+}
+
+MtvRun *
+mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
+{
+  MtvRun *run = run_alloc (host, id, member (state, "plan"), json_object_get_object_member (state, "snapshot"));
+  run->started = g_strdup (member (state, "started"));
+  if (*member (state, "completed"))
+    run->completed = g_strdup (member (state, "completed"));
+  g_free (run->phase);
+  run->phase = g_strdup (member (state, "phase"));
+  JsonArray *vms = json_object_get_array_member (state, "vms");
+  gboolean changed = FALSE;
+  for (guint i = 0; i < json_array_get_length (vms); i++)
+    {
+      JsonObject *o = json_array_get_object_element (vms, i);
+      VmRun *v = vm_new (run, i, json_object_get_object_member (o, "planVm"), json_object_get_object_member (o, "vm"),
+                         member (o, "targetName"));
+      g_free (v->status), v->status = g_strdup (member (o, "status"));
+      g_free (v->phase), v->phase = g_strdup (member (o, "phase"));
+      v->error = *member (o, "error") ? g_strdup (member (o, "error")) : NULL;
+      v->destination = *member (o, "destination") ? g_strdup (member (o, "destination")) : NULL;
+      v->started = *member (o, "started") ? g_strdup (member (o, "started")) : NULL;
+      v->completed = *member (o, "completed") ? g_strdup (member (o, "completed")) : NULL;
+      v->dir_created = json_object_get_boolean_member_with_default (o, "dirCreated", FALSE);
+      g_ptr_array_add (run->vms, v);
+      if (g_str_equal (v->status, "Running"))
+        {
+          /* It was copying when mtvd stopped: what it wrote is incomplete. */
+          JsonObject *plan_spec = snap (run, "planSpec");
+          v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
+                                     json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
+                                     v->target_name);
+          g_autofree char *why = g_strdup_printf ("mtvd stopped while the VM was in phase %s; its partial disks were removed",
+                                                  v->phase);
+          if (v->dir_created)
+            mtv_local_abort (v->dir);
+          v->dir_created = FALSE;
+          g_free (v->status), v->status = g_strdup ("Failed");
+          g_free (v->error), v->error = g_steal_pointer (&why);
+          g_free (v->completed), v->completed = now ();
+          changed = TRUE;
+        }
+    }
+  set_run_phase (run);
+  if (changed)
+    save (run);
+  export (run);
+  return run;
+}
+
+void
+mtv_run_free (MtvRun *run)
+{
+  if (run == NULL)
+    return;
+  g_ptr_array_unref (run->vms);
+  g_dbus_object_manager_server_unexport (run->host->objects, run->path);
+  g_clear_object (&run->iface);
+  g_clear_object (&run->object);
+  json_object_unref (run->snapshot);
+  g_free (run->id), g_free (run->plan), g_free (run->path), g_free (run->phase);
+  g_free (run->started), g_free (run->completed);
+  g_free (run);
+}
+
+const char *mtv_run_id (MtvRun *run) { return run->id; }
+MtvMigration *mtv_run_iface (MtvRun *run) { return run->iface; }
+const char *mtv_run_plan (MtvRun *run) { return run->plan; }
+const char *mtv_run_object_path (MtvRun *run) { return run->path; }
+const char *mtv_run_phase (MtvRun *run) { return run->phase; }
+
+gboolean
+mtv_run_finished (MtvRun *run)
+{
+  return !g_str_equal (run->phase, "Running");
+}
+
+guint
+mtv_run_active (MtvRun *run)
+{
+  guint n = 0;
+  for (guint i = 0; i < run->vms->len; i++)
+    n += g_str_equal (((VmRun *) run->vms->pdata[i])->status, "Running");
+  return n;
+}
+
+guint
+mtv_run_start_pending (MtvRun *run, guint budget)
+{
+  guint started = 0;
+  for (guint i = 0; i < run->vms->len && started < budget; i++)
+    {
+      VmRun *v = run->vms->pdata[i];
+      if (g_str_equal (v->status, "Pending"))
+        {
+          started++;
+          begin (v);
+        }
+    }
+  return started;
+}
+
+gboolean
+mtv_run_cancel (MtvRun *run, const char *const *vms, GError **error)
+{
+  for (guint n = 0; vms && vms[n]; n++)
+    {
+      gboolean found = FALSE;
+      for (guint i = 0; i < run->vms->len; i++)
+        {
+          VmRun *v = run->vms->pdata[i];
+          found |= g_str_equal (v->name, vms[n]) || g_str_equal (v->id, vms[n]);
+        }
+      if (!found)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_NOT_FOUND, "VM \"%s\" is not in migration %s", vms[n], run->id);
+          return FALSE;
+        }
+    }
+  for (guint i = 0; i < run->vms->len; i++)
+    {
+      VmRun *v = run->vms->pdata[i];
+      gboolean named = vms == NULL || vms[0] == NULL || g_strv_contains (vms, v->name) || g_strv_contains (vms, v->id);
+      if (!named || v->cancel_requested)
+        continue;
+      if (g_str_equal (v->status, "Pending"))
+        {
+          v->cancel_requested = TRUE;
+          finish (v, "Canceled", NULL);
+        }
+      else if (g_str_equal (v->status, "Running"))
+        {
+          v->cancel_requested = TRUE;
+          if (v->transfer)
+            g_subprocess_send_signal (v->transfer, SIGTERM);
+        }
+    }
+  return TRUE;
+}
+
+JsonObject *
+mtv_run_status (MtvRun *run)
+{
+  JsonObject *o = json_object_new ();
+  json_object_set_string_member (o, "id", run->id);
+  json_object_set_string_member (o, "phase", run->phase);
+  json_object_set_string_member (o, "started", run->started);
+  if (run->completed)
+    json_object_set_string_member (o, "completed", run->completed);
+  JsonArray *vms = json_array_new ();
+  for (guint i = 0; i < run->vms->len; i++)
+    {
+      VmRun *v = run->vms->pdata[i];
+      JsonObject *vm = json_object_new ();
+      json_object_set_string_member (vm, "id", v->id);
+      json_object_set_string_member (vm, "name", v->name);
+      json_object_set_string_member (vm, "targetName", v->target_name);
+      json_object_set_string_member (vm, "phase", v->phase);
+      json_object_set_string_member (vm, "status", v->status);
+      if (v->started)
+        json_object_set_string_member (vm, "started", v->started);
+      if (v->completed)
+        json_object_set_string_member (vm, "completed", v->completed);
+      if (v->destination)
+        json_object_set_string_member (vm, "destination", v->destination);
+      if (v->error)
+        {
+          JsonObject *err = json_object_new ();
+          json_object_set_string_member (err, "phase", v->phase);
+          JsonArray *reasons = json_array_new ();
+          json_array_add_string_element (reasons, v->error);
+          json_object_set_array_member (err, "reasons", reasons);
+          json_object_set_object_member (vm, "error", err);
+        }
+      /* Forklift's pipeline: each step with its phase and completed/total. */
+      JsonArray *steps = json_array_new ();
+      const char *current = step_of (v->phase);
+      gboolean reached = FALSE, passed = TRUE;
+      for (guint s = 0; s < G_N_ELEMENTS (pipeline); s++)
+        {
+          JsonObject *step = json_object_new ();
+          json_object_set_string_member (step, "name", pipeline[s].step);
+          gboolean is_current = g_str_equal (current, pipeline[s].step) && !g_str_equal (v->status, "Pending");
+          if (is_current)
+            reached = TRUE, passed = FALSE;
+          const char *phase = g_str_equal (v->status, "Succeeded") ? "Completed"
+                              : is_current ? (g_str_equal (v->status, "Running") ? "Running" : v->status)
+                              : (passed && reached == FALSE && !g_str_equal (v->status, "Pending")) ? "Completed"
+                                                                                                      : "Pending";
+          json_object_set_string_member (step, "phase", phase);
+          JsonObject *progress = json_object_new ();
+          guint64 total = g_str_equal (pipeline[s].step, "DiskTransfer") ? v->bytes_total >> 20 : 1;
+          guint64 done = g_str_equal (pipeline[s].step, "DiskTransfer") ? (v->bytes_base + v->bytes_now) >> 20
+                                                                        : g_str_equal (phase, "Completed");
+          if (g_str_equal (phase, "Completed"))
+            done = total;
+          json_object_set_int_member (progress, "completed", (gint64) done);
+          json_object_set_int_member (progress, "total", (gint64) total);
+          json_object_set_object_member (step, "progress", progress);
+          if (g_str_equal (pipeline[s].step, "DiskTransfer"))
+            {
+              JsonObject *annotations = json_object_new ();
+              json_object_set_string_member (annotations, "unit", "MB");
+              json_object_set_object_member (step, "annotations", annotations);
+            }
+          json_array_add_object_element (steps, step);
+        }
+      json_object_set_array_member (vm, "pipeline", steps);
+      json_array_add_object_element (vms, vm);
+    }
+  json_object_set_array_member (o, "vms", vms);
+  return o;
+}
+
+void
+mtv_run_shutdown (MtvRun *run)
+{
+  for (guint i = 0; i < run->vms->len; i++)
+    {
+      VmRun *v = run->vms->pdata[i];
+      if (v->transfer)
+        g_subprocess_force_exit (v->transfer);
+      if (v->server)
+        g_subprocess_force_exit (v->server);
+    }
+}

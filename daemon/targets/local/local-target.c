@@ -1,0 +1,85 @@
+#include "local-target.h"
+#include "mtv-error.h"
+#include "mtv-yaml.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+char *
+mtv_local_vm_dir (JsonObject *provider_spec, const char *namespace, const char *name)
+{
+  g_autoptr (GUri) uri = g_uri_parse (json_object_get_string_member_with_default (provider_spec, "url", ""),
+                                      G_URI_FLAGS_NONE, NULL);
+  return g_build_filename (uri ? g_uri_get_path (uri) : "/", namespace, name, NULL);
+}
+
+gboolean
+mtv_local_prepare (const char *dir, GError **error)
+{
+  g_autofree char *parent = g_path_get_dirname (dir);
+  if (g_mkdir_with_parents (parent, 0755) < 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "cannot create %s: %s", parent, g_strerror (errno));
+      return FALSE;
+    }
+  if (g_mkdir (dir, 0755) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
+                   saved == EEXIST ? "%s already exists: a VM of that name is already on the target"
+                                   : "cannot create %s: %s", dir, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+mtv_local_disk_path (const char *dir, guint index)
+{
+  g_autofree char *name = g_strdup_printf ("disk-%u.img", index);
+  return g_build_filename (dir, name, NULL);
+}
+
+static gboolean
+write_durably (const char *path, const char *text, GError **error)
+{
+  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0644, error))
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+mtv_local_finish (const char *dir, const char *name, JsonArray *manifests, const char *domain_xml,
+                  GError **error)
+{
+  g_autoptr (GString) yaml = g_string_new (NULL);
+  for (guint i = 0; i < json_array_get_length (manifests); i++)
+    {
+      g_autofree char *doc = mtv_yaml_emit (json_array_get_element (manifests, i));
+      g_string_append_printf (yaml, "---\n%s", doc);
+    }
+  g_autofree char *base = g_build_filename (dir, name, NULL);
+  g_autofree char *yaml_path = g_strconcat (base, ".yaml", NULL);
+  g_autofree char *xml_path = g_strconcat (base, ".xml", NULL);
+  return write_durably (yaml_path, yaml->str, error) && write_durably (xml_path, domain_xml, error);
+}
+
+void
+mtv_local_abort (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *entry;
+  while (d && (entry = g_dir_read_name (d)))
+    {
+      /* Only what mtvd writes there. */
+      if (g_str_has_prefix (entry, "disk-") || g_str_has_suffix (entry, ".yaml") || g_str_has_suffix (entry, ".xml"))
+        {
+          g_autofree char *path = g_build_filename (dir, entry, NULL);
+          g_unlink (path);
+        }
+    }
+  g_rmdir (dir);
+}

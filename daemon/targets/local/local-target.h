@@ -1,0 +1,18 @@
+#pragma once
+#include <json-glib/json-glib.h>
+
+/* The local target: a migrated VM lands in ROOT/<namespace>/<name>/ with one
+ * raw sparse image per disk, <name>.yaml (the KubeVirt manifests, ready for
+ * kubectl apply) and <name>.xml (a libvirt domain). */
+
+/* ROOT/<namespace>/<name>, from the provider's spec. */
+char *mtv_local_vm_dir (JsonObject *provider_spec, const char *namespace, const char *name);
+/* Creates the VM's directory; refuses one that exists (the VM is there). */
+gboolean mtv_local_prepare (const char *dir, GError **error);
+/* Where disk @index goes. */
+char *mtv_local_disk_path (const char *dir, guint index);
+/* Writes the manifests (as YAML documents) and the domain XML, durably. */
+gboolean mtv_local_finish (const char *dir, const char *name, JsonArray *manifests, const char *domain_xml,
+                           GError **error);
+/* Removes what a failed or cancelled VM left in its directory. */
+void mtv_local_abort (const char *dir);
