@@ -14,6 +14,7 @@ from mtvtest import MEMBER, OUTSIDER, ROOT_PATH, SOURCE_ROOT, Sandbox, object_pa
 
 XML = os.path.join(SOURCE_ROOT, "dbus", "org.mtvd.Mtv1.xml")
 OVA_DIR = "/var/tmp/mtvtest-auth-matrix-ova"  # an empty OVA directory, readable by mtvd
+MIGRATION = {}  # the path of a real migration, made in setUpClass
 KINDS = {  # collection -> (Create method, manage action)
     "providers": "CreateProvider",
     "networkmaps": "CreateNetworkMap",
@@ -57,6 +58,11 @@ def calls_for(tag):
         calls.append(("org.mtvd.Mtv1.Resource.Export", path, ["{}"], coll))
         if coll == "providers":
             calls.append(("org.mtvd.Mtv1.Provider.GetInventory", path, ["vms", "{}"], coll))
+        if coll == "plans":
+            # The plan is not ready (its VM is in no inventory): an allowed
+            # caller gets past polkit to Invalid.
+            calls.append(("org.mtvd.Mtv1.Plan.Start", path, ["{}"], coll))
+    calls.append(("org.mtvd.Mtv1.Migration.Cancel", MIGRATION.get("path", "/"), ["@as []", "{}"], "migrations"))
     # Delete in reverse dependency order so nothing is still in use.
     for coll in reversed(list(KINDS)):
         path = object_path(coll, f"{tag}-{coll[:-1]}")
@@ -84,6 +90,27 @@ class AuthMatrix(unittest.TestCase):
         for method, name in (("CreateNetworkMap", "fx-net"), ("CreateStorageMap", "fx-st")):
             sb.create(method, name, {"sourceProvider": v("s", "fx-src"), "targetProvider": v("s", "fx-dst"),
                                      "pairs": pairs})
+        # A real migration for Migration.Cancel: one small OVA VM into a local target.
+        import tempfile
+        from ovabuilder import make_ova
+        cls.tmp = tempfile.mkdtemp(prefix="mtv-matrix-")
+        make_ova(cls.tmp + "/ovas", "vm1", nics=())
+        S = lambda x: v("s", x)  # noqa: E731
+        sb.create("CreateProvider", "m-src", {"type": S("ova"), "url": S("file://" + cls.tmp + "/ovas")})
+        sb.create("CreateProvider", "m-dst", {"type": S("local"), "url": S("file://" + cls.tmp + "/target")})
+        sb.create("CreateNetworkMap", "m-net", {"sourceProvider": S("m-src"), "targetProvider": S("m-dst"),
+                                                "pairs": v("aa{sv}", [])})
+        sb.create("CreateStorageMap", "m-st", {"sourceProvider": S("m-src"), "targetProvider": S("m-dst"), "pairs": v(
+            "aa{sv}", [{"source": v("a{sv}", {"name": S("vm1/vm1-disk1.vmdk")}),
+                        "destination": v("a{sv}", {"storageClass": S("standard")})}])})
+        sb.create("CreatePlan", "m-plan", {"sourceProvider": S("m-src"), "targetProvider": S("m-dst"),
+                                           "networkMap": S("m-net"), "storageMap": S("m-st"),
+                                           "vms": v("aa{sv}", [{"name": S("vm1")}]), "skipGuestConversion": v("b", True)})
+        deadline = time.monotonic() + 20
+        while sb.export(object_path("plans", "m-plan"))["status"]["phase"] != "Ready":
+            assert time.monotonic() < deadline, "the matrix's plan did not become Ready"
+            time.sleep(0.1)
+        MIGRATION["path"] = sb.call(object_path("plans", "m-plan"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))[0]
         # The outsider acts on objects that exist (made by root here), so a
         # refusal is never a NotFound in disguise.
         for method, path, args, _ in calls_for("victim"):
@@ -94,6 +121,8 @@ class AuthMatrix(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.sb.stop()
+        import shutil
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_table_covers_every_method(self):
         covered = {c[0] for c in calls_for("x")}
@@ -118,6 +147,10 @@ class AuthMatrix(unittest.TestCase):
                 while err == "org.mtvd.Mtv1.Error.Busy" and time.monotonic() < deadline:
                     time.sleep(0.1)  # the first inventory is still being collected
                     ok, err, out = self.sb.gdbus_call(user, path, method, *args)
+                if method.endswith(".Start"):
+                    self.assertEqual(err, "org.mtvd.Mtv1.Error.Invalid", out)
+                    self.assertIn("not ready", out)
+                    continue
                 self.assertTrue(ok, f"{method} on {coll} refused to {user or 'root'}: {out}")
                 if method.endswith(".Export"):
                     self.assertIn("forklift.konveyor.io/v1beta1", out)
@@ -146,6 +179,8 @@ class AuthMatrix(unittest.TestCase):
         for method, path, args, coll in calls_for("victim"):
             if ".Export" in method or ".GetInventory" in method:
                 want = "org.mtvd.mtv1.read"
+            elif ".Start" in method or ".Cancel" in method:
+                want = "org.mtvd.mtv1.run-migrations"
             elif coll == "providers":
                 want = "org.mtvd.mtv1.manage-providers"
             else:
