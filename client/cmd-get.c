@@ -144,9 +144,19 @@ add_row (MtvTable *table, MtvObject *object)
         MtvPlan *p = mtv_object_peek_plan (object);
         GVariant *vms = mtv_plan_get_vms (p);
         g_autofree char *n = g_strdup_printf ("%zu", vms ? g_variant_n_children (vms) : 0);
+        /* Ready is the condition, which stays True while and after the plan runs. */
+        gboolean ready = FALSE;
+        GVariantIter iter;
+        const char *type, *cstatus;
+        GVariant *conditions = mtv_resource_get_conditions (r);
+        if (conditions)
+          {
+            g_variant_iter_init (&iter, conditions);
+            while (g_variant_iter_next (&iter, "(&s&s&s&s&s&s)", &type, &cstatus, NULL, NULL, NULL, NULL))
+              ready |= g_str_equal (type, "Ready") && g_str_equal (cstatus, "True");
+          }
         mtv_table_add_row (table, name, mtv_plan_get_source_provider (p), mtv_plan_get_target_provider (p),
-                           mtv_plan_get_type_ (p), n, yes_no (g_strcmp0 (phase, "Ready") == 0), phase,
-                           yes_no (mtv_plan_get_archived (p)), age);
+                           mtv_plan_get_type_ (p), n, yes_no (ready), phase, yes_no (mtv_plan_get_archived (p)), age);
         break;
       }
     case MTV_KIND_HOOK:
@@ -293,6 +303,14 @@ describe_value (const char *key, JsonNode *node, int indent)
 int
 mtv_cmd_describe (MtvCtl *ctl, MtvKind kind, int argc, char **argv)
 {
+  gboolean watch = FALSE;
+  for (int i = 1; i < argc; i++)
+    if (kind == MTV_KIND_PLAN && (g_str_equal (argv[i], "--watch") || g_str_equal (argv[i], "-w")))
+      {
+        watch = TRUE;
+        memmove (&argv[i], &argv[i + 1], (size_t) (argc - i) * sizeof (char *));
+        argc--, i--;
+      }
   g_autoptr (GError) error = NULL;
   g_autofree char *name_flag = NULL, *output = NULL;
   g_autofree char *summary = g_strdup_printf ("Show a %s in detail.", mtv_kind_to_string (kind));
@@ -306,6 +324,8 @@ mtv_cmd_describe (MtvCtl *ctl, MtvKind kind, int argc, char **argv)
       || !(client = mtv_ctl_client (ctl, &error)))
     return mtv_ctl_finish (FALSE, error);
 
+  if (watch)
+    return mtv_cmd_watch_plan (ctl, name);
   g_autoptr (JsonObject) manifest = mtv_client_export (client, kind, name, &error);
   if (manifest == NULL)
     return mtv_ctl_finish (FALSE, error);

@@ -131,6 +131,28 @@ mtv_client_get_inventory (MtvClient *client, const char *provider, const char *k
   return text;
 }
 
+char *
+mtv_client_start_plan (MtvClient *client, const char *plan, GError **error)
+{
+  g_autofree char *path = mtv_object_path_for (MTV_KIND_PLAN, plan);
+  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Plan", "Start",
+                                     g_variant_new ("(@a{sv})", empty_options ()), "(o)", error);
+  name_missing (error, MTV_KIND_PLAN, plan);
+  if (reply == NULL)
+    return NULL;
+  char *migration = NULL;
+  g_variant_get (reply, "(o)", &migration);
+  return migration;
+}
+
+gboolean
+mtv_client_cancel (MtvClient *client, const char *migration_path, const char *const *vms, GError **error)
+{
+  g_autoptr (GVariant) reply = call (client, migration_path, "org.mtvd.Mtv1.Migration", "Cancel",
+                                     g_variant_new ("(^as@a{sv})", vms, empty_options ()), NULL, error);
+  return reply != NULL;
+}
+
 static GDBusObjectManager *
 objects (MtvClient *client, GError **error)
 {

@@ -28,6 +28,11 @@ JsonObject *mtv_client_export (MtvClient *client, MtvKind kind, const char *name
 char *mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
                                 guint64 *revision, GError **error);
 
+/* Plan.Start: the new migration's object path. */
+char *mtv_client_start_plan (MtvClient *client, const char *plan, GError **error);
+/* Migration.Cancel. */
+gboolean mtv_client_cancel (MtvClient *client, const char *migration_path, const char *const *vms, GError **error);
+
 /* The items of @kind (MtvObject proxies), sorted by name. */
 GList *mtv_client_list (MtvClient *client, MtvKind kind, GError **error);
 /* One item; NotFound names it. */

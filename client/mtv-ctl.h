@@ -41,3 +41,9 @@ int mtv_cmd_get_hooks (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_get_inventory (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_describe (MtvCtl *ctl, MtvKind kind, int argc, char **argv);
 int mtv_cmd_delete (MtvCtl *ctl, MtvKind kind, int argc, char **argv);
+int mtv_cmd_start_plan (MtvCtl *ctl, int argc, char **argv);
+int mtv_cmd_cancel_plan (MtvCtl *ctl, int argc, char **argv);
+int mtv_cmd_archive_plan (MtvCtl *ctl, int argc, char **argv);
+int mtv_cmd_unarchive_plan (MtvCtl *ctl, int argc, char **argv);
+/* Draws the plan's latest migration until it ends; 0 when it succeeded. */
+int mtv_cmd_watch_plan (MtvCtl *ctl, const char *name);
