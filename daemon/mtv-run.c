@@ -10,6 +10,7 @@
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -208,6 +209,22 @@ finish (VmRun *v, const char *status, const char *error)
 
 /* ---- the itinerary ---------------------------------------------------------------- */
 
+/* Helpers must not outlive mtvd: a killed mtvd's copies would otherwise go on
+ * writing into disks its successor removes. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocessLauncher *
+launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return launcher;
+}
+
 static void copy_disk (VmRun *v);
 
 static JsonArray *
@@ -375,7 +392,7 @@ start_transfer (VmRun *v)
   g_auto (GStrv) argv = g_strv_builder_end (b);
 
   g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
   v->transfer = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
   if (v->transfer == NULL)
@@ -449,7 +466,9 @@ copy_disk (VmRun *v)
       finish (v, "Failed", error ? error->message : "the source cannot serve its disks");
       return;
     }
-  v->server = g_subprocess_newv ((const char *const *) argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_autoptr (GSubprocessLauncher) launcher =
+    launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  v->server = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
   if (v->server == NULL)
     {
       finish (v, "Failed", error->message);

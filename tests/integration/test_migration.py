@@ -1,0 +1,243 @@
+"""Whole migrations through mtvd on the private bus: real OVAs in, disks
+compared byte for byte with their sources, manifests and domains checked;
+cancellation mid-copy; mtvd killed mid-migration; the in-flight limit."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import yaml
+
+from mtvtest import CallError, Sandbox, object_path, v
+from openapi import check
+from ovabuilder import make_ova
+
+S = lambda x: v("s", x)  # noqa: E731
+
+
+def pair(source, dest):
+    return {"source": v("a{sv}", {"name": S(source)}), "destination": v("a{sv}", {k: S(x) for k, x in dest.items()})}
+
+
+class Base(unittest.TestCase):
+    MAX_IN_FLIGHT = None
+    RATE = None  # transferMaxRate of the source, to make copies slow enough to catch
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mtv-migration-")
+        self.ovas = os.path.join(self.dir, "ovas")
+        self.target = os.path.join(self.dir, "target")
+        self.sb = Sandbox().start(with_mtvd=False)
+        self.start_mtvd()
+
+    def start_mtvd(self):
+        args = ["--max-vms-in-flight", str(self.MAX_IN_FLIGHT)] if self.MAX_IN_FLIGHT else []
+        self.sb.start_mtvd(extra_args=args)
+
+    def tearDown(self):
+        self.sb.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def setup_plan(self, vms, disks_of, nets=("VM Network",), name="p"):
+        settings = {"refreshInterval": "1"}
+        if self.RATE:
+            settings["transferMaxRate"] = str(self.RATE)
+        self.sb.create("CreateProvider", "ova", {"type": S("ova"), "url": S("file://" + self.ovas),
+                                                 "settings": v("a{ss}", settings)})
+        self.sb.create("CreateProvider", "host", {"type": S("local"), "url": S("file://" + self.target)})
+        self.sb.create("CreateNetworkMap", "net", {"sourceProvider": S("ova"), "targetProvider": S("host"), "pairs": v(
+            "aa{sv}", [pair(nets[0], {"type": "pod"})] + [pair(n, {"type": "multus", "namespace": "ns1", "name": n.lower()})
+                                                        for n in nets[1:]])})
+        self.sb.create("CreateStorageMap", "st", {"sourceProvider": S("ova"), "targetProvider": S("host"), "pairs": v(
+            "aa{sv}", [pair(f"{vm}/{d}", {"storageClass": "standard"}) for vm in vms for d in disks_of[vm]])})
+        self.sb.create("CreatePlan", name, {"sourceProvider": S("ova"), "targetProvider": S("host"),
+                                            "networkMap": S("net"), "storageMap": S("st"),
+                                            "vms": v("aa{sv}", [{"name": S(n)} for n in vms]),
+                                            "skipGuestConversion": v("b", True), "targetNamespace": S("prod")})
+        self.wait_plan(name, lambda st: st["phase"] == "Ready", "Ready")
+
+    def plan_status(self, name="p"):
+        return self.sb.export(object_path("plans", name))["status"]
+
+    def wait_plan(self, name, pred, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.plan_status(name)
+            if pred(st):
+                return st
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting for {what}: {json.dumps(st)[:2000]}")
+            time.sleep(0.1)
+
+    def start(self, name="p"):
+        return self.sb.call(object_path("plans", name), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))[0]
+
+    def vm_status(self, name="p"):
+        st = self.plan_status(name)
+        return {vm["name"]: vm for vm in st.get("migration", {}).get("vms", [])}
+
+
+class Migration(Base):
+    def test_end_to_end(self):
+        _, web_raws = make_ova(self.ovas, "web1", disks=((16, "a"), (8, "b")), firmware="efi", cpus=4, cores=2,
+                               memory=2048, nics=(("nic1", "00:50:56:aa:bb:01", "VM Network"),
+                                                  ("nic2", "00:50:56:aa:bb:02", "Mgmt")))
+        _, db_raws = make_ova(self.ovas, "db1", disks=((8, "c"),), nics=(("nic1", "00:50:56:aa:bb:03", "VM Network"),))
+        self.setup_plan(["web1", "db1"], {"web1": ["web1-disk1.vmdk", "web1-disk2.vmdk"], "db1": ["db1-disk1.vmdk"]},
+                        nets=("VM Network", "Mgmt"))
+        progress = []
+        sub = self.sb.conn.signal_subscribe("org.mtvd.Mtv1", "org.mtvd.Mtv1.Migration", "Progress", None, None, 0,
+                                            lambda *a: progress.append(a[5].unpack()))
+        try:
+            path = self.start()
+            st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+            from gi.repository import GLib
+            while GLib.MainContext.default().iteration(False):
+                pass
+        finally:
+            self.sb.conn.signal_unsubscribe(sub)
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st, indent=1))
+        self.assertTrue(progress, "no Progress signal")
+
+        for vm, raws in (("web1", web_raws), ("db1", db_raws)):
+            vm_dir = os.path.join(self.target, "prod", vm)
+            for i, raw in enumerate(raws):
+                r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raw,
+                                    os.path.join(vm_dir, f"disk-{i}.img")], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            docs = [d for d in yaml.safe_load_all(open(os.path.join(vm_dir, vm + ".yaml"))) if d]
+            self.assertEqual([d["kind"] for d in docs], ["DataVolume"] * len(raws) + ["VirtualMachine"])
+            for d in docs:
+                self.assertEqual(check(d), [], d)
+            r = subprocess.run(["virt-xml-validate", os.path.join(vm_dir, vm + ".xml"), "domain"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        web = [d for d in yaml.safe_load_all(open(os.path.join(self.target, "prod", "web1", "web1.yaml")))
+               if d and d["kind"] == "VirtualMachine"][0]
+        t = web["spec"]["template"]["spec"]
+        self.assertEqual(web["metadata"]["namespace"], "prod")
+        self.assertEqual(t["domain"]["cpu"], {"cores": 2, "sockets": 2, "threads": 1})
+        self.assertEqual(t["domain"]["firmware"]["bootloader"], {"efi": {"secureBoot": False}})
+        self.assertEqual([i["macAddress"] for i in t["domain"]["devices"]["interfaces"]],
+                         ["00:50:56:aa:bb:01", "00:50:56:aa:bb:02"])
+        self.assertEqual({d["disk"]["bus"] for d in t["domain"]["devices"]["disks"]}, {"sata"})  # raw copy
+        self.assertEqual(t["networks"][1], {"name": "net-1", "multus": {"networkName": "ns1/mgmt"}})
+
+        # Status reads like Forklift's: per-VM pipelines with completed/total.
+        vms = {vm["name"]: vm for vm in st["migration"]["vms"]}
+        self.assertEqual(vms["web1"]["status"], "Succeeded")
+        self.assertEqual([s["name"] for s in vms["web1"]["pipeline"]], ["Initialize", "DiskTransfer", "VirtualMachineCreation"])
+        disk = vms["web1"]["pipeline"][1]
+        self.assertEqual((disk["phase"], disk["progress"]["completed"], disk["progress"]["total"]), ("Completed", 24, 24))
+        props = self.sb.objects()[path + "/vms/0"]["org.mtvd.Mtv1.MigrationVm"]
+        self.assertEqual((props["Status"], props["Progress"], props["BytesTotal"]), ("Succeeded", 1.0, 24 << 20))
+        self.assertEqual(props["Destination"], os.path.join(self.target, "prod", "web1"))
+
+        # Running it again fails for each VM: the target VMs exist.
+        self.start()
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the second run to end")
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("already exists", st["migration"]["vms"][0]["error"]["reasons"][0])
+        # ... and the first run's disks are untouched.
+        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", web_raws[0],
+                            os.path.join(self.target, "prod", "web1", "disk-0.img")], capture_output=True)
+        self.assertEqual(r.returncode, 0)
+
+    def test_not_ready_is_refused(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Resource", "Update", "(a{sv}a{sv})",
+                     ({"skipGuestConversion": v("b", False)}, {}))
+        with self.assertRaises(CallError) as cm:
+            self.start()
+        self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
+        self.assertIn("GuestConversionNotAvailable", cm.exception.message)
+        r = self.sb.mtvctl("start", "plan", "p")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not ready", r.stderr)
+
+    def test_mtvctl_start_wait(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        r = self.sb.mtvctl("start", "plan", "p", "--wait")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Migration Succeeded.", r.stdout)
+        self.assertIn("100%", r.stdout)
+        r = self.sb.mtvctl("describe", "plan", "p", "--watch")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.sb.mtvctl("archive", "plan", "p")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.sb.export(object_path("plans", "p"))["spec"]["archived"])
+
+
+class SlowMigration(Base):
+    RATE = 200000  # bytes per second: a 12 MiB disk's data takes a few seconds
+    MAX_IN_FLIGHT = 1
+
+    def disks(self):
+        return {"slow": ["slow-disk1.vmdk"], "next": ["next-disk1.vmdk"]}
+
+    def make(self):
+        make_ova(self.ovas, "slow", disks=((48, "s"),))
+        _, raws = make_ova(self.ovas, "next", disks=((4, "n"),))
+        self.setup_plan(["slow", "next"], self.disks())
+        return raws
+
+    def wait_copying(self, vm):
+        self.wait_plan("p", lambda s: self.vm_status().get(vm, {}).get("phase") == "CopyDisks"
+                       and self.sb.objects()[s["migration"]["vms"] and mig_vm_path(self, vm)]["org.mtvd.Mtv1.MigrationVm"]
+                       ["BytesTransferred"] > 0, f"{vm} to be copying")
+
+    def test_in_flight_limit_and_cancel(self):
+        self.make()
+        self.start()
+        self.wait_copying("slow")
+        # One VM at a time: the other waits.
+        self.assertEqual(self.vm_status()["next"]["status"], "Pending")
+        r = self.sb.mtvctl("cancel", "plan", "p", "--vms", "slow")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        vms = self.vm_status()
+        self.assertEqual(vms["slow"]["status"], "Canceled")
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "slow")), "partial disks left behind")
+        self.assertEqual(vms["next"]["status"], "Succeeded")
+        self.assertEqual(st["phase"], "Succeeded")
+
+    def test_killed_mid_copy(self):
+        raws = self.make()
+        self.start()
+        self.wait_copying("slow")
+        self.sb.kill_mtvd(signal.SIGKILL)
+        # Its helpers die with it: nothing goes on writing to the target.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and subprocess.run(["pgrep", "-f", "mtv-transfer.*" + self.dir]).returncode == 0:
+            time.sleep(0.1)
+        self.assertNotEqual(subprocess.run(["pgrep", "-f", "mtv-transfer.*" + self.dir]).returncode, 0,
+                            "mtv-transfer outlived mtvd")
+        self.start_mtvd()
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end after restart")
+        vms = self.vm_status()
+        self.assertEqual(vms["slow"]["status"], "Failed")
+        self.assertIn("mtvd stopped", vms["slow"]["error"]["reasons"][0])
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "slow", "disk-0.img")))
+        # The VM that had not started runs after the restart.
+        self.assertEqual(vms["next"]["status"], "Succeeded")
+        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raws[0],
+                            os.path.join(self.target, "prod", "next", "disk-0.img")], capture_output=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(st["phase"], "Failed")
+
+
+def mig_vm_path(test, vm):
+    path = test.sb.export(object_path("plans", "p"))["status"]["migration"]["id"]
+    names = [x["name"] for x in test.plan_status()["migration"]["vms"]]
+    return f"/org/mtvd/Mtv1/migrations/{path}/vms/{names.index(vm)}"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
