@@ -85,6 +85,11 @@ refresh_statuses (MtvDaemon *daemon)
           mtv_status_builder_init (&builder);
           if (info->compute_status)
             info->compute_status (daemon, item->record, &builder);
+          if (builder.keep)
+            {
+              mtv_status_builder_clear (&builder);
+              continue;
+            }
           g_autoptr (JsonObject) status = mtv_status_finish (&builder, item->record->status,
                                                              item->record->generation,
                                                              info->ready_message);

@@ -7,6 +7,7 @@ mtv_status_builder_init (MtvStatusBuilder *builder)
   builder->conditions = json_array_new ();
   builder->has_critical = FALSE;
   builder->phase = NULL;
+  builder->keep = FALSE;
 }
 
 void

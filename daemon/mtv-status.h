@@ -9,6 +9,7 @@ typedef struct {
   JsonArray *conditions;
   gboolean has_critical;
   const char *phase;      /* set by a kind to override Ready/NotReady (a running plan) */
+  gboolean keep;          /* set by a kind: nothing new is known, keep the stored status */
 } MtvStatusBuilder;
 
 void mtv_status_builder_init (MtvStatusBuilder *builder);

@@ -70,6 +70,9 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
     mtv_status_add (status, "BackendNotBuilt", "Critical", "NotImplemented",
                     "This mtvd has no %s backend yet: the provider is stored, but it has no "
                     "inventory and cannot be used in a migration.", type->type);
+  else if ((rt == NULL || !rt->reported) && json_object_has_member (record->status, "phase"))
+    /* Restarted: what was known stands until the backend reports again. */
+    status->keep = TRUE;
   else if (rt == NULL || !rt->reported)
     mtv_status_add (status, "InventoryNotReady", "Critical", "Collecting",
                     "The provider's inventory is being collected.");

@@ -10,8 +10,16 @@ from mtvtest import ROOT_PATH, Sandbox, object_path, v
 
 
 def snapshot(sb):
-    """Every object's properties plus its exported manifest."""
-    objects = sb.objects()
+    """Every object's properties plus its exported manifest, once the
+    providers with a backend (local here) have reported their inventory."""
+    import time
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        objects = sb.objects()
+        if all(p["org.mtvd.Mtv1.Provider"]["InventoryRevision"] > 0 for path, p in objects.items()
+               if "/providers/" in path and p["org.mtvd.Mtv1.Provider"]["Type"] == "local"):
+            break
+        time.sleep(0.05)
     manifests = {path: sb.export(path) for path in objects}
     return objects, manifests
 
