@@ -24,7 +24,7 @@ class Valgrind(unittest.TestCase):
             S = lambda x: v("s", x)  # noqa: E731
             sb.create("CreateProvider", "src", {"type": S("ova"), "url": S("file:///srv"),
                                                 "credentials": v("a{ss}", {"user": "u", "password": "p"})})
-            sb.create("CreateProvider", "dst", {"type": S("local"), "url": S("file:///var/tmp/x")})
+            sb.create("CreateProvider", "dst", {"type": S("local"), "url": S("file://" + os.path.join(sb.tmp, "target"))})
             sb.create("CreateNetworkMap", "net", {"sourceProvider": S("src"), "targetProvider": S("dst"),
                                                   "pairs": v("aa{sv}", [])})
             sb.create("CreateStorageMap", "st", {"sourceProvider": S("src"), "targetProvider": S("dst"),
@@ -45,6 +45,28 @@ class Valgrind(unittest.TestCase):
                                          "{'image': <'i'>}", "{}")
             self.assertEqual(err, "org.mtvd.Mtv1.Error.NotAuthorized", out)
             sb.call(object_path("plans", "pl"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+            # A whole migration, so its objects, children and state are shut down too.
+            from ovabuilder import make_ova
+            make_ova(os.path.join(sb.tmp, "ovas"), "vm1", nics=())
+            sb.create("CreateProvider", "ova", {"type": S("ova"), "url": S("file://" + os.path.join(sb.tmp, "ovas"))})
+            sb.create("CreateNetworkMap", "n2", {"sourceProvider": S("ova"), "targetProvider": S("dst"),
+                                                 "pairs": v("aa{sv}", [])})
+            sb.create("CreateStorageMap", "s2", {"sourceProvider": S("ova"), "targetProvider": S("dst"), "pairs": v(
+                "aa{sv}", [{"source": v("a{sv}", {"name": S("vm1/vm1-disk1.vmdk")}),
+                            "destination": v("a{sv}", {"storageClass": S("standard")})}])})
+            sb.create("CreatePlan", "p2", {"sourceProvider": S("ova"), "targetProvider": S("dst"), "networkMap": S("n2"),
+                                           "storageMap": S("s2"), "vms": v("aa{sv}", [{"name": S("vm1")}]),
+                                           "skipGuestConversion": v("b", True)})
+            import time
+            deadline = time.monotonic() + 120
+            while sb.export(object_path("plans", "p2"))["status"]["phase"] != "Ready":
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+            sb.call(object_path("plans", "p2"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+            while sb.export(object_path("plans", "p2"))["status"]["phase"] == "Executing":
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+            self.assertEqual(sb.export(object_path("plans", "p2"))["status"]["phase"], "Succeeded")
             sb.objects()
             code = sb.kill_mtvd(signal.SIGTERM)
             with open(log) as f:
