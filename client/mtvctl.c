@@ -48,6 +48,9 @@ static const struct {
   { "cancel", "plan", NULL, NULL, mtv_cmd_cancel_plan, "Cancel VMs of a running plan" },
   { "archive", "plan", "plans", NULL, mtv_cmd_archive_plan, "Archive plans" },
   { "unarchive", "plan", "plans", NULL, mtv_cmd_unarchive_plan, "Unarchive plans" },
+  { "settings", "get", NULL, NULL, mtv_cmd_settings_get, "Show the service's settings" },
+  { "settings", "set", NULL, NULL, mtv_cmd_settings_set, "Change a setting (--setting K --value V)" },
+  { "settings", "unset", NULL, NULL, mtv_cmd_settings_unset, "Return a setting to its default" },
   { "delete", "provider", "providers", NULL, delete_provider, "Delete providers" },
   { "delete", "plan", "plans", NULL, delete_plan, "Delete plans" },
   { "delete", "hook", "hooks", NULL, delete_hook, "Delete hooks" },
@@ -123,6 +126,20 @@ main (int argc, char **argv)
     {
       printf ("mtvctl %s\n", MTV_VERSION);
       return 0;
+    }
+  /* "mtvctl settings" alone, or followed by options, means "settings get". */
+  g_autofree char **with_get = NULL;
+  if (i < argc && g_str_equal (argv[i], "settings") && (i + 1 >= argc || argv[i + 1][0] == '-'))
+    {
+      with_get = g_new0 (char *, argc + 2);
+      for (int k = 0, j = 0; k < argc; k++)
+        {
+          with_get[j++] = argv[k];
+          if (k == i)
+            with_get[j++] = (char *) "get";
+        }
+      argv = with_get;
+      argc++;
     }
   if (i + 1 >= argc)
     {

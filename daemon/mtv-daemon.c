@@ -24,7 +24,8 @@ struct _MtvDaemon {
   MtvRunHost run_host;
   char *runtime_dir;
   char *transfer_path;
-  guint max_in_flight;
+  guint max_in_flight;             /* --max-vms-in-flight: the default */
+  JsonObject *settings;
   guint schedule_source;
 };
 
@@ -599,6 +600,80 @@ handle_get_inventory (MtvProvider *provider, GDBusMethodInvocation *invocation, 
 
 /* ---- migrations ------------------------------------------------------------- */
 
+#define SETTING_MAX_IN_FLIGHT "controller_max_vm_inflight"
+
+static guint
+max_in_flight (MtvDaemon *daemon)
+{
+  gint64 v = json_object_get_int_member_with_default (daemon->settings, SETTING_MAX_IN_FLIGHT, 0);
+  return v > 0 ? (guint) v : daemon->max_in_flight;
+}
+
+static void
+show_settings (MtvDaemon *daemon)
+{
+  GVariantDict d;
+  g_variant_dict_init (&d, NULL);
+  g_variant_dict_insert (&d, SETTING_MAX_IN_FLIGHT, "u", max_in_flight (daemon));
+  mtv_manager_set_settings (daemon->manager, g_variant_dict_end (&d));
+}
+
+static void schedule (MtvDaemon *daemon);
+
+static void
+do_set_settings (GDBusMethodInvocation *invocation, gpointer data)
+{
+  MtvDaemon *daemon = data;
+  g_autoptr (GVariant) changes = NULL;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv}@a{sv})", &changes, NULL);
+  g_autoptr (JsonObject) next = mtv_json_object_copy (daemon->settings);
+  GVariantIter iter;
+  const char *key;
+  GVariant *raw;
+  g_variant_iter_init (&iter, changes);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &raw))
+    {
+      g_autoptr (GVariant) value = raw;
+      if (!g_str_equal (key, SETTING_MAX_IN_FLIGHT))
+        {
+          g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                                 "\"%s\" is not a setting (known: " SETTING_MAX_IN_FLIGHT ")", key);
+          return;
+        }
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) && *g_variant_get_string (value, NULL) == '\0')
+        json_object_remove_member (next, key);
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) && g_variant_get_uint32 (value) >= 1
+               && g_variant_get_uint32 (value) <= 1000)
+        json_object_set_int_member (next, key, g_variant_get_uint32 (value));
+      else
+        {
+          g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                                 SETTING_MAX_IN_FLIGHT ": expected a number from 1 to 1000 (D-Bus type u)");
+          return;
+        }
+    }
+  g_autoptr (GError) error = NULL;
+  if (!mtv_store_put_settings (daemon->store, next, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  json_object_unref (daemon->settings);
+  daemon->settings = g_steal_pointer (&next);
+  show_settings (daemon);
+  schedule (daemon);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static gboolean
+handle_set_settings (MtvManager *manager, GDBusMethodInvocation *invocation, GVariant *settings, GVariant *options,
+                     gpointer user_data)
+{
+  MtvDaemon *daemon = user_data;
+  mtv_auth_check (daemon->auth, invocation, MTV_ACTION_MANAGE_SETTINGS, options, NULL, do_set_settings, daemon, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 schedule_now (gpointer data)
 {
@@ -607,8 +682,9 @@ schedule_now (gpointer data)
   guint active = 0;
   for (guint i = 0; i < daemon->runs->len; i++)
     active += mtv_run_active (daemon->runs->pdata[i]);
-  for (guint i = 0; i < daemon->runs->len && active < daemon->max_in_flight; i++)
-    active += mtv_run_start_pending (daemon->runs->pdata[i], daemon->max_in_flight - active);
+  guint limit = max_in_flight (daemon);
+  for (guint i = 0; i < daemon->runs->len && active < limit; i++)
+    active += mtv_run_start_pending (daemon->runs->pdata[i], limit - active);
   refresh_statuses (daemon);
   return G_SOURCE_REMOVE;
 }
@@ -925,9 +1001,14 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean ses
   daemon->auth = mtv_auth_new (session_bus, error);
   if (daemon->auth == NULL)
     return NULL;
+  daemon->settings = mtv_store_get_settings (daemon->store, error);
+  if (daemon->settings == NULL)
+    return NULL;
 
   daemon->manager = mtv_manager_skeleton_new ();
   mtv_manager_set_version (daemon->manager, MTV_VERSION);
+  show_settings (daemon);
+  g_signal_connect (daemon->manager, "handle-set-settings", G_CALLBACK (handle_set_settings), daemon);
   g_object_set_data (G_OBJECT (daemon->manager), "mtv-daemon", daemon);
   for (MtvKind k = 0; k < MTV_N_KINDS; k++)
     g_signal_connect (daemon->manager, create_signals[k], G_CALLBACK (handle_create),
@@ -962,6 +1043,7 @@ mtv_daemon_free (MtvDaemon *daemon)
     g_rmdir (daemon->runtime_dir);
   g_free (daemon->runtime_dir);
   g_free (daemon->transfer_path);
+  g_clear_pointer (&daemon->settings, json_object_unref);
   for (MtvKind k = 0; k < MTV_N_KINDS; k++)
     if (daemon->not_found_subtrees[k])
       g_dbus_connection_unregister_subtree (daemon->connection, daemon->not_found_subtrees[k]);

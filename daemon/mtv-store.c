@@ -22,6 +22,9 @@ static const char schema[] =
   "  status TEXT NOT NULL,"
   "  PRIMARY KEY (kind, name));"
   /* Credentials live apart from specs so no query for specs can return them. */
+  "CREATE TABLE IF NOT EXISTS settings ("
+  "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+  "  data TEXT NOT NULL);"
   "CREATE TABLE IF NOT EXISTS runs ("
   "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
   "  id TEXT UNIQUE NOT NULL,"
@@ -289,4 +292,34 @@ mtv_store_load_runs (MtvStore *store, GError **error)
       return NULL;
     }
   return g_steal_pointer (&runs);
+}
+
+JsonObject *
+mtv_store_get_settings (MtvStore *store, GError **error)
+{
+  static const char sql[] = "SELECT data FROM settings WHERE id = 1;";
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      sql_failed (store, rc, sql, error);
+      return NULL;
+    }
+  rc = sqlite3_step (stmt);
+  JsonObject *result = NULL;
+  if (rc == SQLITE_ROW)
+    result = mtv_json_object_from_string ((const char *) sqlite3_column_text (stmt, 0), "settings", error);
+  else if (rc == SQLITE_DONE)
+    result = json_object_new ();
+  else
+    sql_failed (store, rc, sql, error);
+  sqlite3_finalize (stmt);
+  return result;
+}
+
+gboolean
+mtv_store_put_settings (MtvStore *store, JsonObject *settings, GError **error)
+{
+  g_autofree char *text = mtv_json_object_to_string (settings, FALSE);
+  return run (store, "INSERT OR REPLACE INTO settings (id, data) VALUES (1, ?);", g_variant_new ("(s)", text), error);
 }

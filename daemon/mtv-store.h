@@ -25,5 +25,9 @@ gboolean mtv_store_put_run (MtvStore *store, const char *id, const char *plan, J
 /* id -> state (JsonObject), in the order they were started. */
 GPtrArray *mtv_store_load_runs (MtvStore *store, GError **error);
 
+/* Service settings (JSON object), {} when none were set. */
+JsonObject *mtv_store_get_settings (MtvStore *store, GError **error);
+gboolean mtv_store_put_settings (MtvStore *store, JsonObject *settings, GError **error);
+
 /* The provider's credentials, or an empty object when none are stored. */
 JsonObject *mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error);

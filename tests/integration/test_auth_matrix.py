@@ -63,6 +63,8 @@ def calls_for(tag):
             # caller gets past polkit to Invalid.
             calls.append(("org.mtvd.Mtv1.Plan.Start", path, ["{}"], coll))
     calls.append(("org.mtvd.Mtv1.Migration.Cancel", MIGRATION.get("path", "/"), ["@as []", "{}"], "migrations"))
+    calls.append(("org.mtvd.Mtv1.Manager.SetSettings", ROOT_PATH, ["{'controller_max_vm_inflight': <uint32 20>}", "{}"],
+                  "settings"))
     # Delete in reverse dependency order so nothing is still in use.
     for coll in reversed(list(KINDS)):
         path = object_path(coll, f"{tag}-{coll[:-1]}")
@@ -181,6 +183,8 @@ class AuthMatrix(unittest.TestCase):
                 want = "org.mtvd.mtv1.read"
             elif ".Start" in method or ".Cancel" in method:
                 want = "org.mtvd.mtv1.run-migrations"
+            elif ".SetSettings" in method:
+                want = "org.mtvd.mtv1.manage-settings"
             elif coll == "providers":
                 want = "org.mtvd.mtv1.manage-providers"
             else:

@@ -177,7 +177,12 @@ class Migration(Base):
 
 class SlowMigration(Base):
     RATE = 200000  # bytes per second: a 12 MiB disk's data takes a few seconds
-    MAX_IN_FLIGHT = 1
+
+    def start_mtvd(self):
+        super().start_mtvd()
+        # One VM at a time, through the setting (kubectl-mtv's name for it).
+        r = self.sb.mtvctl("settings", "set", "--setting", "controller_max_vm_inflight", "--value", "1")
+        assert r.returncode == 0, r.stderr
 
     def disks(self):
         return {"slow": ["slow-disk1.vmdk"], "next": ["next-disk1.vmdk"]}

@@ -6,7 +6,7 @@ import sqlite3
 import stat
 import unittest
 
-from mtvtest import ROOT_PATH, Sandbox, object_path, v
+from mtvtest import CallError, ROOT_PATH, Sandbox, object_path, v
 
 
 def snapshot(sb):
@@ -104,6 +104,19 @@ class Restart(unittest.TestCase):
         self.sb.start_mtvd()
         props = self.sb.objects()[object_path("providers", "vc")]["org.mtvd.Mtv1.Provider"]
         self.assertEqual(props["CredentialKeys"], ["password", "user"])
+
+    def test_settings_survive(self):
+        self.sb.call(ROOT_PATH, "org.mtvd.Mtv1.Manager", "SetSettings", "(a{sv}a{sv})",
+                     ({"controller_max_vm_inflight": v("u", 7)}, {}))
+        self.sb.kill_mtvd(signal.SIGKILL)
+        self.sb.start_mtvd()
+        settings = self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                                ("org.mtvd.Mtv1.Manager", "Settings"))[0]
+        self.assertEqual(settings, {"controller_max_vm_inflight": 7})
+        with self.assertRaises(CallError) as cm:
+            self.sb.call(ROOT_PATH, "org.mtvd.Mtv1.Manager", "SetSettings", "(a{sv}a{sv})",
+                         ({"controller_max_vm_inflight": v("s", "many")}, {}))
+        self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
 
     def test_sigterm_is_a_clean_exit(self):
         self.populate()
