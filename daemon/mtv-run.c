@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
@@ -209,6 +210,7 @@ finish (VmRun *v, const char *status, const char *error)
 
 /* ---- the itinerary ---------------------------------------------------------------- */
 
+
 /* Helpers must not outlive mtvd: a killed mtvd's copies would otherwise go on
  * writing into disks its successor removes. */
 static void
@@ -225,7 +227,18 @@ launcher_new (GSubprocessFlags flags)
   return launcher;
 }
 
+
 static void copy_disk (VmRun *v);
+
+static const char *
+format_of (VmRun *v, guint index)
+{
+  JsonObject *disk = json_array_get_object_element (json_object_get_array_member (v->vm, "disks"), index);
+  g_autofree char *name = g_strdup_printf ("%s/%s", v->name, json_object_get_string_member_with_default (disk, "name", ""));
+  JsonObject *pair = mtv_inventory_find_pair (snap (v->run, "storageMap"),
+                                              json_object_get_string_member_with_default (disk, "id", ""), name);
+  return mtv_local_disk_format (pair ? json_object_get_object_member (pair, "destination") : NULL);
+}
 
 static JsonArray *
 disks_of (VmRun *v)
@@ -243,8 +256,8 @@ create_vm (VmRun *v)
   g_autoptr (GPtrArray) formats = g_ptr_array_new ();
   for (guint i = 0; i < n; i++)
     {
-      g_ptr_array_add (files, mtv_local_disk_path (v->dir, i));
-      g_ptr_array_add (formats, "raw");
+      g_ptr_array_add (files, mtv_local_image_path (v->dir, i, format_of (v, i)));
+      g_ptr_array_add (formats, (gpointer) format_of (v, i));
     }
   g_ptr_array_add (files, NULL);
   g_ptr_array_add (formats, NULL);
@@ -277,6 +290,81 @@ create_vm (VmRun *v)
   finish (v, "Succeeded", NULL);
 }
 
+/* A disk the storage pair wants as qcow2 is converted from the copied raw
+ * image and compared with it before the raw image goes. */
+static void disk_done (VmRun *v);
+
+static void
+on_compared (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GSubprocess) proc = G_SUBPROCESS (source);
+  if (!g_subprocess_communicate_utf8_finish (proc, res, &out, &err, &error) || !g_subprocess_get_if_exited (proc)
+      || g_subprocess_get_exit_status (proc) != 0)
+    {
+      g_autofree char *msg = g_strdup_printf ("converting disk %u to qcow2: %s", v->disk,
+                                              error ? error->message : g_strstrip (err && *err ? err : out));
+      finish (v, "Failed", msg);
+      return;
+    }
+  g_autofree char *raw = mtv_local_disk_path (v->dir, v->disk);
+  g_unlink (raw);
+  disk_done (v);
+}
+
+static void
+run_qemu_img (VmRun *v, GAsyncReadyCallback done, const char *first, ...)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  va_list ap;
+  va_start (ap, first);
+  for (const char *arg = first; arg; arg = va_arg (ap, const char *))
+    g_strv_builder_add (b, arg);
+  va_end (ap);
+  g_auto (GStrv) argv = g_strv_builder_end (b);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
+  if (proc == NULL)
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, done, v);
+}
+
+static void
+on_converted (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GSubprocess) proc = G_SUBPROCESS (source);
+  if (!g_subprocess_communicate_utf8_finish (proc, res, &out, &err, &error) || !g_subprocess_get_if_exited (proc)
+      || g_subprocess_get_exit_status (proc) != 0)
+    {
+      g_autofree char *msg = g_strdup_printf ("converting disk %u to qcow2: %s", v->disk,
+                                              error ? error->message : g_strstrip (err ? err : ""));
+      finish (v, "Failed", msg);
+      return;
+    }
+  g_autofree char *raw = mtv_local_disk_path (v->dir, v->disk);
+  g_autofree char *qcow2 = mtv_local_image_path (v->dir, v->disk, "qcow2");
+  run_qemu_img (v, on_compared, "qemu-img", "compare", "-q", "-f", "raw", "-F", "qcow2", raw, qcow2, NULL);
+}
+
+static void
+disk_done (VmRun *v)
+{
+  JsonObject *disk = json_array_get_object_element (disks_of (v), v->disk);
+  v->bytes_base += (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
+  v->bytes_now = 0;
+  v->disk++;
+  copy_disk (v);
+}
+
 static void
 on_server_gone (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -290,14 +378,14 @@ on_server_gone (GObject *source, GAsyncResult *res, gpointer data)
     finish (v, "Canceled", NULL);
   else if (!v->transfer_ok)
     finish (v, "Failed", v->transfer_error ? v->transfer_error : "the disk copy failed");
-  else
+  else if (g_str_equal (format_of (v, v->disk), "qcow2"))
     {
-      JsonObject *disk = json_array_get_object_element (disks_of (v), v->disk);
-      v->bytes_base += (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
-      v->bytes_now = 0;
-      v->disk++;
-      copy_disk (v);
+      g_autofree char *raw = mtv_local_disk_path (v->dir, v->disk);
+      g_autofree char *qcow2 = mtv_local_image_path (v->dir, v->disk, "qcow2");
+      run_qemu_img (v, on_converted, "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, qcow2, NULL);
     }
+  else
+    disk_done (v);
 }
 
 static void
@@ -446,6 +534,11 @@ copy_disk (VmRun *v)
 {
   MtvRun *run = v->run;
   JsonArray *disks = disks_of (v);
+  if (v->cancel_requested)
+    {
+      finish (v, "Canceled", NULL);
+      return;
+    }
   if (v->disk >= json_array_get_length (disks))
     {
       create_vm (v);

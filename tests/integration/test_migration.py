@@ -25,6 +25,7 @@ def pair(source, dest):
 
 class Base(unittest.TestCase):
     MAX_IN_FLIGHT = None
+    CLASSES = {"web1-disk2.vmdk": "qcow2"}  # the local target writes qcow2 for this storage class
     RATE = None  # transferMaxRate of the source, to make copies slow enough to catch
 
     def setUp(self):
@@ -53,7 +54,8 @@ class Base(unittest.TestCase):
             "aa{sv}", [pair(nets[0], {"type": "pod"})] + [pair(n, {"type": "multus", "namespace": "ns1", "name": n.lower()})
                                                         for n in nets[1:]])})
         self.sb.create("CreateStorageMap", "st", {"sourceProvider": S("ova"), "targetProvider": S("host"), "pairs": v(
-            "aa{sv}", [pair(f"{vm}/{d}", {"storageClass": "standard"}) for vm in vms for d in disks_of[vm]])})
+            "aa{sv}", [pair(f"{vm}/{d}", {"storageClass": self.CLASSES.get(d, "standard")})
+                       for vm in vms for d in disks_of[vm]])})
         self.sb.create("CreatePlan", name, {"sourceProvider": S("ova"), "targetProvider": S("host"),
                                             "networkMap": S("net"), "storageMap": S("st"),
                                             "vms": v("aa{sv}", [{"name": S(n)} for n in vms]),
@@ -106,9 +108,15 @@ class Migration(Base):
         for vm, raws in (("web1", web_raws), ("db1", db_raws)):
             vm_dir = os.path.join(self.target, "prod", vm)
             for i, raw in enumerate(raws):
-                r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raw,
-                                    os.path.join(vm_dir, f"disk-{i}.img")], capture_output=True, text=True)
+                qcow2 = vm == "web1" and i == 1
+                image = os.path.join(vm_dir, f"disk-{i}.qcow2" if qcow2 else f"disk-{i}.img")
+                r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2" if qcow2 else "raw", raw, image],
+                                   capture_output=True, text=True)
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", image], capture_output=True,
+                                                 text=True).stdout)
+                self.assertEqual(info["format"], "qcow2" if qcow2 else "raw")
+            self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "web1", "disk-1.img")))
             docs = [d for d in yaml.safe_load_all(open(os.path.join(vm_dir, vm + ".yaml"))) if d]
             self.assertEqual([d["kind"] for d in docs], ["DataVolume"] * len(raws) + ["VirtualMachine"])
             for d in docs:
@@ -127,6 +135,9 @@ class Migration(Base):
                          ["00:50:56:aa:bb:01", "00:50:56:aa:bb:02"])
         self.assertEqual({d["disk"]["bus"] for d in t["domain"]["devices"]["disks"]}, {"sata"})  # raw copy
         self.assertEqual(t["networks"][1], {"name": "net-1", "multus": {"networkName": "ns1/mgmt"}})
+        xml = open(os.path.join(self.target, "prod", "web1", "web1.xml")).read()
+        self.assertIn('type="qcow2"', xml)
+        self.assertIn("disk-1.qcow2", xml)
 
         # Status reads like Forklift's: per-VM pipelines with completed/total.
         vms = {vm["name"]: vm for vm in st["migration"]["vms"]}

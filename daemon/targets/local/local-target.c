@@ -42,6 +42,22 @@ mtv_local_disk_path (const char *dir, guint index)
   return g_build_filename (dir, name, NULL);
 }
 
+const char *
+mtv_local_disk_format (JsonObject *destination)
+{
+  const char *sc = destination ? json_object_get_string_member_with_default (destination, "storageClass", "") : "";
+  return g_str_equal (sc, "qcow2") ? "qcow2" : "raw";
+}
+
+char *
+mtv_local_image_path (const char *dir, guint index, const char *format)
+{
+  if (g_strcmp0 (format, "qcow2") != 0)
+    return mtv_local_disk_path (dir, index);
+  g_autofree char *name = g_strdup_printf ("disk-%u.qcow2", index);
+  return g_build_filename (dir, name, NULL);
+}
+
 static gboolean
 write_durably (const char *path, const char *text, GError **error)
 {

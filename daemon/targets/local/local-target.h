@@ -9,8 +9,13 @@
 char *mtv_local_vm_dir (JsonObject *provider_spec, const char *namespace, const char *name);
 /* Creates the VM's directory; refuses one that exists (the VM is there). */
 gboolean mtv_local_prepare (const char *dir, GError **error);
-/* Where disk @index goes. */
+/* Where disk @index is copied to (raw). */
 char *mtv_local_disk_path (const char *dir, guint index);
+/* The image format a storage pair's destination asks for: a storage class
+ * named "qcow2" gives qcow2, anything else raw. */
+const char *mtv_local_disk_format (JsonObject *destination);
+/* Where disk @index is in its final @format. */
+char *mtv_local_image_path (const char *dir, guint index, const char *format);
 /* Writes the manifests (as YAML documents) and the domain XML, durably. */
 gboolean mtv_local_finish (const char *dir, const char *name, JsonArray *manifests, const char *domain_xml,
                            GError **error);
