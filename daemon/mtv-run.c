@@ -39,6 +39,7 @@ typedef struct {
   gboolean cancel_requested;
   gboolean dir_created;
   char *dir;
+  char *libvirt_domain;
   char *socket;
   GSubprocess *server, *transfer;
   GCancellable *io;
@@ -247,6 +248,57 @@ disks_of (VmRun *v)
 }
 
 static void
+complete (VmRun *v)
+{
+  enter (v, "Completed");
+  finish (v, "Succeeded", NULL);
+}
+
+typedef struct {
+  char *uri;
+  char *xml;
+} DefineJob;
+
+static void
+define_job_free (DefineJob *job)
+{
+  g_free (job->uri);
+  g_free (job->xml);
+  g_free (job);
+}
+
+static void
+define_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  DefineJob *job = data;
+  GError *error = NULL;
+  char *uuid = mtv_local_define (job->uri, job->xml, &error);
+  if (uuid)
+    g_task_return_pointer (task, uuid, g_free);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+on_defined (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *uuid = g_task_propagate_pointer (G_TASK (res), &error);
+  if (uuid == NULL)
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  JsonObject *target = snap (v->run, "targetProvider");
+  g_free (v->libvirt_domain);
+  v->libvirt_domain = g_strdup_printf ("%s %s",
+                                       json_object_get_string_member (json_object_get_object_member (target, "settings"),
+                                                                      "libvirtURI"), uuid);
+  complete (v);
+}
+
+static void
 create_vm (VmRun *v)
 {
   MtvRun *run = v->run;
@@ -286,8 +338,21 @@ create_vm (VmRun *v)
     }
   g_free (v->destination);
   v->destination = g_strdup (v->dir);
-  enter (v, "Completed");
-  finish (v, "Succeeded", NULL);
+  JsonObject *target = snap (run, "targetProvider");
+  JsonObject *settings = json_object_has_member (target, "settings") ? json_object_get_object_member (target, "settings") : NULL;
+  const char *uri = settings ? json_object_get_string_member_with_default (settings, "libvirtURI", NULL) : NULL;
+  if (uri == NULL)
+    {
+      complete (v);
+      return;
+    }
+  /* libvirt calls block: they run in a worker thread. */
+  DefineJob *job = g_new0 (DefineJob, 1);
+  job->uri = g_strdup (uri);
+  job->xml = g_steal_pointer (&xml);
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_defined, v);
+  g_task_set_task_data (task, job, (GDestroyNotify) define_job_free);
+  g_task_run_in_thread (task, define_thread);
 }
 
 /* A disk the storage pair wants as qcow2 is converted from the copied raw
@@ -643,7 +708,7 @@ vm_free (VmRun *v)
   json_object_unref (v->vm);
   g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
   g_free (v->error), g_free (v->destination), g_free (v->started), g_free (v->completed);
-  g_free (v->dir), g_free (v->socket), g_free (v->transfer_error), g_free (v->path);
+  g_free (v->dir), g_free (v->libvirt_domain), g_free (v->socket), g_free (v->transfer_error), g_free (v->path);
   g_free (v);
 }
 
@@ -911,6 +976,8 @@ mtv_run_status (MtvRun *run)
         json_object_set_string_member (vm, "completed", v->completed);
       if (v->destination)
         json_object_set_string_member (vm, "destination", v->destination);
+      if (v->libvirt_domain)
+        json_object_set_string_member (vm, "libvirtDomain", v->libvirt_domain);
       if (v->error)
         {
           JsonObject *err = json_object_new ();

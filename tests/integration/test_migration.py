@@ -43,13 +43,14 @@ class Base(unittest.TestCase):
         self.sb.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def setup_plan(self, vms, disks_of, nets=("VM Network",), name="p"):
+    def setup_plan(self, vms, disks_of, nets=("VM Network",), name="p", target_settings=None):
         settings = {"refreshInterval": "1"}
         if self.RATE:
             settings["transferMaxRate"] = str(self.RATE)
         self.sb.create("CreateProvider", "ova", {"type": S("ova"), "url": S("file://" + self.ovas),
                                                  "settings": v("a{ss}", settings)})
-        self.sb.create("CreateProvider", "host", {"type": S("local"), "url": S("file://" + self.target)})
+        self.sb.create("CreateProvider", "host", {"type": S("local"), "url": S("file://" + self.target),
+                                                  "settings": v("a{ss}", target_settings or {})})
         self.sb.create("CreateNetworkMap", "net", {"sourceProvider": S("ova"), "targetProvider": S("host"), "pairs": v(
             "aa{sv}", [pair(nets[0], {"type": "pod"})] + [pair(n, {"type": "multus", "namespace": "ns1", "name": n.lower()})
                                                         for n in nets[1:]])})
@@ -171,6 +172,24 @@ class Migration(Base):
         r = self.sb.mtvctl("start", "plan", "p")
         self.assertEqual(r.returncode, 1)
         self.assertIn("not ready", r.stderr)
+
+    def test_libvirt_define(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]}, target_settings={"libvirtURI": "test:///default"})
+        self.start()
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st)[:1500])
+        self.assertRegex(st["migration"]["vms"][0]["libvirtDomain"],
+                         r"^test:///default [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+    def test_libvirt_define_failure_fails_the_vm(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]}, target_settings={"libvirtURI": "test:///nonexistent.xml"})
+        self.start()
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("libvirt test:///nonexistent.xml", st["migration"]["vms"][0]["error"]["reasons"][0])
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 
     def test_mtvctl_start_wait(self):
         make_ova(self.ovas, "vm1")

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <unistd.h>
 
 char *
@@ -81,6 +83,39 @@ mtv_local_finish (const char *dir, const char *name, JsonArray *manifests, const
   g_autofree char *yaml_path = g_strconcat (base, ".yaml", NULL);
   g_autofree char *xml_path = g_strconcat (base, ".xml", NULL);
   return write_durably (yaml_path, yaml->str, error) && write_durably (xml_path, domain_xml, error);
+}
+
+static void
+libvirt_failed (GError **error, const char *what, const char *uri)
+{
+  const char *msg = virGetLastErrorMessage ();
+  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "libvirt %s: %s: %s", uri, what, msg ? msg : "unknown error");
+}
+
+char *
+mtv_local_define (const char *uri, const char *domain_xml, GError **error)
+{
+  virConnectPtr conn = virConnectOpen (uri);
+  if (conn == NULL)
+    {
+      libvirt_failed (error, "cannot connect", uri);
+      return NULL;
+    }
+  char *result = NULL;
+  virDomainPtr dom = virDomainDefineXML (conn, domain_xml);
+  if (dom == NULL)
+    libvirt_failed (error, "cannot define the domain", uri);
+  else
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      if (virDomainGetUUIDString (dom, uuid) == 0)
+        result = g_strdup (uuid);
+      else
+        libvirt_failed (error, "cannot read the domain's UUID", uri);
+      virDomainFree (dom);
+    }
+  virConnectClose (conn);
+  return result;
 }
 
 void

@@ -19,5 +19,9 @@ char *mtv_local_image_path (const char *dir, guint index, const char *format);
 /* Writes the manifests (as YAML documents) and the domain XML, durably. */
 gboolean mtv_local_finish (const char *dir, const char *name, JsonArray *manifests, const char *domain_xml,
                            GError **error);
+/* Defines the domain in the libvirt connection @uri (the provider setting
+ * libvirtURI); returns the domain's UUID. Blocking: call it from a worker. */
+char *mtv_local_define (const char *uri, const char *domain_xml, GError **error);
+
 /* Removes what a failed or cancelled VM left in its directory. */
 void mtv_local_abort (const char *dir);
