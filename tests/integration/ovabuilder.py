@@ -84,8 +84,9 @@ def make_disk(workdir, name, size_mib, seed):
 
 def make_ova(workdir, name, disks=((8, "a"),), nics=(("Network adapter 1", "00:50:56:aa:bb:01", "VM Network"),),
              cpus=2, cores=1, memory=1024, firmware="bios", manifest=True, tamper=None, ovf_text=None,
-             capacity_override=None):
-    """Writes WORKDIR/NAME.ova; returns (path, [raw images])."""
+             capacity_override=None, pack=True, ovf_version=1):
+    """Writes WORKDIR/NAME.ova (or, with pack=False, NAME.ovf, NAME.mf and the
+    VMDKs unpacked in WORKDIR); returns (path, [raw images])."""
     os.makedirs(workdir, exist_ok=True)
     raws, members = [], []
     files, disk_xml, disk_items = [], [], []
@@ -125,6 +126,8 @@ def make_ova(workdir, name, disks=((8, "a"),), nics=(("Network adapter 1", "00:5
         name=name, files="\n".join(files), disks="\n".join(disk_xml), networks="\n".join(net_xml),
         cpus=cpus, cores=cores, memory=memory, disk_items="\n".join(disk_items),
         nic_items="\n".join(nic_items), firmware=firmware)
+    if ovf_version == 2:
+        ovf = ovf.replace("http://schemas.dmtf.org/ovf/envelope/1", "http://schemas.dmtf.org/ovf/envelope/2")
     ovf_path = os.path.join(workdir, name + ".ovf")
     with open(ovf_path, "w") as f:
         f.write(ovf)
@@ -138,6 +141,10 @@ def make_ova(workdir, name, disks=((8, "a"),), nics=(("Network adapter 1", "00:5
                     digest = "0" * 64
                 f.write(f"SHA256({member})= {digest}\n")
         entries.append((name + ".mf", mf_path))
+    if not pack:
+        for member, path in members:
+            os.rename(path, os.path.join(workdir, member))
+        return ovf_path, raws
     entries += members
     ova = os.path.join(workdir, name + ".ova")
     with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as tar:

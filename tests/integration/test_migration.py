@@ -173,6 +173,16 @@ class Migration(Base):
         self.assertEqual(r.returncode, 1)
         self.assertIn("not ready", r.stderr)
 
+    def test_unpacked_ovf(self):
+        _, raws = make_ova(os.path.join(self.ovas, "export"), "vm1", pack=False, ovf_version=2)
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        self.start()
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st)[:1500])
+        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raws[0],
+                            os.path.join(self.target, "prod", "vm1", "disk-0.img")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_libvirt_define(self):
         make_ova(self.ovas, "vm1")
         self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]}, target_settings={"libvirtURI": "test:///default"})

@@ -28,6 +28,8 @@ class OvaInventory(unittest.TestCase):
                        ("Network adapter 2", "00:50:56:aa:bb:02", "Mgmt")))
         os.makedirs(os.path.join(cls.ovas, "nested", "deeper"))
         make_ova(os.path.join(cls.ovas, "nested", "deeper"), "db1", disks=((6, "c"),))
+        # An unpacked export in OVF 2.x.
+        make_ova(os.path.join(cls.ovas, "unpacked"), "app2", disks=((2, "u"),), pack=False, ovf_version=2)
         cls.sb = Sandbox().start()
         cls.sb.create("CreateProvider", "ova", {"type": S("ova"), "url": S("file://" + cls.ovas),
                                                 "settings": v("a{ss}", {"refreshInterval": "1"})})
@@ -64,7 +66,12 @@ class OvaInventory(unittest.TestCase):
     def test_vms(self):
         vms, _ = self.inventory("vms")
         by_name = {vm["name"]: vm for vm in vms}
-        self.assertEqual(sorted(by_name), ["db1", "web1"])
+        self.assertEqual(sorted(by_name), ["app2", "db1", "web1"])
+        app = by_name["app2"]
+        self.assertEqual(app["concerns"], [])
+        self.assertTrue(app["ovaPath"].endswith("/unpacked/app2.ovf"))
+        self.assertTrue(app["disks"][0]["filePath"].endswith("/unpacked/app2-disk1.vmdk"))
+        self.assertEqual(app["disks"][0]["member"], "")
         web = by_name["web1"]
         self.assertEqual((web["cpuCount"], web["coresPerSocket"], web["memoryMB"]), (4, 2, 2048))
         self.assertEqual(web["firmware"], "efi")
@@ -85,7 +92,7 @@ class OvaInventory(unittest.TestCase):
         self.assertEqual(sorted(n["name"] for n in networks), ["Mgmt", "VM Network"])
         disks, _ = self.inventory("disks")
         vms, _ = self.inventory("vms")
-        self.assertEqual(len(disks), 3)
+        self.assertEqual(len(disks), 4)
         self.assertEqual({d["vm"] for d in disks}, {vm["id"] for vm in vms})
         storages, _ = self.inventory("storages")
         # An OVA's storages are its disks: a storage pair's source is a disk id.
