@@ -359,19 +359,30 @@ create_vm (VmRun *v)
  * image and compared with it before the raw image goes. */
 static void disk_done (VmRun *v);
 
+/* NULL when a qemu-img run succeeded; else why it did not. */
+static char *
+qemu_img_failure (GObject *source, GAsyncResult *res, VmRun *v)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  GSubprocess *proc = G_SUBPROCESS (source);
+  gboolean ok = g_subprocess_communicate_utf8_finish (proc, res, &out, &err, &error)
+                && g_subprocess_get_if_exited (proc) && g_subprocess_get_exit_status (proc) == 0;
+  g_object_unref (proc);
+  if (ok)
+    return NULL;
+  return g_strdup_printf ("converting disk %u to qcow2: %s", v->disk,
+                          error ? error->message : g_strstrip (err && *err ? err : (out ? out : "")));
+}
+
 static void
 on_compared (GObject *source, GAsyncResult *res, gpointer data)
 {
   VmRun *v = data;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  g_autoptr (GSubprocess) proc = G_SUBPROCESS (source);
-  if (!g_subprocess_communicate_utf8_finish (proc, res, &out, &err, &error) || !g_subprocess_get_if_exited (proc)
-      || g_subprocess_get_exit_status (proc) != 0)
+  g_autofree char *failure = qemu_img_failure (source, res, v);
+  if (failure)
     {
-      g_autofree char *msg = g_strdup_printf ("converting disk %u to qcow2: %s", v->disk,
-                                              error ? error->message : g_strstrip (err && *err ? err : out));
-      finish (v, "Failed", msg);
+      finish (v, "Failed", failure);
       return;
     }
   g_autofree char *raw = mtv_local_disk_path (v->dir, v->disk);
@@ -404,15 +415,10 @@ static void
 on_converted (GObject *source, GAsyncResult *res, gpointer data)
 {
   VmRun *v = data;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  g_autoptr (GSubprocess) proc = G_SUBPROCESS (source);
-  if (!g_subprocess_communicate_utf8_finish (proc, res, &out, &err, &error) || !g_subprocess_get_if_exited (proc)
-      || g_subprocess_get_exit_status (proc) != 0)
+  g_autofree char *failure = qemu_img_failure (source, res, v);
+  if (failure)
     {
-      g_autofree char *msg = g_strdup_printf ("converting disk %u to qcow2: %s", v->disk,
-                                              error ? error->message : g_strstrip (err ? err : ""));
-      finish (v, "Failed", msg);
+      finish (v, "Failed", failure);
       return;
     }
   g_autofree char *raw = mtv_local_disk_path (v->dir, v->disk);

@@ -53,6 +53,15 @@ mtv_check_pair_source (JsonObject *item, GError **error)
   return TRUE;
 }
 
+JsonObject *
+mtv_check_pair_shape (JsonObject *item, const char *const *dest_keys, GError **error)
+{
+  static const char *const item_keys[] = { "source", "destination", NULL };
+  if (!mtv_spec_check_members (item, item_keys, error) || !mtv_check_pair_source (item, error))
+    return NULL;
+  return mtv_spec_check_string_object (json_object_get_member (item, "destination"), "destination", dest_keys, error);
+}
+
 gboolean
 mtv_map_validate (MtvDaemon *daemon, const char *name, JsonObject *spec, GError **error)
 {

@@ -23,6 +23,10 @@ void mtv_status_require_ready (MtvDaemon *daemon, MtvStatusBuilder *status, MtvK
 /* The source side of a map pair: {"id"} or {"name"} (plus qualifiers). */
 gboolean mtv_check_pair_source (JsonObject *item, GError **error);
 
+/* A map pair's shape: only "source" and "destination", a valid source, and a
+ * destination dictionary of strings among @dest_keys, returned. */
+JsonObject *mtv_check_pair_shape (JsonObject *item, const char *const *dest_keys, GError **error);
+
 /* Validation shared by both kinds of map. */
 gboolean mtv_map_validate (MtvDaemon *daemon, const char *name, JsonObject *spec, GError **error);
 void mtv_map_compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *status);

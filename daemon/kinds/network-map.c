@@ -6,12 +6,8 @@
 static gboolean
 check_pair (JsonObject *item, GError **error)
 {
-  static const char *const item_keys[] = { "source", "destination", NULL };
   static const char *const dest_keys[] = { "type", "name", "namespace", NULL };
-  if (!mtv_spec_check_members (item, item_keys, error) || !mtv_check_pair_source (item, error))
-    return FALSE;
-  JsonObject *dest = mtv_spec_check_string_object (json_object_get_member (item, "destination"),
-                                                   "destination", dest_keys, error);
+  JsonObject *dest = mtv_check_pair_shape (item, dest_keys, error);
   if (dest == NULL)
     return FALSE;
 

@@ -19,14 +19,10 @@ check_choice (JsonObject *dest, const char *key, const char *const *allowed, GEr
 static gboolean
 check_pair (JsonObject *item, GError **error)
 {
-  static const char *const item_keys[] = { "source", "destination", NULL };
   static const char *const dest_keys[] = { "storageClass", "volumeMode", "accessMode", NULL };
   static const char *const volume_modes[] = { "Filesystem", "Block", NULL };
   static const char *const access_modes[] = { "ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", NULL };
-  if (!mtv_spec_check_members (item, item_keys, error) || !mtv_check_pair_source (item, error))
-    return FALSE;
-  JsonObject *dest = mtv_spec_check_string_object (json_object_get_member (item, "destination"),
-                                                   "destination", dest_keys, error);
+  JsonObject *dest = mtv_check_pair_shape (item, dest_keys, error);
   if (dest == NULL)
     return FALSE;
   /* Storage class names are DNS-1123 subdomains; a label check is close and strict. */

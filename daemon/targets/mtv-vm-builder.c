@@ -116,10 +116,10 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
 {
   g_autoptr (JsonArray) out = json_array_new ();
   gboolean compat = compatibility_mode (in);
-  JsonArray *disk_list = json_array_new ();
-  JsonArray *volumes = json_array_new ();
-  JsonArray *interfaces = json_array_new ();
-  JsonArray *networks = json_array_new ();
+  g_autoptr (JsonArray) disk_list = json_array_new ();
+  g_autoptr (JsonArray) volumes = json_array_new ();
+  g_autoptr (JsonArray) interfaces = json_array_new ();
+  g_autoptr (JsonArray) networks = json_array_new ();
   g_autoptr (JsonObject) vm = json_object_new ();
 
   JsonArray *disks = array (in->vm, "disks");
@@ -131,7 +131,6 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
         {
           g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "disk %s of VM %s is not in the storage map",
                        str (disk, "name"), str (in->vm, "name"));
-          json_array_unref (disk_list), json_array_unref (volumes), json_array_unref (interfaces), json_array_unref (networks);
           return NULL;
         }
       json_array_add_object_element (out, data_volume (in, disk, dest, i));
@@ -163,7 +162,6 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
         {
           g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "network %s of VM %s is not in the network map",
                        str (nic, "network"), str (in->vm, "name"));
-          json_array_unref (disk_list), json_array_unref (volumes), json_array_unref (interfaces), json_array_unref (networks);
           return NULL;
         }
       const char *type = str (dest, "type");
@@ -255,12 +253,12 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
   json_object_set_object_member (firmware, "bootloader", bootloader);
   json_object_set_object_member (domain, "firmware", firmware);
   JsonObject *devices = json_object_new ();
-  json_object_set_array_member (devices, "disks", disk_list);
-  json_object_set_array_member (devices, "interfaces", interfaces);
+  json_object_set_array_member (devices, "disks", g_steal_pointer (&disk_list));
+  json_object_set_array_member (devices, "interfaces", g_steal_pointer (&interfaces));
   json_object_set_object_member (domain, "devices", devices);
   json_object_set_object_member (tspec, "domain", domain);
-  json_object_set_array_member (tspec, "networks", networks);
-  json_object_set_array_member (tspec, "volumes", volumes);
+  json_object_set_array_member (tspec, "networks", g_steal_pointer (&networks));
+  json_object_set_array_member (tspec, "volumes", g_steal_pointer (&volumes));
   if (json_object_has_member (in->plan_spec, "targetNodeSelector"))
     json_object_set_member (tspec, "nodeSelector",
                             json_node_copy (json_object_get_member (in->plan_spec, "targetNodeSelector")));
