@@ -52,6 +52,17 @@ network_for (const MtvVmBuildInput *in, JsonObject *nic)
   return pair ? json_object_get_object_member (pair, "destination") : NULL;
 }
 
+/* The NIC's network destination, or NULL and an error naming the network. */
+static JsonObject *
+require_network (const MtvVmBuildInput *in, JsonObject *nic, GError **error)
+{
+  JsonObject *dest = network_for (in, nic);
+  if (dest == NULL)
+    g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "network %s of VM %s is not in the network map",
+                 str (nic, "network"), str (in->vm, "name"));
+  return dest;
+}
+
 static const char *
 run_strategy (const MtvVmBuildInput *in)
 {
@@ -157,13 +168,9 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
   for (guint i = 0; nics && i < json_array_get_length (nics); i++)
     {
       JsonObject *nic = json_array_get_object_element (nics, i);
-      JsonObject *dest = network_for (in, nic);
+      JsonObject *dest = require_network (in, nic, error);
       if (dest == NULL)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "network %s of VM %s is not in the network map",
-                       str (nic, "network"), str (in->vm, "name"));
-          return NULL;
-        }
+        return NULL;
       const char *type = str (dest, "type");
       if (g_str_equal (type, "ignored"))
         continue;
@@ -341,13 +348,9 @@ mtv_vm_build_domain_xml (const MtvVmBuildInput *in, GError **error)
   for (guint i = 0; nics && i < json_array_get_length (nics); i++)
     {
       JsonObject *nic = json_array_get_object_element (nics, i);
-      JsonObject *dest = network_for (in, nic);
+      JsonObject *dest = require_network (in, nic, error);
       if (dest == NULL)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "network %s of VM %s is not in the network map",
-                       str (nic, "network"), str (in->vm, "name"));
-          return NULL;
-        }
+        return NULL;
       if (g_str_equal (str (dest, "type"), "ignored"))
         continue;
       /* Pod networking has no host equivalent: libvirt's default NAT network
