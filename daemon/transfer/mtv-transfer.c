@@ -32,6 +32,7 @@ main (int argc, char **argv)
   gboolean no_verify = FALSE;
   guint request_size_mib = 4;
   gint64 max_rate = 0;
+  int connections = 4, requests = 16;
   g_autoptr (GError) error = NULL;
   const GOptionEntry entries[] = {
     { "extents", 0, 0, G_OPTION_ARG_STRING, &extents,
@@ -41,6 +42,8 @@ main (int argc, char **argv)
     { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "Do not read back and compare what was written", NULL },
     { "request-size", 0, 0, G_OPTION_ARG_INT, &request_size_mib, "Read requests of N MiB (1-32, default 4)", "N" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
+    { "connections", 0, 0, G_OPTION_ARG_INT, &connections, "NBD connections when the server allows several (default 4)", "N" },
+    { "requests", 0, 0, G_OPTION_ARG_INT, &requests, "Reads in flight per connection (default 16)", "N" },
     { NULL },
   };
   setlocale (LC_ALL, "");
@@ -71,6 +74,8 @@ main (int argc, char **argv)
     .verify = !no_verify,
     .request_size = (gsize) request_size_mib << 20,
     .max_rate = max_rate > 0 ? (guint64) max_rate : 0,
+    .connections = (guint) CLAMP (connections, 1, 16),
+    .requests = (guint) CLAMP (requests, 1, 64),
     .stop = &stop_requested,
   };
   MtvCopyResult result = { 0 };

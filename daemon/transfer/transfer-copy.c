@@ -324,6 +324,17 @@ sink_read (Sink *sink, const char *dest, guint8 *buf, gsize len, guint64 offset,
 }
 
 /* ---- the copy --------------------------------------------------------------------- */
+/*
+ * The disk is cut into work items: data chunks of at most request_size and
+ * zero ranges. Several workers (one per NBD connection, when the server allows
+ * multi-conn) take items from a shared counter; each keeps many reads in flight
+ * with libnbd's asynchronous API and writes each chunk as its read completes,
+ * so reading, writing and zero detection overlap. A failed read is retried
+ * with backoff on a fresh connection before the copy gives up.
+ */
+
+#define ZERO_PIECE (G_GUINT64_CONSTANT (1) << 30)
+#define RETRIES 4
 
 static gboolean
 all_zero (const guint8 *p, gsize len)
@@ -331,52 +342,278 @@ all_zero (const guint8 *p, gsize len)
   return len == 0 || (p[0] == 0 && memcmp (p, p + 1, len - 1) == 0);
 }
 
-typedef struct {
-  const MtvCopyOptions *options;
-  MtvCopyResult *result;
-  gint64 started;
-  gint64 last_report;
-  guint64 done;
-} Progress;
-
-static void
-report (Progress *p, gboolean force)
-{
-  if (p->options->progress_fd < 0)
-    return;
-  gint64 now = g_get_monotonic_time ();
-  if (!force && now - p->last_report < 500000)
-    return;
-  p->last_report = now;
-  double seconds = MAX (0.001, (now - p->started) / 1e6);
-  g_autofree char *line = g_strdup_printf ("{\"bytes_done\": %" G_GUINT64_FORMAT ", \"bytes_total\": %" G_GUINT64_FORMAT
-                                           ", \"bytes_read\": %" G_GUINT64_FORMAT ", \"rate\": %.0f}\n",
-                                           p->done, p->result->size, p->result->bytes_read, p->done / seconds);
-  if (write (p->options->progress_fd, line, strlen (line)) < 0)
-    {
-      /* A reader that went away does not stop the copy. */
-    }
-}
-
-/* One data run: its digest goes into the copy's checksum and the list that
- * verification compares against. */
+/* One data run written: its digest goes into the copy's checksum and into the
+ * list verification compares against. */
 typedef struct {
   guint64 offset, length;
   guint8 digest[32];
 } Written;
 
+typedef struct {
+  const MtvCopyOptions *options;
+  MtvCopyResult *result;
+  Sink *shared_sink;            /* file or device, shared by the workers */
+  GArray *items;                /* Range */
+  gint next;                    /* next item to take (atomic) */
+  GMutex lock;                  /* guards written, error */
+  GArray *written;
+  GError *error;                /* the failure at the lowest offset */
+  guint64 error_offset;
+  gint failed;                  /* atomic: stop taking items */
+  gint64 bytes_read, bytes_written, bytes_zeroed, done; /* atomic */
+  gint64 submitted;             /* bytes of reads sent (atomic), for the rate limit */
+  gint64 started;
+  guint requests;
+} Copy;
+
+typedef struct {
+  Copy *copy;
+  struct nbd_handle *src;
+  Sink own_sink;                /* an NBD destination: one connection per worker */
+  Sink *sink;
+  guint in_flight;
+} Worker;
+
+typedef struct {
+  Worker *worker;
+  Range range;
+  guint8 *buf;
+} Read;
+
 static void
-add_digest (GChecksum *total, GArray *written, guint64 offset, const guint8 *buf, gsize len)
+fail_at (Copy *c, guint64 offset, GError *error)
+{
+  g_mutex_lock (&c->lock);
+  if (c->error == NULL || offset < c->error_offset)
+    {
+      g_clear_error (&c->error);
+      c->error = error;
+      c->error_offset = offset;
+    }
+  else
+    g_error_free (error);
+  g_mutex_unlock (&c->lock);
+  g_atomic_int_set (&c->failed, 1);
+}
+
+static void
+add_written (Copy *c, guint64 offset, const guint8 *buf, gsize len)
 {
   Written w = { offset, len, { 0 } };
   gsize dlen = sizeof w.digest;
   g_autoptr (GChecksum) one = g_checksum_new (G_CHECKSUM_SHA256);
   g_checksum_update (one, buf, len);
   g_checksum_get_digest (one, w.digest, &dlen);
-  guint64 header[2] = { GUINT64_TO_LE (offset), GUINT64_TO_LE (len) };
-  g_checksum_update (total, (const guint8 *) header, sizeof header);
-  g_checksum_update (total, w.digest, sizeof w.digest);
-  g_array_append_val (written, w);
+  g_mutex_lock (&c->lock);
+  g_array_append_val (c->written, w);
+  g_mutex_unlock (&c->lock);
+}
+
+/* Writes a chunk that was read, as data and zero runs. */
+static gboolean
+store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GError **error)
+{
+  Copy *c = w->copy;
+  for (gsize g = 0; g < len;)
+    {
+      gsize glen = MIN ((gsize) ZERO_GRAIN, len - g);
+      gboolean zero = all_zero (buf + g, glen);
+      gsize run = glen;
+      while (g + run < len)
+        {
+          gsize next = MIN ((gsize) ZERO_GRAIN, len - g - run);
+          if (all_zero (buf + g + run, next) != zero)
+            break;
+          run += next;
+        }
+      if (zero)
+        {
+          if (!sink_zero (w->sink, at + g, run, error))
+            return FALSE;
+          g_atomic_pointer_add (&c->bytes_zeroed, (gssize) run);
+        }
+      else
+        {
+          if (!sink_write (w->sink, buf + g, run, at + g, error))
+            return FALSE;
+          add_written (c, at + g, buf + g, run);
+          g_atomic_pointer_add (&c->bytes_written, (gssize) run);
+        }
+      g += run;
+    }
+  return TRUE;
+}
+
+static struct nbd_handle *
+connect_source (Copy *c, GError **error)
+{
+  struct nbd_handle *h = nbd_create ();
+  if (h == NULL || nbd_connect_uri (h, c->options->source) == -1)
+    {
+      nbd_failed (error, c->options->source);
+      if (h)
+        nbd_close (h);
+      return NULL;
+    }
+  return h;
+}
+
+/* A read that failed: tried again, synchronously, on fresh connections. */
+static gboolean
+retry_read (Worker *w, guint8 *buf, Range *r, GError **error)
+{
+  g_autofree char *last = NULL;
+  for (int attempt = 0; attempt < RETRIES; attempt++)
+    {
+      if (*w->copy->options->stop)
+        break;
+      /* 0.1, 0.3, 0.9, 2.7 s: a server restarting has time to come back. */
+      gulong delay = 100000;
+      for (int k = 0; k < attempt; k++)
+        delay *= 3;
+      g_usleep (delay);
+      g_autoptr (GError) local_error = NULL;
+      struct nbd_handle *fresh = connect_source (w->copy, &local_error);
+      if (fresh == NULL)
+        {
+          g_free (last);
+          last = g_strdup (local_error->message);
+          continue;
+        }
+      int rc = nbd_pread (fresh, buf, (size_t) r->length, r->offset, 0);
+      if (rc == 0)
+        {
+          /* Called from the handle's own callback: it is replaced, if dead,
+           * by the worker loop, never here. */
+          nbd_close (fresh);
+          return TRUE;
+        }
+      g_free (last);
+      last = g_strdup (nbd_get_error () ? nbd_get_error () : "read error");
+      nbd_close (fresh);
+    }
+  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "reading %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+               " failed %d times: %s", r->length, r->offset, RETRIES + 1, last ? last : "cancelled");
+  return FALSE;
+}
+
+static int
+on_read (void *user_data, int *err)
+{
+  Read *rd = user_data;
+  Worker *w = rd->worker;
+  Copy *c = w->copy;
+  w->in_flight--;
+  g_autoptr (GError) error = NULL;
+  if (*err != 0 && !retry_read (w, rd->buf, &rd->range, &error))
+    fail_at (c, rd->range.offset, g_steal_pointer (&error));
+  else if (!g_atomic_int_get (&c->failed))
+    {
+      g_atomic_pointer_add (&c->bytes_read, (gssize) rd->range.length);
+      if (!store_chunk (w, rd->range.offset, rd->buf, (gsize) rd->range.length, &error))
+        fail_at (c, rd->range.offset, g_steal_pointer (&error));
+      else
+        g_atomic_pointer_add (&c->done, (gssize) rd->range.length);
+    }
+  g_free (rd->buf);
+  g_free (rd);
+  return 1; /* the command is retired */
+}
+
+static gpointer
+worker_run (gpointer data)
+{
+  Worker *w = data;
+  Copy *c = w->copy;
+  for (;;)
+    {
+      while (!g_atomic_int_get (&c->failed) && !*c->options->stop && w->in_flight < c->requests)
+        {
+          gint i = g_atomic_int_add (&c->next, 1);
+          if (i >= (gint) c->items->len)
+            break;
+          Range *r = &g_array_index (c->items, Range, i);
+          /* Under the rate limit, a read waits until its turn. */
+          while (c->options->max_rate && !r->zero && !*c->options->stop
+                 && (double) g_atomic_pointer_get (&c->submitted) / c->options->max_rate
+                      > (g_get_monotonic_time () - c->started) / 1e6)
+            g_usleep (20000);
+          if (r->zero)
+            {
+              g_autoptr (GError) error = NULL;
+              if (!sink_zero (w->sink, r->offset, r->length, &error))
+                fail_at (c, r->offset, g_steal_pointer (&error));
+              g_atomic_pointer_add (&c->bytes_zeroed, (gssize) r->length);
+              g_atomic_pointer_add (&c->done, (gssize) r->length);
+              continue;
+            }
+          g_atomic_pointer_add (&c->submitted, (gssize) r->length);
+          Read *rd = g_new0 (Read, 1);
+          rd->worker = w;
+          rd->range = *r;
+          rd->buf = g_malloc ((gsize) r->length);
+          nbd_completion_callback cb = { .callback = on_read, .user_data = rd };
+          w->in_flight++;
+          if (nbd_aio_pread (w->src, rd->buf, (size_t) r->length, r->offset, cb, 0) == -1)
+            {
+              /* Not queued: treat as a failed read (retried). */
+              int err = EIO;
+              on_read (rd, &err);
+            }
+        }
+      if (w->in_flight == 0 && nbd_aio_is_dead (w->src) && !g_atomic_int_get (&c->failed) && !*c->options->stop)
+        {
+          /* The connection died (the retries went around it): a new one for the rest. */
+          g_autoptr (GError) error = NULL;
+          struct nbd_handle *fresh = connect_source (c, &error);
+          if (fresh == NULL)
+            {
+              fail_at (c, 0, g_steal_pointer (&error));
+              break;
+            }
+          nbd_close (w->src);
+          w->src = fresh;
+          continue;
+        }
+      if (w->in_flight == 0)
+        break;
+      if (nbd_poll (w->src, -1) == -1)
+        {
+          g_autoptr (GError) error = NULL;
+          nbd_failed (&error, "waiting for the source");
+          fail_at (c, 0, g_steal_pointer (&error));
+          break;
+        }
+    }
+  return NULL;
+}
+
+static void
+report (Copy *c, gint64 started, gboolean force, gint64 *last)
+{
+  if (c->options->progress_fd < 0)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  if (!force && now - *last < 500000)
+    return;
+  *last = now;
+  double seconds = MAX (0.001, (now - started) / 1e6);
+  guint64 done = (guint64) g_atomic_pointer_get (&c->done);
+  g_autofree char *line = g_strdup_printf ("{\"bytes_done\": %" G_GUINT64_FORMAT ", \"bytes_total\": %" G_GUINT64_FORMAT
+                                           ", \"bytes_read\": %" G_GUINT64_FORMAT ", \"rate\": %.0f}\n",
+                                           done, c->result->size, (guint64) g_atomic_pointer_get (&c->bytes_read),
+                                           done / seconds);
+  if (write (c->options->progress_fd, line, strlen (line)) < 0)
+    {
+      /* A reader that went away does not stop the copy. */
+    }
+}
+
+static gint
+compare_written (gconstpointer a, gconstpointer b)
+{
+  guint64 x = ((const Written *) a)->offset, y = ((const Written *) b)->offset;
+  return x < y ? -1 : x > y;
 }
 
 static gboolean
@@ -404,16 +641,35 @@ verify (Sink *sink, const char *dest, GArray *written, gsize max, GError **error
   return TRUE;
 }
 
+/* Data ranges cut into requests; zero ranges into pieces a server accepts. */
+static GArray *
+work_items (GArray *ranges, gsize request_size)
+{
+  GArray *items = g_array_new (FALSE, FALSE, sizeof (Range));
+  for (guint i = 0; i < ranges->len; i++)
+    {
+      Range *r = &g_array_index (ranges, Range, i);
+      guint64 piece = r->zero ? ZERO_PIECE : request_size;
+      for (guint64 at = r->offset; at < r->offset + r->length; at += piece)
+        {
+          Range item = { at, MIN (piece, r->offset + r->length - at), r->zero };
+          g_array_append_val (items, item);
+        }
+    }
+  return items;
+}
+
 gboolean
 mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **error)
 {
   gboolean ok = FALSE;
   Sink sink = { -1, FALSE, NULL };
   GArray *ranges = NULL;
-  g_autoptr (GArray) written = g_array_new (FALSE, FALSE, sizeof (Written));
-  g_autoptr (GChecksum) total = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guint8 *buf = g_malloc (options->request_size);
-  Progress progress = { options, result, g_get_monotonic_time (), 0, 0 };
+  Copy c = { 0 };
+  Worker *workers = NULL;
+  guint n_workers = 0;
+  gint64 started = g_get_monotonic_time (), last_report = 0;
+  g_autoptr (GChecksum) total = NULL;
 
   const char *context = LIBNBD_CONTEXT_BASE_ALLOCATION;
   g_autofree char *bitmap_context = NULL;
@@ -465,90 +721,126 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   if (ranges == NULL || !sink_open (&sink, options->destination, result->size, !dirty_mode && !from_file, error))
     goto out;
 
-  for (guint i = 0; i < ranges->len; i++)
+  c.options = options;
+  c.result = result;
+  c.shared_sink = &sink;
+  c.items = work_items (ranges, options->request_size);
+  c.written = g_array_new (FALSE, FALSE, sizeof (Written));
+  c.requests = MAX (1, options->requests);
+  c.started = started;
+  g_mutex_init (&c.lock);
+
+  /* Several connections only where the server says they see the same data. */
+  n_workers = nbd_can_multi_conn (src) == 1 ? MAX (1, options->connections) : 1;
+  workers = g_new0 (Worker, n_workers);
+  GThread **threads = g_new0 (GThread *, n_workers);
+  for (guint i = 0; i < n_workers; i++)
     {
-      Range *r = &g_array_index (ranges, Range, i);
-      if (r->zero)
+      workers[i].copy = &c;
+      workers[i].src = i == 0 ? src : connect_source (&c, error);
+      if (workers[i].src == NULL)
         {
-          if (!sink_zero (&sink, r->offset, r->length, error))
-            goto out;
-          result->bytes_zeroed += r->length;
-          progress.done += r->length;
-          report (&progress, FALSE);
-          continue;
+          n_workers = i;
+          break;
         }
-      for (guint64 at = r->offset; at < r->offset + r->length;)
+      workers[i].sink = &sink;
+      if (sink.nbd && i > 0)
         {
-          if (*options->stop)
+          if (!sink_open (&workers[i].own_sink, options->destination, result->size, FALSE, error))
             {
-              g_set_error (error, MTV_ERROR, MTV_ERROR_CANCELLED, "cancelled at offset %" G_GUINT64_FORMAT, at);
-              goto out;
+              nbd_close (workers[i].src);
+              n_workers = i;
+              break;
             }
-          gsize len = (gsize) MIN ((guint64) options->request_size, r->offset + r->length - at);
-          if (nbd_pread (src, buf, len, at, 0) == -1)
-            {
-              g_autofree char *what = g_strdup_printf ("reading %zu bytes at offset %" G_GUINT64_FORMAT, len, at);
-              nbd_failed (error, what);
-              goto out;
-            }
-          result->bytes_read += len;
-          /* Keep reads under the rate limit, sleeping in short steps so that
-           * a stop request is still seen at once. */
-          while (options->max_rate && !*options->stop
-                 && (double) result->bytes_read / options->max_rate
-                      > (g_get_monotonic_time () - progress.started) / 1e6)
-            g_usleep (20000);
-          /* Zero detection in grains: zeroes in read data are not written. */
-          for (gsize g = 0; g < len;)
-            {
-              gsize glen = MIN ((gsize) ZERO_GRAIN, len - g);
-              gboolean zero = all_zero (buf + g, glen);
-              gsize run = glen;
-              while (g + run < len)
-                {
-                  gsize next = MIN ((gsize) ZERO_GRAIN, len - g - run);
-                  if (all_zero (buf + g + run, next) != zero)
-                    break;
-                  run += next;
-                }
-              if (zero)
-                {
-                  if (!sink_zero (&sink, at + g, run, error))
-                    goto out;
-                  result->bytes_zeroed += run;
-                }
-              else
-                {
-                  if (!sink_write (&sink, buf + g, run, at + g, error))
-                    goto out;
-                  add_digest (total, written, at + g, buf + g, run);
-                  result->bytes_written += run;
-                }
-              g += run;
-            }
-          at += len;
-          progress.done += len;
-          report (&progress, FALSE);
+          workers[i].sink = &workers[i].own_sink;
         }
+    }
+  if (n_workers == 0)
+    {
+      g_free (threads);
+      goto out;
+    }
+  g_clear_error (error); /* fewer connections than asked is fine */
+  src = NULL;            /* owned by worker 0 now */
+  for (guint i = 0; i < n_workers; i++)
+    threads[i] = g_thread_new ("copy", worker_run, &workers[i]);
+  /* Report progress while the workers copy. */
+  for (;;)
+    {
+      gboolean running = FALSE;
+      for (guint i = 0; i < n_workers; i++)
+        running |= g_atomic_pointer_get (&c.done) < (gint64) result->size && !g_atomic_int_get (&c.failed)
+                   && !*options->stop && g_atomic_int_get (&c.next) <= (gint) c.items->len;
+      if (!running)
+        break;
+      report (&c, started, FALSE, &last_report);
+      g_usleep (50000);
+    }
+  for (guint i = 0; i < n_workers; i++)
+    g_thread_join (threads[i]);
+  g_free (threads);
+
+  result->bytes_read = (guint64) c.bytes_read;
+  result->bytes_written = (guint64) c.bytes_written;
+  result->bytes_zeroed = (guint64) c.bytes_zeroed;
+  if (c.error)
+    {
+      g_propagate_error (error, g_steal_pointer (&c.error));
+      goto out;
+    }
+  if (*options->stop)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_CANCELLED, "cancelled after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes",
+                   (guint64) c.done, result->size);
+      goto out;
     }
   if (!sink_flush (&sink, error))
     goto out;
+  g_array_sort (c.written, compare_written);
   if (options->verify)
     {
-      if (!verify (&sink, options->destination, written, options->request_size, error))
+      if (!verify (&sink, options->destination, c.written, options->request_size, error))
         goto out;
       result->verified = TRUE;
     }
-  progress.done = result->size;
-  report (&progress, TRUE);
+  /* The checksum is over the data runs in disk order, so the same source gives
+   * the same checksum however the workers interleaved. */
+  total = g_checksum_new (G_CHECKSUM_SHA256);
+  for (guint i = 0; i < c.written->len; i++)
+    {
+      Written *w = &g_array_index (c.written, Written, i);
+      guint64 header[2] = { GUINT64_TO_LE (w->offset), GUINT64_TO_LE (w->length) };
+      g_checksum_update (total, (const guint8 *) header, sizeof header);
+      g_checksum_update (total, w->digest, sizeof w->digest);
+    }
+  c.done = (gint64) result->size;
+  report (&c, started, TRUE, &last_report);
   result->checksum = g_strdup (g_checksum_get_string (total));
-  result->seconds = (g_get_monotonic_time () - progress.started) / 1e6;
+  result->seconds = (g_get_monotonic_time () - started) / 1e6;
   ok = TRUE;
 out:
   if (ranges)
     g_array_unref (ranges);
+  for (guint i = 0; i < n_workers; i++)
+    {
+      nbd_shutdown (workers[i].src, 0);
+      nbd_close (workers[i].src);
+      if (workers[i].sink == &workers[i].own_sink)
+        sink_close (&workers[i].own_sink);
+    }
+  g_free (workers);
+  if (c.items)
+    g_array_unref (c.items);
+  if (c.written)
+    g_array_unref (c.written);
+  g_clear_error (&c.error);
+  if (c.options)
+    g_mutex_clear (&c.lock);
   sink_close (&sink);
-  nbd_shutdown (src, 0);
-  nbd_close (src);
+  if (src)
+    {
+      nbd_shutdown (src, 0);
+      nbd_close (src);
+    }
   return ok;
 }

@@ -10,6 +10,8 @@ typedef struct {
   gboolean verify;
   gsize request_size;
   guint64 max_rate;         /* bytes read per second at most; 0: no limit */
+  guint connections;        /* NBD connections when the server allows multi-conn */
+  guint requests;           /* reads in flight per connection */
   volatile sig_atomic_t *stop;
 } MtvCopyOptions;
 

@@ -157,12 +157,31 @@ class Transfer(unittest.TestCase):
         self.assertIn("offset 0", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_transient_read_errors_are_retried(self):
+        raw = self.path("flaky.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(16 << 20))
+        src = self.nbdkit("--filter=error", "file", raw, "error-pread=EIO", "error-pread-rate=20%", name="flaky")
+        summary, _ = self.transfer(src, self.path("flaky.out"), "--request-size", "1")
+        self.assertTrue(summary["verified"])
+        self.same(raw, "raw", self.path("flaky.out"))
+
+    def test_many_requests_and_connections(self):
+        src = self.image("m.qcow2", 128 << 20, [("0x1", 0, "40M"), ("0x2", "64M", "30M"), ("0x3", "127M", "1M")])
+        for conns, reqs in (("1", "1"), ("4", "32")):
+            out = self.path(f"m-{conns}.raw")
+            summary, _ = self.transfer(self.qemu_nbd(src, name="m" + conns), out, "--connections", conns,
+                                       "--requests", reqs, "--request-size", "2")
+            self.same(src, "qcow2", out)
+        # The checksum does not depend on how the copy was spread.
+        self.assertTrue(summary["checksum"])
+
     def test_sigterm_stops_promptly(self):
         raw = self.path("slow.raw")
         with open(raw, "wb") as f:
             f.write(os.urandom(32 << 20))
         src = self.nbdkit("--filter=delay", "file", raw, "rdelay=500ms", name="slow")
-        p = subprocess.Popen([TRANSFER, "--request-size", "1", src, self.path("slow.out")],
+        p = subprocess.Popen([TRANSFER, "--request-size", "1", "--requests", "2", src, self.path("slow.out")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.2)
         start = time.monotonic()
