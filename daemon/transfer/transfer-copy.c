@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "transfer-copy.h"
+#include "crc32c.h"
 #include "mtv-error.h"
 
 #include <errno.h>
@@ -179,7 +180,7 @@ sink_open (Sink *sink, const char *dest, guint64 size, gboolean full_copy, GErro
   gboolean exists = stat (dest, &st) == 0;
   if (exists && S_ISBLK (st.st_mode))
     {
-      sink->fd = open (dest, O_WRONLY | O_CLOEXEC);
+      sink->fd = open (dest, O_RDWR | O_CLOEXEC);
       guint64 bsize = 0;
       if (sink->fd < 0 || ioctl (sink->fd, BLKGETSIZE64, &bsize) < 0)
         {
@@ -196,7 +197,8 @@ sink_open (Sink *sink, const char *dest, guint64 size, gboolean full_copy, GErro
     }
   /* A file: a full copy starts from an empty sparse file, so holes stay holes;
    * a delta copy writes into the existing one. */
-  sink->fd = open (dest, O_WRONLY | O_CREAT | O_CLOEXEC | (full_copy ? O_TRUNC : 0), 0600);
+  /* Read and write: verification reads back through the same descriptor. */
+  sink->fd = open (dest, O_RDWR | O_CREAT | O_CLOEXEC | (full_copy ? O_TRUNC : 0), 0600);
   if (sink->fd < 0)
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s: %s", dest, g_strerror (errno));
@@ -296,31 +298,21 @@ sink_read (Sink *sink, const char *dest, guint8 *buf, gsize len, guint64 offset,
 {
   if (sink->nbd)
     return nbd_pread (sink->nbd, buf, len, offset, 0) == 0 || nbd_failed (error, "reading back the destination");
-  /* Read back through a descriptor of its own: the sink's is write-only. */
-  int fd = open (dest, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "reading back %s: %s", dest, g_strerror (errno));
-      return FALSE;
-    }
   gsize done = 0;
-  gboolean ok = TRUE;
   while (done < len)
     {
-      ssize_t n = pread (fd, buf + done, len - done, (off_t) (offset + done));
+      ssize_t n = pread (sink->fd, buf + done, len - done, (off_t) (offset + done));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         {
           g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "reading back %s at offset %" G_GUINT64_FORMAT ": %s", dest,
                        offset + done, n == 0 ? "unexpected end of file" : g_strerror (errno));
-          ok = FALSE;
-          break;
+          return FALSE;
         }
       done += (gsize) n;
     }
-  close (fd);
-  return ok;
+  return TRUE;
 }
 
 /* ---- the copy --------------------------------------------------------------------- */
@@ -346,7 +338,7 @@ all_zero (const guint8 *p, gsize len)
  * list verification compares against. */
 typedef struct {
   guint64 offset, length;
-  guint8 digest[32];
+  guint32 crc;
 } Written;
 
 typedef struct {
@@ -372,6 +364,7 @@ typedef struct {
   Sink own_sink;                /* an NBD destination: one connection per worker */
   Sink *sink;
   guint in_flight;
+  GPtrArray *buffers;           /* free request buffers, reused: fresh ones cost page faults */
 } Worker;
 
 typedef struct {
@@ -399,11 +392,7 @@ fail_at (Copy *c, guint64 offset, GError *error)
 static void
 add_written (Copy *c, guint64 offset, const guint8 *buf, gsize len)
 {
-  Written w = { offset, len, { 0 } };
-  gsize dlen = sizeof w.digest;
-  g_autoptr (GChecksum) one = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (one, buf, len);
-  g_checksum_get_digest (one, w.digest, &dlen);
+  Written w = { offset, len, mtv_crc32c (0, buf, len) };
   g_mutex_lock (&c->lock);
   g_array_append_val (c->written, w);
   g_mutex_unlock (&c->lock);
@@ -515,7 +504,7 @@ on_read (void *user_data, int *err)
       else
         g_atomic_pointer_add (&c->done, (gssize) rd->range.length);
     }
-  g_free (rd->buf);
+  g_ptr_array_add (w->buffers, rd->buf);
   g_free (rd);
   return 1; /* the command is retired */
 }
@@ -551,7 +540,8 @@ worker_run (gpointer data)
           Read *rd = g_new0 (Read, 1);
           rd->worker = w;
           rd->range = *r;
-          rd->buf = g_malloc ((gsize) r->length);
+          rd->buf = w->buffers->len ? g_ptr_array_steal_index_fast (w->buffers, w->buffers->len - 1)
+                                    : g_malloc (c->options->request_size);
           nbd_completion_callback cb = { .callback = on_read, .user_data = rd };
           w->in_flight++;
           if (nbd_aio_pread (w->src, rd->buf, (size_t) r->length, r->offset, cb, 0) == -1)
@@ -625,12 +615,7 @@ verify (Sink *sink, const char *dest, GArray *written, gsize max, GError **error
       Written *w = &g_array_index (written, Written, i);
       if (!sink_read (sink, dest, buf, (gsize) w->length, w->offset, error))
         return FALSE;
-      guint8 digest[32];
-      gsize dlen = sizeof digest;
-      g_autoptr (GChecksum) one = g_checksum_new (G_CHECKSUM_SHA256);
-      g_checksum_update (one, buf, (gsize) w->length);
-      g_checksum_get_digest (one, digest, &dlen);
-      if (memcmp (digest, w->digest, sizeof digest) != 0)
+      if (mtv_crc32c (0, buf, (gsize) w->length) != w->crc)
         {
           g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
                        "verification failed: the destination's %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
@@ -737,6 +722,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   for (guint i = 0; i < n_workers; i++)
     {
       workers[i].copy = &c;
+      workers[i].buffers = g_ptr_array_new_with_free_func (g_free);
       workers[i].src = i == 0 ? src : connect_source (&c, error);
       if (workers[i].src == NULL)
         {
@@ -810,8 +796,9 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
     {
       Written *w = &g_array_index (c.written, Written, i);
       guint64 header[2] = { GUINT64_TO_LE (w->offset), GUINT64_TO_LE (w->length) };
+      guint32 crc = GUINT32_TO_LE (w->crc);
       g_checksum_update (total, (const guint8 *) header, sizeof header);
-      g_checksum_update (total, w->digest, sizeof w->digest);
+      g_checksum_update (total, (const guint8 *) &crc, sizeof crc);
     }
   c.done = (gint64) result->size;
   report (&c, started, TRUE, &last_report);
@@ -827,6 +814,7 @@ out:
       nbd_close (workers[i].src);
       if (workers[i].sink == &workers[i].own_sink)
         sink_close (&workers[i].own_sink);
+      g_ptr_array_unref (workers[i].buffers);
     }
   g_free (workers);
   if (c.items)

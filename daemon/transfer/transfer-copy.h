@@ -21,7 +21,7 @@ typedef struct {
   guint64 bytes_written;
   guint64 bytes_zeroed;
   double seconds;
-  char *checksum;           /* SHA-256 over (offset, length, data digest) of every data run */
+  char *checksum;           /* SHA-256 over (offset, length, CRC-32C) of every data run */
   gboolean verified;
 } MtvCopyResult;
 
