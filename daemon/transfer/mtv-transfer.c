@@ -4,7 +4,8 @@
  * was read. mtvd starts one per disk.
  *
  *   mtv-transfer [--extents allocation|dirty-bitmap:NAME|file:LIST]
- *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] SRC-NBD-URI DESTINATION
+ *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] [--checkpoint FILE]
+ *                SRC-NBD-URI DESTINATION
  *
  * Progress goes as JSON lines to --progress-fd; the summary is one JSON line
  * on stdout. Exit status 0 when the copy is complete and verified. */
@@ -28,6 +29,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *extents = NULL;
+  g_autofree char *checkpoint = NULL;
   int progress_fd = -1;
   gboolean no_verify = FALSE;
   guint request_size_mib = 1;
@@ -41,6 +43,8 @@ main (int argc, char **argv)
       "What to copy: allocation (default: the data, not holes or zeroes), dirty-bitmap:NAME "
       "(the blocks a qemu dirty bitmap marks), file:LIST (\"offset length\" lines)", "MODE" },
     { "progress-fd", 0, 0, G_OPTION_ARG_INT, &progress_fd, "Write progress as JSON lines to FD", "FD" },
+    { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint,
+      "Record what was copied in FILE and, when FILE exists, go on from there", "FILE" },
     { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "Do not read back and compare what was written", NULL },
     { "request-size", 0, 0, G_OPTION_ARG_INT, &request_size_mib, "Read requests of N MiB (1-32, default 1)", "N" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
@@ -78,6 +82,7 @@ main (int argc, char **argv)
     .max_rate = max_rate > 0 ? (guint64) max_rate : 0,
     .connections = (guint) CLAMP (connections, 1, 16),
     .requests = (guint) CLAMP (requests, 1, 64),
+    .checkpoint = checkpoint,
     .stop = &stop_requested,
   };
   MtvCopyResult result = { 0 };

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "transfer-copy.h"
 #include "crc32c.h"
+#include "transfer-checkpoint.h"
 #include "mtv-error.h"
 
 #include <errno.h>
@@ -334,12 +335,7 @@ all_zero (const guint8 *p, gsize len)
   return len == 0 || (p[0] == 0 && memcmp (p, p + 1, len - 1) == 0);
 }
 
-/* One data run written: its digest goes into the copy's checksum and into the
- * list verification compares against. */
-typedef struct {
-  guint64 offset, length;
-  guint32 crc;
-} Written;
+typedef MtvWritten Written;
 
 typedef struct {
   const MtvCopyOptions *options;
@@ -354,6 +350,8 @@ typedef struct {
   gint failed;                  /* atomic: stop taking items */
   gint64 bytes_read, bytes_written, bytes_zeroed, done; /* atomic */
   gint64 submitted;             /* bytes of reads sent (atomic), for the rate limit */
+  MtvCheckpoint *checkpoint;    /* or NULL */
+  GHashTable *done_items;       /* items a checkpoint says are done: index + 1 */
   gint64 started;
   guint requests;
 } Copy;
@@ -369,6 +367,7 @@ typedef struct {
 
 typedef struct {
   Worker *worker;
+  guint index;
   Range range;
   guint8 *buf;
 } Read;
@@ -389,18 +388,23 @@ fail_at (Copy *c, guint64 offset, GError *error)
   g_atomic_int_set (&c->failed, 1);
 }
 
+/* An item is finished: its data runs join the checksum list and the checkpoint. */
 static void
-add_written (Copy *c, guint64 offset, const guint8 *buf, gsize len)
+item_done (Copy *c, guint index, GArray *runs)
 {
-  Written w = { offset, len, mtv_crc32c (0, buf, len) };
-  g_mutex_lock (&c->lock);
-  g_array_append_val (c->written, w);
-  g_mutex_unlock (&c->lock);
+  if (runs && runs->len)
+    {
+      g_mutex_lock (&c->lock);
+      g_array_append_vals (c->written, runs->data, runs->len);
+      g_mutex_unlock (&c->lock);
+    }
+  if (c->checkpoint)
+    mtv_checkpoint_item_done (c->checkpoint, index, runs ? (const MtvWritten *) runs->data : NULL, runs ? runs->len : 0);
 }
 
 /* Writes a chunk that was read, as data and zero runs. */
 static gboolean
-store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GError **error)
+store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GArray *runs, GError **error)
 {
   Copy *c = w->copy;
   for (gsize g = 0; g < len;)
@@ -425,7 +429,8 @@ store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GError **error
         {
           if (!sink_write (w->sink, buf + g, run, at + g, error))
             return FALSE;
-          add_written (c, at + g, buf + g, run);
+          Written written = { at + g, run, mtv_crc32c (0, buf + g, run) };
+          g_array_append_val (runs, written);
           g_atomic_pointer_add (&c->bytes_written, (gssize) run);
         }
       g += run;
@@ -454,7 +459,7 @@ retry_read (Worker *w, guint8 *buf, Range *r, GError **error)
   g_autofree char *last = NULL;
   for (int attempt = 0; attempt < RETRIES; attempt++)
     {
-      if (*w->copy->options->stop)
+      if (*w->copy->options->stop || g_atomic_int_get (&w->copy->failed))
         break;
       /* 0.1, 0.3, 0.9, 2.7 s: a server restarting has time to come back. */
       gulong delay = 100000;
@@ -494,15 +499,21 @@ on_read (void *user_data, int *err)
   Copy *c = w->copy;
   w->in_flight--;
   g_autoptr (GError) error = NULL;
-  if (*err != 0 && !retry_read (w, rd->buf, &rd->range, &error))
+  if (*err != 0 && g_atomic_int_get (&c->failed))
+    ; /* the copy has failed already: no point in trying again */
+  else if (*err != 0 && !retry_read (w, rd->buf, &rd->range, &error))
     fail_at (c, rd->range.offset, g_steal_pointer (&error));
   else if (!g_atomic_int_get (&c->failed))
     {
       g_atomic_pointer_add (&c->bytes_read, (gssize) rd->range.length);
-      if (!store_chunk (w, rd->range.offset, rd->buf, (gsize) rd->range.length, &error))
+      g_autoptr (GArray) runs = g_array_new (FALSE, FALSE, sizeof (Written));
+      if (!store_chunk (w, rd->range.offset, rd->buf, (gsize) rd->range.length, runs, &error))
         fail_at (c, rd->range.offset, g_steal_pointer (&error));
       else
-        g_atomic_pointer_add (&c->done, (gssize) rd->range.length);
+        {
+          item_done (c, rd->index, runs);
+          g_atomic_pointer_add (&c->done, (gssize) rd->range.length);
+        }
     }
   g_ptr_array_add (w->buffers, rd->buf);
   g_free (rd);
@@ -522,6 +533,12 @@ worker_run (gpointer data)
           if (i >= (gint) c->items->len)
             break;
           Range *r = &g_array_index (c->items, Range, i);
+          if (c->done_items && g_hash_table_contains (c->done_items, GUINT_TO_POINTER ((guint) i + 1)))
+            {
+              /* Copied before an interruption, says the checkpoint. */
+              g_atomic_pointer_add (&c->done, (gssize) r->length);
+              continue;
+            }
           /* Under the rate limit, a read waits until its turn. */
           while (c->options->max_rate && !r->zero && !*c->options->stop
                  && (double) g_atomic_pointer_get (&c->submitted) / c->options->max_rate
@@ -532,6 +549,8 @@ worker_run (gpointer data)
               g_autoptr (GError) error = NULL;
               if (!sink_zero (w->sink, r->offset, r->length, &error))
                 fail_at (c, r->offset, g_steal_pointer (&error));
+              else
+                item_done (c, (guint) i, NULL);
               g_atomic_pointer_add (&c->bytes_zeroed, (gssize) r->length);
               g_atomic_pointer_add (&c->done, (gssize) r->length);
               continue;
@@ -539,6 +558,7 @@ worker_run (gpointer data)
           g_atomic_pointer_add (&c->submitted, (gssize) r->length);
           Read *rd = g_new0 (Read, 1);
           rd->worker = w;
+          rd->index = (guint) i;
           rd->range = *r;
           rd->buf = w->buffers->len ? g_ptr_array_steal_index_fast (w->buffers, w->buffers->len - 1)
                                     : g_malloc (c->options->request_size);
@@ -626,6 +646,26 @@ verify (Sink *sink, const char *dest, GArray *written, gsize max, GError **error
   return TRUE;
 }
 
+/* Makes the checkpoint's notes durable: the destination is flushed first, so
+ * whatever the checkpoint lists is on it. */
+static gboolean
+checkpoint_sync (Copy *c, Worker *workers, guint n_workers, GError **error)
+{
+  if (c->checkpoint == NULL)
+    return TRUE;
+  GString *notes = mtv_checkpoint_take (c->checkpoint);
+  gboolean ok = sink_flush (c->shared_sink, error);
+  for (guint i = 0; ok && i < n_workers; i++)
+    if (workers[i].sink != c->shared_sink)
+      ok = sink_flush (workers[i].sink, error);
+  if (!ok)
+    {
+      g_string_free (notes, TRUE);
+      return FALSE;
+    }
+  return mtv_checkpoint_commit (c->checkpoint, notes, error);
+}
+
 /* Data ranges cut into requests; zero ranges into pieces a server accepts. */
 static GArray *
 work_items (GArray *ranges, gsize request_size)
@@ -703,14 +743,28 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
       Range all = { 0, result->size, FALSE };
       g_array_append_val (ranges, all);
     }
-  if (ranges == NULL || !sink_open (&sink, options->destination, result->size, !dirty_mode && !from_file, error))
+  if (ranges == NULL)
+    goto out;
+  c.written = g_array_new (FALSE, FALSE, sizeof (Written));
+  if (options->checkpoint)
+    {
+      /* The header names the copy: a checkpoint only resumes the same one. */
+      g_autofree char *header = g_strdup_printf ("mtv-transfer checkpoint 1 size=%" G_GUINT64_FORMAT " request=%zu"
+                                                 " extents=%s destination=%s", result->size, options->request_size,
+                                                 options->extents, options->destination);
+      c.done_items = g_hash_table_new (NULL, NULL);
+      c.checkpoint = mtv_checkpoint_open (options->checkpoint, header, c.done_items, c.written, error);
+      if (c.checkpoint == NULL)
+        goto out;
+    }
+  gboolean resuming = c.done_items && g_hash_table_size (c.done_items) > 0;
+  if (!sink_open (&sink, options->destination, result->size, !dirty_mode && !from_file && !resuming, error))
     goto out;
 
   c.options = options;
   c.result = result;
   c.shared_sink = &sink;
   c.items = work_items (ranges, options->request_size);
-  c.written = g_array_new (FALSE, FALSE, sizeof (Written));
   c.requests = MAX (1, options->requests);
   c.started = started;
   g_mutex_init (&c.lock);
@@ -750,9 +804,17 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   src = NULL;            /* owned by worker 0 now */
   for (guint i = 0; i < n_workers; i++)
     threads[i] = g_thread_new ("copy", worker_run, &workers[i]);
-  /* Report progress while the workers copy. */
+  /* Report progress, and keep the checkpoint current, while the workers copy. */
+  gint64 last_sync = g_get_monotonic_time ();
   for (;;)
     {
+      if (c.checkpoint && g_get_monotonic_time () - last_sync > G_USEC_PER_SEC)
+        {
+          g_autoptr (GError) sync_error = NULL;
+          if (!checkpoint_sync (&c, workers, n_workers, &sync_error))
+            fail_at (&c, 0, g_steal_pointer (&sync_error));
+          last_sync = g_get_monotonic_time ();
+        }
       gboolean running = FALSE;
       for (guint i = 0; i < n_workers; i++)
         running |= g_atomic_pointer_get (&c.done) < (gint64) result->size && !g_atomic_int_get (&c.failed)
@@ -766,6 +828,13 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
     g_thread_join (threads[i]);
   g_free (threads);
 
+  if (c.checkpoint)
+    {
+      /* Whatever happened, what was copied is recorded for the next try. */
+      g_autoptr (GError) sync_error = NULL;
+      if (!checkpoint_sync (&c, workers, n_workers, &sync_error) && c.error == NULL)
+        c.error = g_steal_pointer (&sync_error);
+    }
   result->bytes_read = (guint64) c.bytes_read;
   result->bytes_written = (guint64) c.bytes_written;
   result->bytes_zeroed = (guint64) c.bytes_zeroed;
@@ -805,7 +874,13 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   result->checksum = g_strdup (g_checksum_get_string (total));
   result->seconds = (g_get_monotonic_time () - started) / 1e6;
   ok = TRUE;
+  /* Complete: the checkpoint has served. */
+  mtv_checkpoint_close (c.checkpoint, TRUE);
+  c.checkpoint = NULL;
 out:
+  mtv_checkpoint_close (c.checkpoint, FALSE);
+  if (c.done_items)
+    g_hash_table_unref (c.done_items);
   if (ranges)
     g_array_unref (ranges);
   for (guint i = 0; i < n_workers; i++)

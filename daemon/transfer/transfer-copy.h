@@ -12,6 +12,7 @@ typedef struct {
   guint64 max_rate;         /* bytes read per second at most; 0: no limit */
   guint connections;        /* NBD connections when the server allows multi-conn */
   guint requests;           /* reads in flight per connection */
+  const char *checkpoint;   /* record progress here and resume from it; NULL: none */
   volatile sig_atomic_t *stop;
 } MtvCopyOptions;
 
