@@ -8,6 +8,7 @@
 #include "mtv-provider-runtime.h"
 #include "mtv-run.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 
 #include <string.h>
@@ -23,6 +24,7 @@ struct _MtvDaemon {
   GPtrArray *runs;                /* MtvRun, oldest first */
   MtvRunHost run_host;
   char *runtime_dir;
+  char *checkpoint_dir;
   char *transfer_path;
   guint max_in_flight;             /* --max-vms-in-flight: the default */
   JsonObject *settings;
@@ -974,6 +976,14 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean ses
   daemon->runtime_dir = g_dir_make_tmp ("mtvd-XXXXXX", error);
   if (daemon->runtime_dir == NULL)
     return NULL;
+  /* Copy checkpoints must outlive mtvd: they live in the state directory. */
+  daemon->checkpoint_dir = g_build_filename (state_dir, "checkpoints", NULL);
+  if (g_mkdir_with_parents (daemon->checkpoint_dir, 0700) < 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "cannot create %s: %s", daemon->checkpoint_dir,
+                   g_strerror (errno));
+      return NULL;
+    }
   static const char *const create_signals[MTV_N_KINDS] = {
     [MTV_KIND_PROVIDER] = "handle-create-provider",
     [MTV_KIND_NETWORK_MAP] = "handle-create-network-map",
@@ -991,6 +1001,7 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean ses
     .daemon = daemon,
     .objects = daemon->object_manager,
     .runtime_dir = daemon->runtime_dir,
+    .checkpoint_dir = daemon->checkpoint_dir,
     .transfer_path = daemon->transfer_path,
     .changed = on_run_changed,
     .save = save_run,
@@ -1042,6 +1053,7 @@ mtv_daemon_free (MtvDaemon *daemon)
   if (daemon->runtime_dir)
     g_rmdir (daemon->runtime_dir);
   g_free (daemon->runtime_dir);
+  g_free (daemon->checkpoint_dir);
   g_free (daemon->transfer_path);
   g_clear_pointer (&daemon->settings, json_object_unref);
   for (MtvKind k = 0; k < MTV_N_KINDS; k++)

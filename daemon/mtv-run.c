@@ -38,6 +38,7 @@ typedef struct {
   guint disk;
   gboolean cancel_requested;
   gboolean dir_created;
+  gboolean resume;              /* restored mid-copy: go on from the checkpoints */
   char *dir;
   char *libvirt_domain;
   char *socket;
@@ -91,6 +92,8 @@ vm_state (VmRun *v)
   json_object_set_int_member (o, "bytesTotal", (gint64) v->bytes_total);
   json_object_set_int_member (o, "bytesDone", (gint64) (v->bytes_base + v->bytes_now));
   json_object_set_boolean_member (o, "dirCreated", v->dir_created);
+  json_object_set_int_member (o, "disk", v->disk);
+  json_object_set_int_member (o, "bytesBase", (gint64) v->bytes_base);
   return o;
 }
 
@@ -183,10 +186,24 @@ enter (VmRun *v, const char *phase)
   show (v);
 }
 
+static char *
+checkpoint_path (VmRun *v, guint disk)
+{
+  g_autofree char *name = g_strdup_printf ("%s-%u-%u.checkpoint", v->run->id, v->index, disk);
+  return g_build_filename (v->run->host->checkpoint_dir, name, NULL);
+}
+
 static void
 finish (VmRun *v, const char *status, const char *error)
 {
   MtvRun *run = v->run;
+  /* Whatever the outcome, no copy of this VM will go on. */
+  JsonArray *disks = json_object_get_array_member (v->vm, "disks");
+  for (guint i = 0; disks && i < json_array_get_length (disks); i++)
+    {
+      g_autofree char *cp = checkpoint_path (v, i);
+      unlink (cp);
+    }
   if (!g_str_equal (status, "Succeeded") && v->dir_created)
     {
       mtv_local_abort (v->dir);
@@ -433,6 +450,7 @@ disk_done (VmRun *v)
   v->bytes_base += (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
   v->bytes_now = 0;
   v->disk++;
+  save (v->run); /* a restart goes on with the next disk */
   copy_disk (v);
 }
 
@@ -544,7 +562,8 @@ start_transfer (VmRun *v)
                            ? json_object_get_object_member (snap (run, "sourceProvider"), "settings") : NULL;
   const char *max_rate = settings ? json_object_get_string_member_with_default (settings, "transferMaxRate", NULL) : NULL;
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  g_strv_builder_add_many (b, run->host->transfer_path, "--progress-fd", "3", NULL);
+  g_autofree char *checkpoint = checkpoint_path (v, v->disk);
+  g_strv_builder_add_many (b, run->host->transfer_path, "--progress-fd", "3", "--checkpoint", checkpoint, NULL);
   if (max_rate)
     g_strv_builder_add_many (b, "--max-rate", max_rate, NULL);
   g_strv_builder_add_many (b, uri, dest, NULL);
@@ -648,6 +667,16 @@ begin (VmRun *v)
   MtvRun *run = v->run;
   g_free (v->status);
   v->status = g_strdup ("Running");
+  if (v->resume)
+    {
+      /* mtvd restarted mid-copy: the directory is ours, the copies have checkpoints. */
+      v->resume = FALSE;
+      set_run_phase (run);
+      g_message ("migration %s: VM %s: resuming at disk %u", run->id, v->name, v->disk);
+      enter (v, "CopyDisks");
+      copy_disk (v);
+      return;
+    }
   g_free (v->started);
   v->started = now ();
   set_run_phase (run);
@@ -842,13 +871,22 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
       v->completed = *member (o, "completed") ? g_strdup (member (o, "completed")) : NULL;
       v->dir_created = json_object_get_boolean_member_with_default (o, "dirCreated", FALSE);
       g_ptr_array_add (run->vms, v);
-      if (g_str_equal (v->status, "Running"))
+      JsonObject *plan_spec = snap (run, "planSpec");
+      v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
+                                 json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
+                                 v->target_name);
+      v->disk = (guint) json_object_get_int_member_with_default (o, "disk", 0);
+      v->bytes_base = (guint64) json_object_get_int_member_with_default (o, "bytesBase", 0);
+      if (g_str_equal (v->status, "Running") && g_str_equal (v->phase, "CopyDisks") && v->dir_created)
         {
-          /* It was copying when mtvd stopped: what it wrote is incomplete. */
-          JsonObject *plan_spec = snap (run, "planSpec");
-          v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
-                                     json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
-                                     v->target_name);
+          /* It was copying: it goes on where its copy's checkpoint says. */
+          v->resume = TRUE;
+          g_free (v->status), v->status = g_strdup ("Pending");
+          changed = TRUE;
+        }
+      else if (g_str_equal (v->status, "Running"))
+        {
+          /* Stopped in another phase: what it wrote is incomplete. */
           g_autofree char *why = g_strdup_printf ("mtvd stopped while the VM was in phase %s; its partial disks were removed",
                                                   v->phase);
           if (v->dir_created)

@@ -14,6 +14,7 @@ typedef struct {
   MtvDaemon *daemon;
   GDBusObjectManagerServer *objects;
   const char *runtime_dir;   /* private directory for NBD sockets */
+  const char *checkpoint_dir; /* persistent directory for copy checkpoints */
   const char *transfer_path; /* the mtv-transfer binary */
   /* Called after a VM finished (to start others) and whenever the plan's
    * status may have changed. */
@@ -25,8 +26,9 @@ typedef struct {
 /* A new run of @plan, snapshotting what it needs (specs, maps, the source
  * VMs). Fails with Invalid when a VM cannot be found. */
 MtvRun *mtv_run_new (const MtvRunHost *host, const MtvRecord *plan, GError **error);
-/* A run read back from the store. VMs that were copying when mtvd stopped are
- * failed (their partial disks removed); pending ones will run again. */
+/* A run read back from the store. VMs that were copying disks when mtvd
+ * stopped go on from their copies' checkpoints; VMs stopped in another phase
+ * are failed (their partial disks removed); pending ones will run. */
 MtvRun *mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state);
 void mtv_run_free (MtvRun *run);
 

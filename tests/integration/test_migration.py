@@ -255,6 +255,7 @@ class SlowMigration(Base):
 
     def test_killed_mid_copy(self):
         raws = self.make()
+        slow_raw = os.path.join(self.ovas, "slow-disk1.raw")
         self.start()
         self.wait_copying("slow")
         self.sb.kill_mtvd(signal.SIGKILL)
@@ -267,15 +268,37 @@ class SlowMigration(Base):
         self.start_mtvd()
         st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end after restart")
         vms = self.vm_status()
-        self.assertEqual(vms["slow"]["status"], "Failed")
-        self.assertIn("mtvd stopped", vms["slow"]["error"]["reasons"][0])
-        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "slow", "disk-0.img")))
-        # The VM that had not started runs after the restart.
+        # The VM that was copying goes on from its checkpoint and ends with the right disk.
+        self.assertEqual(vms["slow"]["status"], "Succeeded", json.dumps(vms["slow"]))
+        with open(self.sb.mtvd_log.name) as f:
+            self.assertIn("VM slow: resuming at disk 0", f.read())
+        for vm, raw in (("slow", slow_raw), ("next", raws[0])):
+            r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raw,
+                                os.path.join(self.target, "prod", vm, "disk-0.img")], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(vms["next"]["status"], "Succeeded")
-        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raws[0],
-                            os.path.join(self.target, "prod", "next", "disk-0.img")], capture_output=True)
-        self.assertEqual(r.returncode, 0)
-        self.assertEqual(st["phase"], "Failed")
+        self.assertEqual(st["phase"], "Succeeded")
+        self.assertEqual(os.listdir(os.path.join(self.sb.state_dir, "checkpoints")), [])
+
+    def test_killed_outside_the_copy_fails_the_vm(self):
+        # A VM stopped in a phase that cannot be resumed is failed, with the reason.
+        self.make()
+        self.start()
+        self.wait_copying("slow")
+        self.sb.kill_mtvd(signal.SIGKILL)
+        import sqlite3
+        db = os.path.join(self.sb.state_dir, "mtvd.db")
+        with sqlite3.connect(db) as conn:
+            (rid, state), = conn.execute("SELECT id, state FROM runs")
+            state = json.loads(state)
+            state["vms"][0]["phase"] = "CreateVM"  # as if it had stopped while writing its manifests
+            conn.execute("UPDATE runs SET state = ? WHERE id = ?", (json.dumps(state), rid))
+        self.start_mtvd()
+        self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end after restart")
+        vms = self.vm_status()
+        self.assertEqual(vms["slow"]["status"], "Failed")
+        self.assertIn("mtvd stopped while the VM was in phase CreateVM", vms["slow"]["error"]["reasons"][0])
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "slow")))
 
 
 def mig_vm_path(test, vm):
