@@ -5,7 +5,11 @@
  *
  *   mtv-transfer [--extents allocation|dirty-bitmap:NAME|file:LIST]
  *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] [--checkpoint FILE]
+ *                [--token-file FILE|--token-fd FD] [--cacert FILE] [--insecure]
  *                SRC-NBD-URI DESTINATION
+ *
+ * DESTINATION is a file, a block device, an NBD URI or an HTTP(S) upload URL
+ * (CDI's upload proxy): the image is then streamed gzip-compressed.
  *
  * Progress goes as JSON lines to --progress-fd; the summary is one JSON line
  * on stdout. Exit status 0 when the copy is complete and verified. */
@@ -30,6 +34,9 @@ main (int argc, char **argv)
 {
   g_autofree char *extents = NULL;
   g_autofree char *checkpoint = NULL;
+  g_autofree char *token_file = NULL, *cacert = NULL;
+  int token_fd = -1;
+  gboolean insecure = FALSE;
   int progress_fd = -1;
   gboolean no_verify = FALSE;
   guint request_size_mib = 1;
@@ -45,6 +52,10 @@ main (int argc, char **argv)
     { "progress-fd", 0, 0, G_OPTION_ARG_INT, &progress_fd, "Write progress as JSON lines to FD", "FD" },
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint,
       "Record what was copied in FILE and, when FILE exists, go on from there", "FILE" },
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file, "HTTP destination: bearer token from FILE", "FILE" },
+    { "token-fd", 0, 0, G_OPTION_ARG_INT, &token_fd, "HTTP destination: bearer token from descriptor FD", "FD" },
+    { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &cacert, "HTTPS destination: trust the CAs in FILE", "FILE" },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure, "HTTPS destination: do not verify its certificate", NULL },
     { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "Do not read back and compare what was written", NULL },
     { "request-size", 0, 0, G_OPTION_ARG_INT, &request_size_mib, "Read requests of N MiB (1-32, default 1)", "N" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
@@ -83,6 +94,10 @@ main (int argc, char **argv)
     .connections = (guint) CLAMP (connections, 1, 16),
     .requests = (guint) CLAMP (requests, 1, 64),
     .checkpoint = checkpoint,
+    .token_file = token_file,
+    .token_fd = token_fd,
+    .cacert = cacert,
+    .insecure = insecure,
     .stop = &stop_requested,
   };
   MtvCopyResult result = { 0 };

@@ -2,6 +2,7 @@
 #include "transfer-copy.h"
 #include "crc32c.h"
 #include "transfer-checkpoint.h"
+#include "transfer-http.h"
 #include "mtv-error.h"
 
 #include <errno.h>
@@ -745,6 +746,11 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
     }
   if (ranges == NULL)
     goto out;
+  if (mtv_is_http_url (options->destination))
+    {
+      ok = mtv_copy_http (options, src, result->size, ranges, result, error);
+      goto out;
+    }
   c.written = g_array_new (FALSE, FALSE, sizeof (Written));
   if (options->checkpoint)
     {

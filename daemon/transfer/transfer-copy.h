@@ -13,6 +13,11 @@ typedef struct {
   guint connections;        /* NBD connections when the server allows multi-conn */
   guint requests;           /* reads in flight per connection */
   const char *checkpoint;   /* record progress here and resume from it; NULL: none */
+  /* HTTP(S) destinations: bearer token from a file or a descriptor, TLS trust. */
+  const char *token_file;
+  int token_fd;
+  const char *cacert;
+  gboolean insecure;
   volatile sig_atomic_t *stop;
 } MtvCopyOptions;
 

@@ -207,6 +207,39 @@ class Transfer(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("another copy", r.stderr)
 
+    def test_http_upload(self):
+        from upload_receiver import Receiver
+        src = self.image("up.qcow2", 64 << 20, [("0x5", "1M", "3M"), ("0x6", "40M", "1M")])
+        recv = Receiver(self.path("received.raw"))
+        try:
+            token = self.path("token")
+            with open(token, "w") as f:
+                f.write("secret-token\n")
+            summary, progress = self.transfer(self.qemu_nbd(src), recv.url, "--token-file", token)
+            self.same(src, "qcow2", self.path("received.raw"))
+            self.assertEqual(summary["bytes_read"], 4 << 20)
+            self.assertLess(recv.wire_bytes, 6 << 20)      # 60 MiB of holes cost almost nothing
+            path, headers = recv.requests[-1]
+            self.assertEqual(path, "/v1beta1/upload")
+            self.assertEqual(headers["Authorization"], "Bearer secret-token")
+            # The token never appears on the command line: a wrong one is refused by the receiver.
+            with open(token, "w") as f:
+                f.write("wrong")
+            r = self.transfer(self.qemu_nbd(src, name="up2"), recv.url, "--token-file", token, check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("HTTP status 401", r.stderr)
+            # Also from a descriptor.
+            rfd, wfd = os.pipe()
+            os.write(wfd, b"secret-token")
+            os.close(wfd)
+            r = subprocess.run([TRANSFER, "--token-fd", str(rfd), self.qemu_nbd(src, name="up3"), recv.url],
+                               pass_fds=(rfd,), capture_output=True, text=True)
+            os.close(rfd)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.same(src, "qcow2", self.path("received.raw"))
+        finally:
+            recv.stop()
+
     def test_sigterm_stops_promptly(self):
         raw = self.path("slow.raw")
         with open(raw, "wb") as f:
