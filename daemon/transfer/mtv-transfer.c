@@ -39,7 +39,7 @@ main (int argc, char **argv)
   gboolean insecure = FALSE;
   int progress_fd = -1;
   gboolean no_verify = FALSE;
-  guint request_size_mib = 1;
+  g_autofree char *request_size_text = NULL;
   gint64 max_rate = 0;
   /* Measured with bench/transfer: 1 MiB requests, 16 in flight per
    * connection, a connection per core (up to 4) did best on 2 cores. */
@@ -57,7 +57,8 @@ main (int argc, char **argv)
     { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &cacert, "HTTPS destination: trust the CAs in FILE", "FILE" },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure, "HTTPS destination: do not verify its certificate", NULL },
     { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "Do not read back and compare what was written", NULL },
-    { "request-size", 0, 0, G_OPTION_ARG_INT, &request_size_mib, "Read requests of N MiB (1-32, default 1)", "N" },
+    { "request-size", 0, 0, G_OPTION_ARG_STRING, &request_size_text,
+      "Read requests of SIZE bytes, with K or M: 64K to 32M (default 1M; a plain number means MiB)", "SIZE" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
     { "connections", 0, 0, G_OPTION_ARG_INT, &connections, "NBD connections when the server allows several (default: one per core, up to 4)", "N" },
     { "requests", 0, 0, G_OPTION_ARG_INT, &requests, "Reads in flight per connection (default 16)", "N" },
@@ -72,10 +73,20 @@ main (int argc, char **argv)
       g_printerr ("mtv-transfer: %s\n", error ? error->message : "give a source NBD URI and a destination");
       return 2;
     }
-  if (request_size_mib < 1 || request_size_mib > 32)
+  guint64 request_size = 1 << 20;
+  if (request_size_text)
     {
-      g_printerr ("mtv-transfer: --request-size must be 1 to 32\n");
-      return 2;
+      char *end;
+      guint64 n = g_ascii_strtoull (request_size_text, &end, 10);
+      guint64 unit = (*end == 'K' || *end == 'k') ? 1024 : (1 << 20);
+      if (*end == 'K' || *end == 'k' || *end == 'M' || *end == 'm')
+        end++;
+      request_size = n * unit;
+      if (end == request_size_text || *end != '\0' || request_size < (64 << 10) || request_size > (32 << 20))
+        {
+          g_printerr ("mtv-transfer: --request-size must be 64K to 32M\n");
+          return 2;
+        }
     }
 
   struct sigaction sa = { .sa_handler = on_stop };
@@ -89,7 +100,7 @@ main (int argc, char **argv)
     .extents = extents ? extents : "allocation",
     .progress_fd = progress_fd,
     .verify = !no_verify,
-    .request_size = (gsize) request_size_mib << 20,
+    .request_size = (gsize) request_size,
     .max_rate = max_rate > 0 ? (guint64) max_rate : 0,
     .connections = (guint) CLAMP (connections, 1, 16),
     .requests = (guint) CLAMP (requests, 1, 64),

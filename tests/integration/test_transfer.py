@@ -207,6 +207,27 @@ class Transfer(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("another copy", r.stderr)
 
+    def test_server_killed_mid_copy_then_resume(self):
+        raw = self.path("k.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(24 << 20))
+        checkpoint = self.path("k.checkpoint")
+        slow = self.nbdkit("--filter=delay", "file", raw, "rdelay=300ms", name="ksrc")
+        p = subprocess.Popen([TRANSFER, "--checkpoint", checkpoint, "--requests", "2", "--connections", "1", slow,
+                              self.path("k.out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        server = self.servers.pop()
+        server.proc.kill()  # the source goes away mid-copy
+        server.proc.wait()
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, err)      # retried, then failed cleanly
+        self.assertEqual(out, "")
+        self.assertTrue(os.path.exists(checkpoint))  # with what it had copied recorded
+        again = self.nbdkit("file", raw, name="ksrc2")
+        summary, _ = self.transfer(again, self.path("k.out"), "--checkpoint", checkpoint)
+        self.assertLess(summary["bytes_read"], 24 << 20)
+        self.same(raw, "raw", self.path("k.out"))
+
     def test_http_upload(self):
         from upload_receiver import Receiver
         src = self.image("up.qcow2", 64 << 20, [("0x5", "1M", "3M"), ("0x6", "40M", "1M")])
