@@ -228,6 +228,43 @@ class Transfer(unittest.TestCase):
         self.assertLess(summary["bytes_read"], 24 << 20)
         self.same(raw, "raw", self.path("k.out"))
 
+    def test_block_devices_512_and_4k_sectors(self):
+        raw = self.path("dev-src.raw")
+        with open(raw, "wb") as f:
+            f.truncate((6 << 20) + 1536)          # odd size: not a multiple of 4 KiB
+            f.seek(0)
+            f.write(os.urandom(1 << 20))
+            f.seek(4 << 20)
+            f.write(os.urandom(5000))
+            f.seek((6 << 20) + 1000)
+            f.write(os.urandom(536))
+        for sector in (512, 4096):
+            with self.subTest(sector=sector):
+                backing = self.path(f"dev-{sector}.img")
+                with open(backing, "wb") as f:
+                    f.write(b"\xff" * (8 << 20))    # old contents that must not survive where the source is zero
+                dev = subprocess.run(["losetup", "-f", "--show", "-b", str(sector), backing], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+                try:
+                    summary, _ = self.transfer(self.qemu_nbd(raw, fmt="raw", name=f"dev{sector}"), dev)
+                    self.assertTrue(summary["verified"])
+                    with open(dev, "rb") as d, open(raw, "rb") as s:
+                        want = s.read()
+                        self.assertEqual(d.read(len(want)), want)
+                finally:
+                    subprocess.run(["losetup", "-d", dev], check=False)
+        # A device smaller than the source is refused before anything is written.
+        small = self.path("small.img")
+        with open(small, "wb") as f:
+            f.truncate(1 << 20)
+        dev = subprocess.run(["losetup", "-f", "--show", small], check=True, capture_output=True, text=True).stdout.strip()
+        try:
+            r = self.transfer(self.qemu_nbd(raw, fmt="raw", name="devsmall"), dev, check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("less than the source", r.stderr)
+        finally:
+            subprocess.run(["losetup", "-d", dev], check=False)
+
     def test_http_upload(self):
         from upload_receiver import Receiver
         src = self.image("up.qcow2", 64 << 20, [("0x5", "1M", "3M"), ("0x6", "40M", "1M")])
