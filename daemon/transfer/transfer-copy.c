@@ -39,6 +39,17 @@ nbd_failed (GError **error, const char *what)
   return FALSE;
 }
 
+/* URIs come from mtvd or the administrator: their tls-psk-file and
+ * tls-certificates parameters may name local files. */
+static struct nbd_handle *
+nbd_handle_new (void)
+{
+  struct nbd_handle *h = nbd_create ();
+  if (h)
+    nbd_set_uri_allow_local_file (h, true);
+  return h;
+}
+
 static gboolean
 is_nbd_uri (const char *s)
 {
@@ -164,7 +175,7 @@ sink_open (Sink *sink, const char *dest, guint64 size, gboolean full_copy, GErro
   sink->fd = -1;
   if (is_nbd_uri (dest))
     {
-      sink->nbd = nbd_create ();
+      sink->nbd = nbd_handle_new ();
       if (sink->nbd == NULL || nbd_connect_uri (sink->nbd, dest) == -1)
         return nbd_failed (error, dest);
       int64_t dsize = nbd_get_size (sink->nbd);
@@ -352,10 +363,13 @@ typedef struct {
   gint64 bytes_read, bytes_written, bytes_zeroed, done; /* atomic */
   gint64 submitted;             /* bytes of reads sent (atomic), for the rate limit */
   MtvCheckpoint *checkpoint;    /* or NULL */
+  GArray *loaded;               /* runs an earlier, interrupted run wrote (from the checkpoint) */
   GHashTable *done_items;       /* items a checkpoint says are done: index + 1 */
   gint64 started;
   guint requests;
 } Copy;
+
+#define WRITEBACK_WINDOW 8
 
 typedef struct {
   Copy *copy;
@@ -363,6 +377,9 @@ typedef struct {
   Sink own_sink;                /* an NBD destination: one connection per worker */
   Sink *sink;
   guint in_flight;
+  Written recent[WRITEBACK_WINDOW]; /* the worker's last writes to a file, for writeback */
+  guint recent_next;
+  guint8 *check_buf;              /* for reading a write back before it leaves the cache */
   GPtrArray *buffers;           /* free request buffers, reused: fresh ones cost page faults */
 } Worker;
 
@@ -403,6 +420,58 @@ item_done (Copy *c, guint index, GArray *runs)
     mtv_checkpoint_item_done (c->checkpoint, index, runs ? (const MtvWritten *) runs->data : NULL, runs ? runs->len : 0);
 }
 
+/* Page cache handling for file and device destinations, as nbdcopy does it:
+ * writeback of each write starts at once, and a write WRITEBACK_WINDOW writes
+ * old is waited for, read back and compared (the verification, while it is
+ * still cached: it costs a memory read), then dropped from the cache. Left
+ * alone, dirty pages pile up and the kernel throttles every later write. */
+static gboolean
+settle (Worker *w, Written *old, GError **error)
+{
+  int fd = w->sink->fd;
+  if (old->length == 0)
+    return TRUE;
+  sync_file_range (fd, (off_t) old->offset, (off_t) old->length,
+                   SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  if (w->copy->options->verify)
+    {
+      if (!sink_read (w->sink, w->copy->options->destination, w->check_buf, (gsize) old->length, old->offset, error))
+        return FALSE;
+      if (mtv_crc32c (0, w->check_buf, (gsize) old->length) != old->crc)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
+                       "verification failed: the destination's %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+                       " differ from what was read", old->length, old->offset);
+          return FALSE;
+        }
+    }
+  posix_fadvise (fd, (off_t) old->offset, (off_t) old->length, POSIX_FADV_DONTNEED);
+  old->length = 0;
+  return TRUE;
+}
+
+static gboolean
+writeback (Worker *w, const Written *run, GError **error)
+{
+  sync_file_range (w->sink->fd, (off_t) run->offset, (off_t) run->length, SYNC_FILE_RANGE_WRITE);
+  Written *slot = &w->recent[w->recent_next];
+  if (!settle (w, slot, error))
+    return FALSE;
+  *slot = *run;
+  w->recent_next = (w->recent_next + 1) % WRITEBACK_WINDOW;
+  return TRUE;
+}
+
+/* The worker's last writes: settled when it stops. */
+static gboolean
+settle_all (Worker *w, GError **error)
+{
+  for (guint i = 0; w->sink->fd >= 0 && i < WRITEBACK_WINDOW; i++)
+    if (!settle (w, &w->recent[i], error))
+      return FALSE;
+  return TRUE;
+}
+
 /* Writes a chunk that was read, as data and zero runs. */
 static gboolean
 store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GArray *runs, GError **error)
@@ -432,6 +501,8 @@ store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GArray *runs, 
             return FALSE;
           Written written = { at + g, run, mtv_crc32c (0, buf + g, run) };
           g_array_append_val (runs, written);
+          if (w->sink->fd >= 0 && !writeback (w, &written, error))
+            return FALSE;
           g_atomic_pointer_add (&c->bytes_written, (gssize) run);
         }
       g += run;
@@ -442,7 +513,7 @@ store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GArray *runs, 
 static struct nbd_handle *
 connect_source (Copy *c, GError **error)
 {
-  struct nbd_handle *h = nbd_create ();
+  struct nbd_handle *h = nbd_handle_new ();
   if (h == NULL || nbd_connect_uri (h, c->options->source) == -1)
     {
       nbd_failed (error, c->options->source);
@@ -587,7 +658,12 @@ worker_run (gpointer data)
           continue;
         }
       if (w->in_flight == 0)
-        break;
+        {
+          g_autoptr (GError) error = NULL;
+          if (!settle_all (w, &error))
+            fail_at (c, 0, g_steal_pointer (&error));
+          break;
+        }
       if (nbd_poll (w->src, -1) == -1)
         {
           g_autoptr (GError) error = NULL;
@@ -710,7 +786,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
       return FALSE;
     }
 
-  struct nbd_handle *src = nbd_create ();
+  struct nbd_handle *src = nbd_handle_new ();
   if (src == NULL)
     return nbd_failed (error, "libnbd");
   if (!from_file)
@@ -752,6 +828,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
       goto out;
     }
   c.written = g_array_new (FALSE, FALSE, sizeof (Written));
+  c.loaded = g_array_new (FALSE, FALSE, sizeof (Written));
   if (options->checkpoint)
     {
       /* The header names the copy: a checkpoint only resumes the same one. */
@@ -762,6 +839,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
       c.checkpoint = mtv_checkpoint_open (options->checkpoint, header, c.done_items, c.written, error);
       if (c.checkpoint == NULL)
         goto out;
+      g_array_append_vals (c.loaded, c.written->data, c.written->len);
     }
   gboolean resuming = c.done_items && g_hash_table_size (c.done_items) > 0;
   if (!sink_open (&sink, options->destination, result->size, !dirty_mode && !from_file && !resuming, error))
@@ -783,6 +861,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
     {
       workers[i].copy = &c;
       workers[i].buffers = g_ptr_array_new_with_free_func (g_free);
+      workers[i].check_buf = g_malloc (options->request_size);
       workers[i].src = i == 0 ? src : connect_source (&c, error);
       if (workers[i].src == NULL)
         {
@@ -860,7 +939,13 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   g_array_sort (c.written, compare_written);
   if (options->verify)
     {
-      if (!verify (&sink, options->destination, c.written, options->request_size, error))
+      /* File and device writes were verified as they left the cache; what an
+       * NBD destination holds, and what a checkpoint says an earlier run wrote,
+       * is read back now. */
+      g_autoptr (GArray) pending = sink.nbd ? g_array_ref (c.written) : g_array_new (FALSE, FALSE, sizeof (Written));
+      if (!sink.nbd)
+        g_array_append_vals (pending, c.loaded->data, c.loaded->len);
+      if (!verify (&sink, options->destination, pending, options->request_size, error))
         goto out;
       result->verified = TRUE;
     }
@@ -896,12 +981,15 @@ out:
       if (workers[i].sink == &workers[i].own_sink)
         sink_close (&workers[i].own_sink);
       g_ptr_array_unref (workers[i].buffers);
+      g_free (workers[i].check_buf);
     }
   g_free (workers);
   if (c.items)
     g_array_unref (c.items);
   if (c.written)
     g_array_unref (c.written);
+  if (c.loaded)
+    g_array_unref (c.loaded);
   g_clear_error (&c.error);
   if (c.options)
     g_mutex_clear (&c.lock);

@@ -265,6 +265,42 @@ class Transfer(unittest.TestCase):
         finally:
             subprocess.run(["losetup", "-d", dev], check=False)
 
+    def tcp_server(self, *args):
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        proc = subprocess.Popen(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), *args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("nbdkit did not listen")
+                time.sleep(0.05)
+        self.addCleanup(lambda: (proc.terminate(), proc.wait()))
+        return port
+
+    def test_tcp_and_tls_sources(self):
+        raw = self.path("net.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(3 << 20))
+        port = self.tcp_server("file", raw)
+        self.transfer(f"nbd://127.0.0.1:{port}/", self.path("tcp.out"))
+        self.same(raw, "raw", self.path("tcp.out"))
+        # TLS with a pre-shared key: the server refuses anything else.
+        psk = self.path("keys.psk")
+        with open(psk, "w") as f:
+            f.write("alice:" + os.urandom(32).hex() + "\n")
+        port = self.tcp_server("--tls=require", f"--tls-psk={psk}", "file", raw)
+        self.transfer(f"nbds://alice@127.0.0.1:{port}/?tls-psk-file={psk}", self.path("tls.out"))
+        self.same(raw, "raw", self.path("tls.out"))
+        r = self.transfer(f"nbd://127.0.0.1:{port}/", self.path("plain.out"), check=False)
+        self.assertEqual(r.returncode, 1)
+
     def test_http_upload(self):
         from upload_receiver import Receiver
         src = self.image("up.qcow2", 64 << 20, [("0x5", "1M", "3M"), ("0x6", "40M", "1M")])
