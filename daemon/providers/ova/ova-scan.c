@@ -27,21 +27,6 @@ typedef struct {
   guint64 offset, size;
 } Location;
 
-static gboolean
-read_at (int fd, guint64 offset, guint8 *buf, gsize len)
-{
-  gsize done = 0;
-  while (done < len)
-    {
-      ssize_t n = pread (fd, buf + done, len - done, (off_t) (offset + done));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      done += (gsize) n;
-    }
-  return TRUE;
-}
 
 /* The digest of a location's bytes, or NULL with the fault. */
 static char *
@@ -59,7 +44,7 @@ digest_of (const Location *loc, GChecksumType type, char **fault)
   while (done < loc->size)
     {
       gsize n = (gsize) MIN ((guint64) (1 << 20), loc->size - done);
-      if (!read_at (fd, loc->offset + done, buf, n))
+      if (!ova_read_at (fd, loc->offset + done, buf, n, NULL))
         {
           close (fd);
           *fault = g_strdup ("read error or unexpected end of file");
@@ -82,7 +67,7 @@ vmdk_capacity (const Location *loc)
   if (fd < 0)
     return 0;
   guint8 h[20];
-  gboolean ok = read_at (fd, loc->offset, h, sizeof h);
+  gboolean ok = ova_read_at (fd, loc->offset, h, sizeof h, NULL);
   close (fd);
   if (!ok || memcmp (h, "KDMV", 4) != 0)
     return 0;

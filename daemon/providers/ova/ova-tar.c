@@ -207,10 +207,9 @@ walk (ReadAt read_at, gpointer source, guint64 total, GError **error)
   return g_steal_pointer (&members);
 }
 
-static gboolean
-read_fd (gpointer source, guint64 offset, guint8 *buf, gsize len, GError **error)
+gboolean
+ova_read_at (int fd, guint64 offset, guint8 *buf, gsize len, GError **error)
 {
-  int fd = GPOINTER_TO_INT (source);
   gsize done = 0;
   while (done < len)
     {
@@ -233,6 +232,12 @@ typedef struct {
   const guint8 *data;
   gsize size;
 } Memory;
+
+static gboolean
+read_fd (gpointer source, guint64 offset, guint8 *buf, gsize len, GError **error)
+{
+  return ova_read_at (GPOINTER_TO_INT (source), offset, buf, len, error);
+}
 
 static gboolean
 read_memory (gpointer source, guint64 offset, guint8 *buf, gsize len, GError **error)

@@ -23,5 +23,8 @@ GPtrArray *ova_tar_list_bytes (const guint8 *data, gsize size, GError **error);
 /* Reads a member of at most @max bytes into memory. */
 GBytes *ova_tar_read_member (const char *path, const OvaTarMember *member, gsize max, GError **error);
 
+/* Reads exactly @len bytes at @offset of @fd; the error names the offset. */
+gboolean ova_read_at (int fd, guint64 offset, guint8 *buf, gsize len, GError **error);
+
 /* A member name is safe when it is relative and never climbs with "..". */
 gboolean ova_path_is_safe (const char *name);
