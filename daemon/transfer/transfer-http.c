@@ -117,15 +117,46 @@ upload_thread (gpointer data)
   return NULL;
 }
 
+/* The gzip stream: raw deflate with the gzip header and trailer written
+ * here, so that runs of zeroes can be spliced in pre-compressed (deflating
+ * every zero byte of a mostly empty disk is what the copy would spend its
+ * time on). After a full flush the compressor refers to nothing before it,
+ * and the spliced block - 1 MiB of zeroes compressed once from a fresh state,
+ * ending in a full flush - refers to nothing outside itself. */
+#define ZERO_BLOCK (1 << 20)
+
 typedef struct {
   int fd;
   z_stream z;
   guint8 out[1 << 18];
   guint64 bytes_out;
+  uLong crc;
+  guint64 size;
+  GBytes *zero_block;   /* ZERO_BLOCK zeroes, deflated */
+  uLong zero_crc;
 } Compressor;
 
 static gboolean
-push (Compressor *c, const guint8 *buf, gsize len, int flush, GError **error)
+write_all (Compressor *c, const guint8 *buf, gsize len, GError **error)
+{
+  for (gsize done = 0; done < len;)
+    {
+      ssize_t n = write (c->fd, buf + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "the upload stopped taking data");
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  c->bytes_out += len;
+  return TRUE;
+}
+
+static gboolean
+deflate_into (Compressor *c, const guint8 *buf, gsize len, int flush, GError **error)
 {
   c->z.next_in = (Bytef *) buf;
   c->z.avail_in = (uInt) len;
@@ -133,29 +164,96 @@ push (Compressor *c, const guint8 *buf, gsize len, int flush, GError **error)
     {
       c->z.next_out = c->out;
       c->z.avail_out = sizeof c->out;
-      int rc = deflate (&c->z, flush);
-      if (rc == Z_STREAM_ERROR)
+      if (deflate (&c->z, flush) == Z_STREAM_ERROR)
         {
           g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "compressing: zlib error");
           return FALSE;
         }
-      gsize have = sizeof c->out - c->z.avail_out;
-      for (gsize done = 0; done < have;)
-        {
-          ssize_t n = write (c->fd, c->out + done, have - done);
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            {
-              g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "the upload stopped taking data");
-              return FALSE;
-            }
-          done += (gsize) n;
-        }
-      c->bytes_out += have;
+      if (!write_all (c, c->out, sizeof c->out - c->z.avail_out, error))
+        return FALSE;
     }
   while (c->z.avail_out == 0);
   return TRUE;
+}
+
+static gboolean
+push (Compressor *c, const guint8 *buf, gsize len, int flush, GError **error)
+{
+  if (len)
+    {
+      c->crc = crc32 (c->crc, buf, (uInt) len);
+      c->size += len;
+    }
+  return deflate_into (c, buf, len, flush, error);
+}
+
+static GBytes *
+deflate_zero_block (void)
+{
+  z_stream z = { 0 };
+  deflateInit2 (&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  g_autofree guint8 *zeroes = g_malloc0 (ZERO_BLOCK);
+  GByteArray *out = g_byte_array_new ();
+  guint8 buf[1 << 16];
+  z.next_in = zeroes;
+  z.avail_in = ZERO_BLOCK;
+  do
+    {
+      z.next_out = buf;
+      z.avail_out = sizeof buf;
+      deflate (&z, Z_FULL_FLUSH);
+      g_byte_array_append (out, buf, sizeof buf - z.avail_out);
+    }
+  while (z.avail_out == 0);
+  deflateEnd (&z);
+  return g_byte_array_free_to_bytes (out);
+}
+
+static gboolean
+push_zeroes (Compressor *c, const guint8 *zeroes, guint64 len, GError **error)
+{
+  if (len >= ZERO_BLOCK)
+    {
+      if (!deflate_into (c, NULL, 0, Z_FULL_FLUSH, error))
+        return FALSE;
+      gsize zlen;
+      const guint8 *block = g_bytes_get_data (c->zero_block, &zlen);
+      for (; len >= ZERO_BLOCK; len -= ZERO_BLOCK)
+        {
+          if (!write_all (c, block, zlen, error))
+            return FALSE;
+          c->crc = crc32_combine (c->crc, c->zero_crc, ZERO_BLOCK);
+          c->size += ZERO_BLOCK;
+        }
+    }
+  return len == 0 || push (c, zeroes, (gsize) len, Z_NO_FLUSH, error);
+}
+
+static gboolean
+compressor_start (Compressor *c, GError **error)
+{
+  static const guint8 header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+  deflateInit2 (&c->z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  c->crc = crc32 (0, NULL, 0);
+  c->zero_block = deflate_zero_block ();
+  g_autofree guint8 *zeroes = g_malloc0 (ZERO_BLOCK);
+  c->zero_crc = crc32 (0, zeroes, ZERO_BLOCK);
+  return write_all (c, header, sizeof header, error);
+}
+
+static gboolean
+compressor_finish (Compressor *c, GError **error)
+{
+  if (!deflate_into (c, NULL, 0, Z_FINISH, error))
+    return FALSE;
+  guint8 trailer[8];
+  guint32 crc = (guint32) c->crc, size = (guint32) c->size;
+  for (int i = 0; i < 4; i++)
+    {
+      trailer[i] = (guint8) (crc >> (8 * i));
+      trailer[4 + i] = (guint8) (size >> (8 * i));
+    }
+  return write_all (c, trailer, sizeof trailer, error);
 }
 
 typedef struct {
@@ -195,11 +293,10 @@ mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 si
   GThread *thread = g_thread_new ("upload", upload_thread, &u);
   Compressor *c = g_new0 (Compressor, 1);
   c->fd = fds[1];
-  /* gzip wrapping, fast level: the wire cost of holes is what matters. */
-  deflateInit2 (&c->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  gboolean started_ok = compressor_start (c, error);
   g_autofree guint8 *zeroes = g_malloc0 (1 << 20);
   g_autoptr (GChecksum) total = g_checksum_new (G_CHECKSUM_SHA256);
-  gboolean ok = TRUE;
+  gboolean ok = started_ok;
   guint64 at = 0;
 
   /* Work in disk order: zero ranges and the holes between ranges become zeroes;
@@ -266,8 +363,8 @@ mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 si
           ok = FALSE;
         }
       /* Holes before this slot, then the slot. */
-      for (; ok && at < head->offset; at += MIN ((guint64) 1 << 20, head->offset - at))
-        ok = push (c, zeroes, (gsize) MIN ((guint64) 1 << 20, head->offset - at), Z_NO_FLUSH, error);
+      if (ok && at < head->offset)
+        ok = push_zeroes (c, zeroes, head->offset - at, error);
       if (ok && head->buf)
         {
           ok = push (c, head->buf, (gsize) head->length, Z_NO_FLUSH, error);
@@ -280,8 +377,7 @@ mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 si
         }
       else if (ok)
         {
-          for (guint64 z = 0; ok && z < head->length; z += 1 << 20)
-            ok = push (c, zeroes, (gsize) MIN ((guint64) 1 << 20, head->length - z), Z_NO_FLUSH, error);
+          ok = push_zeroes (c, zeroes, head->length, error);
           result->bytes_zeroed += head->length;
         }
       at = head->offset + head->length;
@@ -305,10 +401,10 @@ mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 si
         }
     }
   /* Trailing holes, and the end of the stream. */
-  for (; ok && at < size; at += MIN ((guint64) 1 << 20, size - at))
-    ok = push (c, zeroes, (gsize) MIN ((guint64) 1 << 20, size - at), Z_NO_FLUSH, error);
+  if (ok && at < size)
+    ok = push_zeroes (c, zeroes, size - at, error);
   if (ok)
-    ok = push (c, NULL, 0, Z_FINISH, error);
+    ok = compressor_finish (c, error);
   /* Outstanding reads must finish before their buffers go. */
   while (!g_queue_is_empty (&slots))
     {
@@ -319,6 +415,7 @@ mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 si
       g_free (s);
     }
   deflateEnd (&c->z);
+  g_clear_pointer (&c->zero_block, g_bytes_unref);
   close (c->fd);
   g_free (c);
   g_thread_join (thread);
