@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The names asked for: "a,b" positionals split on commas. */
-static GStrv
-requested_names (int argc, char **argv, const char *name_flag)
+GStrv
+mtv_ctl_requested_names (int argc, char **argv, const char *name_flag)
 {
   GStrvBuilder *b = g_strv_builder_new ();
   if (name_flag)
@@ -206,7 +205,7 @@ run_get (MtvCtl *ctl, int argc, char **argv, const MtvKind *kinds, guint n_kinds
       || !(client = mtv_ctl_client (ctl, &error)))
     return mtv_ctl_finish (FALSE, error);
 
-  g_auto (GStrv) names = requested_names (argc, argv, name_flag);
+  g_auto (GStrv) names = mtv_ctl_requested_names (argc, argv, name_flag);
   GList *objects = select_objects (client, kinds, n_kinds, names, &error);
   if (error)
     return mtv_ctl_finish (FALSE, error);
@@ -387,7 +386,7 @@ mtv_cmd_delete (MtvCtl *ctl, MtvKind kind, int argc, char **argv)
       || !(client = mtv_ctl_client (ctl, &error)))
     return mtv_ctl_finish (FALSE, error);
 
-  g_auto (GStrv) names = requested_names (argc, argv, name_flag);
+  g_auto (GStrv) names = mtv_ctl_requested_names (argc, argv, name_flag);
   if (all == (names[0] != NULL))
     {
       g_set_error (&error, MTV_ERROR, MTV_ERROR_INVALID, "give names or --all (one of the two)");

@@ -221,30 +221,25 @@ set_archived (MtvCtl *ctl, int argc, char **argv, gboolean archived)
                       &name_flag, NULL, &error)
       || !(client = mtv_ctl_client (ctl, &error)))
     return mtv_ctl_finish (FALSE, error);
-  if (argc < 2 && name_flag == NULL)
+  g_auto (GStrv) names = mtv_ctl_requested_names (argc, argv, name_flag);
+  if (names[0] == NULL)
     {
       g_set_error (&error, MTV_ERROR, MTV_ERROR_INVALID, "a plan name is required");
       return mtv_ctl_finish (FALSE, error);
     }
   int status = 0;
-  for (int i = name_flag ? 0 : 1; i < (name_flag ? 1 : argc); i++)
+  for (guint n = 0; names[n]; n++)
     {
-      g_auto (GStrv) names = g_strsplit (name_flag ? name_flag : argv[i], ",", -1);
-      for (guint n = 0; names[n]; n++)
+      g_autoptr (GError) one = NULL;
+      GVariantDict spec;
+      g_variant_dict_init (&spec, NULL);
+      g_variant_dict_insert (&spec, "archived", "b", archived);
+      if (mtv_client_update (client, MTV_KIND_PLAN, names[n], g_variant_dict_end (&spec), NULL, &one))
+        g_print ("plan/%s %s\n", names[n], archived ? "archived" : "unarchived");
+      else
         {
-          if (*names[n] == '\0')
-            continue;
-          g_autoptr (GError) one = NULL;
-          GVariantDict spec;
-          g_variant_dict_init (&spec, NULL);
-          g_variant_dict_insert (&spec, "archived", "b", archived);
-          if (mtv_client_update (client, MTV_KIND_PLAN, names[n], g_variant_dict_end (&spec), NULL, &one))
-            g_print ("plan/%s %s\n", names[n], archived ? "archived" : "unarchived");
-          else
-            {
-              mtv_client_print_error (one);
-              status = 1;
-            }
+          mtv_client_print_error (one);
+          status = 1;
         }
     }
   return status;

@@ -22,6 +22,9 @@ gboolean mtv_ctl_parse (const char *usage, const char *summary, int *argc, char 
 const char *mtv_ctl_single_name (int argc, char **argv, const char *name_flag,
                                  const char *what, GError **error);
 
+/* The names asked for: -M and the positionals, each split on commas. */
+GStrv mtv_ctl_requested_names (int argc, char **argv, const char *name_flag);
+
 /* Runs @func and prints its error; the exit status. */
 int mtv_ctl_finish (gboolean ok, GError *error);
 

@@ -541,6 +541,13 @@ handle_export (MtvResource *resource, GDBusMethodInvocation *invocation, GVarian
   return handle_resource_method (resource, invocation, options, do_export, MTV_ACTION_READ);
 }
 
+/* The name of the item a kind interface (Provider, Plan, ...) belongs to. */
+static const char *
+item_name (GDBusInterface *iface)
+{
+  return mtv_resource_get_name (mtv_object_peek_resource (MTV_OBJECT (g_dbus_interface_get_object (iface))));
+}
+
 static void
 do_get_inventory (GDBusMethodInvocation *invocation, gpointer data)
 {
@@ -593,8 +600,7 @@ handle_get_inventory (MtvProvider *provider, GDBusMethodInvocation *invocation, 
                       GVariant *options)
 {
   MtvDaemon *daemon = g_object_get_data (G_OBJECT (provider), "mtv-daemon");
-  const char *name = mtv_resource_get_name (mtv_object_peek_resource (
-    MTV_OBJECT (g_dbus_interface_get_object (G_DBUS_INTERFACE (provider)))));
+  const char *name = item_name (G_DBUS_INTERFACE (provider));
   mtv_auth_check (daemon->auth, invocation, MTV_ACTION_READ, options, name, do_get_inventory,
                   target_new (daemon, MTV_KIND_PROVIDER, name), (GDestroyNotify) target_free);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -802,8 +808,7 @@ static gboolean
 handle_start (MtvPlan *plan, GDBusMethodInvocation *invocation, GVariant *options, gpointer user_data)
 {
   MtvDaemon *daemon = user_data;
-  const char *name = mtv_resource_get_name (mtv_object_peek_resource (
-    MTV_OBJECT (g_dbus_interface_get_object (G_DBUS_INTERFACE (plan)))));
+  const char *name = item_name (G_DBUS_INTERFACE (plan));
   mtv_auth_check (daemon->auth, invocation, MTV_ACTION_RUN_MIGRATIONS, options, name, do_start,
                   target_new (daemon, MTV_KIND_PLAN, name), (GDestroyNotify) target_free);
   return G_DBUS_METHOD_INVOCATION_HANDLED;

@@ -134,6 +134,32 @@ in_transaction (MtvStore *store, gboolean ok, GError **error)
   return FALSE;
 }
 
+/* The JSON object in the one text column of the row @sql selects (with @param
+ * bound when given), or an empty object when there is no such row. */
+static JsonObject *
+get_object (MtvStore *store, const char *sql, const char *param, const char *what, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      sql_failed (store, rc, sql, error);
+      return NULL;
+    }
+  if (param)
+    sqlite3_bind_text (stmt, 1, param, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (stmt);
+  JsonObject *result = NULL;
+  if (rc == SQLITE_ROW)
+    result = mtv_json_object_from_string ((const char *) sqlite3_column_text (stmt, 0), what, error);
+  else if (rc == SQLITE_DONE)
+    result = json_object_new ();
+  else
+    sql_failed (store, rc, sql, error);
+  sqlite3_finalize (stmt);
+  return result;
+}
+
 gboolean
 mtv_store_put (MtvStore *store, const MtvRecord *record, JsonObject *credentials, GError **error)
 {
@@ -229,26 +255,7 @@ mtv_store_load_all (MtvStore *store, GError **error)
 JsonObject *
 mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error)
 {
-  static const char sql[] = "SELECT data FROM credentials WHERE provider = ?;";
-  sqlite3_stmt *stmt = NULL;
-  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
-  if (rc != SQLITE_OK)
-    {
-      sql_failed (store, rc, sql, error);
-      return NULL;
-    }
-  sqlite3_bind_text (stmt, 1, provider, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step (stmt);
-  JsonObject *result = NULL;
-  if (rc == SQLITE_ROW)
-    result = mtv_json_object_from_string ((const char *) sqlite3_column_text (stmt, 0),
-                                          "credentials", error);
-  else if (rc == SQLITE_DONE)
-    result = json_object_new ();
-  else
-    sql_failed (store, rc, sql, error);
-  sqlite3_finalize (stmt);
-  return result;
+  return get_object (store, "SELECT data FROM credentials WHERE provider = ?;", provider, "credentials", error);
 }
 
 gboolean
@@ -297,24 +304,7 @@ mtv_store_load_runs (MtvStore *store, GError **error)
 JsonObject *
 mtv_store_get_settings (MtvStore *store, GError **error)
 {
-  static const char sql[] = "SELECT data FROM settings WHERE id = 1;";
-  sqlite3_stmt *stmt = NULL;
-  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
-  if (rc != SQLITE_OK)
-    {
-      sql_failed (store, rc, sql, error);
-      return NULL;
-    }
-  rc = sqlite3_step (stmt);
-  JsonObject *result = NULL;
-  if (rc == SQLITE_ROW)
-    result = mtv_json_object_from_string ((const char *) sqlite3_column_text (stmt, 0), "settings", error);
-  else if (rc == SQLITE_DONE)
-    result = json_object_new ();
-  else
-    sql_failed (store, rc, sql, error);
-  sqlite3_finalize (stmt);
-  return result;
+  return get_object (store, "SELECT data FROM settings WHERE id = 1;", NULL, "settings", error);
 }
 
 gboolean
