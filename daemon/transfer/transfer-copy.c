@@ -40,13 +40,19 @@ nbd_failed (GError **error, const char *what)
 }
 
 /* URIs come from mtvd or the administrator: their tls-psk-file and
- * tls-certificates parameters may name local files. */
+ * tls-certificates parameters may name local files. libnbd zeroes every read
+ * buffer first in case a caller uses one after a failed read; a buffer here
+ * is only looked at after its read succeeded, so that memset (5 % of a copy's
+ * CPU) is skipped. */
 static struct nbd_handle *
 nbd_handle_new (void)
 {
   struct nbd_handle *h = nbd_create ();
   if (h)
-    nbd_set_uri_allow_local_file (h, true);
+    {
+      nbd_set_uri_allow_local_file (h, true);
+      nbd_set_pread_initialize (h, false);
+    }
   return h;
 }
 
@@ -420,6 +426,15 @@ item_done (Copy *c, guint index, GArray *runs)
     mtv_checkpoint_item_done (c->checkpoint, index, runs ? (const MtvWritten *) runs->data : NULL, runs ? runs->len : 0);
 }
 
+static gboolean
+verify_failed (const Written *w, GError **error)
+{
+  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
+               "verification failed: the destination's %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+               " differ from what was read", w->length, w->offset);
+  return FALSE;
+}
+
 /* Page cache handling for file and device destinations, as nbdcopy does it:
  * writeback of each write starts at once, and a write WRITEBACK_WINDOW writes
  * old is waited for, read back and compared (the verification, while it is
@@ -438,12 +453,7 @@ settle (Worker *w, Written *old, GError **error)
       if (!sink_read (w->sink, w->copy->options->destination, w->check_buf, (gsize) old->length, old->offset, error))
         return FALSE;
       if (mtv_crc32c (0, w->check_buf, (gsize) old->length) != old->crc)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
-                       "verification failed: the destination's %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
-                       " differ from what was read", old->length, old->offset);
-          return FALSE;
-        }
+        return verify_failed (old, error);
     }
   posix_fadvise (fd, (off_t) old->offset, (off_t) old->length, POSIX_FADV_DONTNEED);
   old->length = 0;
@@ -703,9 +713,60 @@ compare_written (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
+/* An NBD destination is read back with many reads in flight, like the copy:
+ * one read at a time waited a round trip per request and cost more than the
+ * copy itself. Reads complete in any order; each is checked as it does. */
 static gboolean
-verify (Sink *sink, const char *dest, GArray *written, gsize max, GError **error)
+verify_nbd (struct nbd_handle *nbd, GArray *written, gsize max, guint depth, GError **error)
 {
+  g_autofree guint8 *bufs = g_malloc ((gsize) depth * max);
+  g_autofree gint64 *cookies = g_new0 (gint64, depth);
+  g_autofree guint *which = g_new0 (guint, depth);
+  guint next = 0, in_flight = 0;
+  while (next < written->len || in_flight > 0)
+    {
+      for (guint slot = 0; slot < depth && next < written->len; slot++)
+        if (cookies[slot] == 0)
+          {
+            Written *w = &g_array_index (written, Written, next);
+            cookies[slot] = nbd_aio_pread (nbd, bufs + (gsize) slot * max, (gsize) w->length, w->offset,
+                                           NBD_NULL_COMPLETION, 0);
+            if (cookies[slot] == -1)
+              return nbd_failed (error, "reading back the destination");
+            which[slot] = next++;
+            in_flight++;
+          }
+      if (nbd_poll (nbd, -1) == -1)
+        return nbd_failed (error, "reading back the destination");
+      for (guint slot = 0; slot < depth; slot++)
+        {
+          if (cookies[slot] == 0)
+            continue;
+          int done = nbd_aio_command_completed (nbd, (guint64) cookies[slot]);
+          if (done == 0)
+            continue;
+          cookies[slot] = 0;
+          in_flight--;
+          if (done == -1)
+            return nbd_failed (error, "reading back the destination");
+          Written *w = &g_array_index (written, Written, which[slot]);
+          if (mtv_crc32c (0, bufs + (gsize) slot * max, (gsize) w->length) != w->crc)
+            return verify_failed (w, error);
+        }
+    }
+  return TRUE;
+}
+
+/* Runs a checkpoint loaded may come from a run with larger requests, so the
+ * buffers are sized by the runs themselves. */
+static gboolean
+verify (Sink *sink, const char *dest, GArray *written, guint depth, GError **error)
+{
+  gsize max = 1;
+  for (guint i = 0; i < written->len; i++)
+    max = MAX (max, (gsize) g_array_index (written, Written, i).length);
+  if (sink->nbd)
+    return verify_nbd (sink->nbd, written, max, depth, error);
   g_autofree guint8 *buf = g_malloc (max);
   for (guint i = 0; i < written->len; i++)
     {
@@ -713,12 +774,7 @@ verify (Sink *sink, const char *dest, GArray *written, gsize max, GError **error
       if (!sink_read (sink, dest, buf, (gsize) w->length, w->offset, error))
         return FALSE;
       if (mtv_crc32c (0, buf, (gsize) w->length) != w->crc)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
-                       "verification failed: the destination's %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
-                       " differ from what was read", w->length, w->offset);
-          return FALSE;
-        }
+        return verify_failed (w, error);
     }
   return TRUE;
 }
@@ -945,7 +1001,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
       g_autoptr (GArray) pending = sink.nbd ? g_array_ref (c.written) : g_array_new (FALSE, FALSE, sizeof (Written));
       if (!sink.nbd)
         g_array_append_vals (pending, c.loaded->data, c.loaded->len);
-      if (!verify (&sink, options->destination, pending, options->request_size, error))
+      if (!verify (&sink, options->destination, pending, c.requests, error))
         goto out;
       result->verified = TRUE;
     }

@@ -2,6 +2,7 @@
 persistent dirty bitmap), nbdkit (memory, error and delay filters)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -140,6 +141,18 @@ class Transfer(unittest.TestCase):
         r = subprocess.run(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", src, dst.replace("nbd+unix:///?socket=", "nbd:unix:")],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_nbd_destination_that_loses_writes_fails_verification(self):
+        # nbdkit's null plugin accepts every write and reads back zeroes: the
+        # read-back must notice, name the offset, and fail the copy.
+        src = self.image("lost.qcow2", 32 << 20, [("0x5", "3M", "5M"), ("0x9", "20M", "1M")])
+        r = self.transfer(self.qemu_nbd(src), self.nbdkit("null", "size=32M", name="liar"), check=False)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("verification failed", r.stderr)
+        offset = int(re.search(r"at offset (\d+)", r.stderr).group(1))
+        self.assertTrue(3 << 20 <= offset < 8 << 20 or 20 << 20 <= offset < 21 << 20, r.stderr)
+        r = self.transfer(self.qemu_nbd(src, name="src2"), self.nbdkit("null", "size=32M", name="liar2"), "--no-verify")
+        self.assertFalse(r[0]["verified"])
 
     def test_destination_too_small_is_refused(self):
         src = self.image("big.qcow2", 64 << 20, [])
