@@ -59,19 +59,73 @@ add_hook (GVariantDict *vm, const char *hook, const char *step)
   g_variant_dict_insert_value (vm, "hooks", g_variant_builder_end (&hooks));
 }
 
-/* --vms "a,b" | @file. The file holds a list of names or of Plan VM entries. */
-static GVariant *
-parse_vms (const char *text, const char *pre_hook, const char *post_hook, GError **error)
+/* The source provider of the plan being created (-S) or changed (its spec). */
+static char *
+plan_source (MtvClient *client, MtvFlagValues *values, const char *plan, GError **error)
 {
-  g_autoptr (JsonNode) list = NULL;
-  if (g_str_has_prefix (text, "where ") || g_str_has_prefix (text, "WHERE "))
+  const char *source = NULL;
+  if (g_variant_dict_lookup (&values->spec, "sourceProvider", "&s", &source))
+    return g_strdup (source);
+  g_autoptr (JsonObject) exported = mtv_client_export (client, MTV_KIND_PLAN, plan, NULL);
+  JsonNode *name = exported ? json_object_get_member (exported, "spec") : NULL;
+  const char *path[] = { "provider", "source", "name" };
+  for (gsize i = 0; name && i < G_N_ELEMENTS (path); i++)
+    name = JSON_NODE_HOLDS_OBJECT (name) ? json_object_get_member (json_node_get_object (name), path[i]) : NULL;
+  if (name && JSON_NODE_HOLDS_VALUE (name))
+    return g_strdup (json_node_get_string (name));
+  g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "--vms \"where ...\" needs the source provider (-S)");
+  return NULL;
+}
+
+/* --vms "where QUERY": the source's VMs the query selects, by id and name. */
+static JsonNode *
+vms_from_query (MtvClient *client, const char *source, const char *query, GError **error)
+{
+  guint64 revision;
+  g_autofree char *text = mtv_client_query_inventory (client, source, "vms", query, &revision, error);
+  if (text == NULL)
     {
-      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID,
-                   "--vms: selecting VMs with a query needs provider inventory, which this mtvd "
-                   "does not have yet; list the VMs by name");
+      g_prefix_error (error, "--vms: ");
       return NULL;
     }
-  if (text[0] == '@')
+  g_autoptr (JsonNode) rows = json_from_string (text, error);
+  if (rows == NULL || !JSON_NODE_HOLDS_ARRAY (rows))
+    return NULL;
+  JsonArray *array = json_node_get_array (rows);
+  if (json_array_get_length (array) == 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "--vms: no VM of provider %s matches \"%s\"", source, query);
+      return NULL;
+    }
+  JsonArray *vms = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *row = json_array_get_object_element (array, i);
+      JsonObject *vm = json_object_new ();
+      if (json_object_has_member (row, "id"))
+        json_object_set_string_member (vm, "id", json_object_get_string_member (row, "id"));
+      if (json_object_has_member (row, "name"))
+        json_object_set_string_member (vm, "name", json_object_get_string_member (row, "name"));
+      json_array_add_object_element (vms, vm);
+    }
+  JsonNode *node = json_node_init_array (json_node_alloc (), vms);
+  json_array_unref (vms);
+  return node;
+}
+
+/* --vms "a,b" | @file | "where QUERY". A file holds a list of names or of
+ * Plan VM entries (as `get inventory vms -o planvms` prints). */
+static GVariant *
+parse_vms (MtvClient *client, const char *source, const char *text, const char *pre_hook, const char *post_hook,
+           GError **error)
+{
+  g_autoptr (JsonNode) list = NULL;
+  if (g_ascii_strncasecmp (text, "where ", 6) == 0)
+    {
+      if ((list = vms_from_query (client, source, text, error)) == NULL)
+        return NULL;
+    }
+  else if (text[0] == '@')
     {
       g_autofree char *contents = NULL;
       gsize length;
@@ -232,7 +286,9 @@ run_plan (MtvCtl *ctl, int argc, char **argv, gboolean create)
   const char *post = g_hash_table_lookup (values.raw, "post-hook");
   if (vms)
     {
-      GVariant *list = parse_vms (vms, pre, post, &error);
+      g_autofree char *source = g_ascii_strncasecmp (vms, "where ", 6) == 0
+                                    ? plan_source (client, &values, name, &error) : NULL;
+      GVariant *list = (source || error == NULL) ? parse_vms (client, source, vms, pre, post, &error) : NULL;
       if (list == NULL)
         goto out;
       g_variant_dict_insert_value (&values.spec, "vms", list);

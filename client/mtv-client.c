@@ -132,6 +132,21 @@ mtv_client_get_inventory (MtvClient *client, const char *provider, const char *k
 }
 
 char *
+mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
+                            guint64 *revision, GError **error)
+{
+  g_autofree char *path = mtv_object_path_for (MTV_KIND_PROVIDER, provider);
+  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider", "QueryInventory",
+                                     g_variant_new ("(ss@a{sv})", kind, query, empty_options ()), "(st)", error);
+  name_missing (error, MTV_KIND_PROVIDER, provider);
+  if (reply == NULL)
+    return NULL;
+  char *text = NULL;
+  g_variant_get (reply, "(st)", &text, revision);
+  return text;
+}
+
+char *
 mtv_client_start_plan (MtvClient *client, const char *plan, GError **error)
 {
   g_autofree char *path = mtv_object_path_for (MTV_KIND_PLAN, plan);

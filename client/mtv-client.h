@@ -27,6 +27,9 @@ JsonObject *mtv_client_export (MtvClient *client, MtvKind kind, const char *name
 /* A provider's inventory of @kind as JSON text, and its revision. */
 char *mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
                                 guint64 *revision, GError **error);
+/* QueryInventory: the rows (a JSON array) of @query over @kind. */
+char *mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
+                                  guint64 *revision, GError **error);
 
 /* Plan.Start: the new migration's object path. */
 char *mtv_client_start_plan (MtvClient *client, const char *plan, GError **error);

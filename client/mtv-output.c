@@ -63,6 +63,25 @@ mtv_table_new (const char *first_header, ...)
   return table;
 }
 
+MtvTable *
+mtv_table_new_strv (const char *const *headers)
+{
+  MtvTable *table = g_new0 (MtvTable, 1);
+  table->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  table->columns = g_strv_length ((char **) headers);
+  g_ptr_array_add (table->rows, g_strdupv ((char **) headers));
+  return table;
+}
+
+void
+mtv_table_add_row_strv (MtvTable *table, const char *const *cells)
+{
+  char **row = g_new0 (char *, table->columns + 1);
+  for (guint i = 0; i < table->columns; i++)
+    row[i] = g_strdup (cells[i] ? cells[i] : "");
+  g_ptr_array_add (table->rows, row);
+}
+
 void
 mtv_table_add_row (MtvTable *table, const char *first_cell, ...)
 {

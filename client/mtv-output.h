@@ -18,6 +18,10 @@ void mtv_output_print_node (JsonNode *node, MtvOutputFormat format);
 /* A table whose columns are as wide as their widest cell. */
 typedef struct _MtvTable MtvTable;
 MtvTable *mtv_table_new (const char *first_header, ...) G_GNUC_NULL_TERMINATED;
+/* A table whose headers are known only at run time (SELECT columns). */
+MtvTable *mtv_table_new_strv (const char *const *headers);
+/* Adds a row of as many cells as there are headers. */
+void mtv_table_add_row_strv (MtvTable *table, const char *const *cells);
 /* Adds a row of as many cells as there are headers; takes none of them. */
 void mtv_table_add_row (MtvTable *table, const char *first_cell, ...);
 void mtv_table_print (MtvTable *table);

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "mtv-daemon.h"
+#include "mtv-query.h"
 #include "mtv-auth.h"
 #include "mtv-error.h"
 #include "mtv-item.h"
@@ -196,17 +197,25 @@ secret_keys_of (JsonObject *secret)
 
 static void export_item (MtvDaemon *daemon, MtvItem *item);
 
-/* (Re)starts what the item runs: a provider's backend. */
+/* (Re)starts what the item runs: a provider's backend. After a restart of
+ * mtvd the stored inventory is served until the backend reports; after a
+ * change of the spec only the revision numbers go on. */
 static void
 start_runtime (MtvDaemon *daemon, MtvItem *item)
 {
   if (item->record->kind != MTV_KIND_PROVIDER)
     return;
+  gboolean restart = item->runtime != NULL;
   if (item->runtime)
     item->runtime_free (item->runtime);
-  item->runtime = mtv_provider_runtime_start (daemon, item->record);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) stored = mtv_store_get_inventory (daemon->store, item->record->name, &error);
+  if (stored == NULL)
+    g_warning ("provider %s: stored inventory unreadable, collecting anew: %s", item->record->name, error->message);
+  item->runtime = mtv_provider_runtime_start (daemon, item->record, stored, !restart);
   item->runtime_free = (GDestroyNotify) mtv_provider_runtime_free;
-  mtv_provider_set_inventory_revision (MTV_PROVIDER (item->kind_iface), 0);
+  MtvProviderRuntime *rt = item->runtime;
+  mtv_provider_set_inventory_revision (MTV_PROVIDER (item->kind_iface), rt && rt->inventory ? rt->revision : 0);
 }
 
 void
@@ -218,6 +227,10 @@ mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inve
     return;
   if (inventory_changed)
     {
+      g_autoptr (GError) error = NULL;
+      if (!mtv_store_put_inventory (daemon->store, name, rt->revision, rt->inventory, &error))
+        g_warning ("provider %s: inventory revision %" G_GUINT64_FORMAT " not stored: %s", name, rt->revision,
+                   error->message);
       MtvProvider *provider = MTV_PROVIDER (item->kind_iface);
       mtv_provider_set_inventory_revision (provider, rt->revision);
       mtv_provider_emit_inventory_changed (provider, rt->revision);
@@ -548,22 +561,21 @@ item_name (GDBusInterface *iface)
   return mtv_resource_get_name (mtv_object_peek_resource (MTV_OBJECT (g_dbus_interface_get_object (iface))));
 }
 
-static void
-do_get_inventory (GDBusMethodInvocation *invocation, gpointer data)
+/* The provider's inventory of @kind for a GetInventory or QueryInventory
+ * call, or NULL after answering the call with why there is none. */
+static JsonArray *
+inventory_for_call (Target *t, GDBusMethodInvocation *invocation, const char *kind, guint64 *revision)
 {
-  Target *t = data;
   MtvItem *item = target_item (t, invocation);
   if (item == NULL)
-    return;
-  const char *kind;
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})", &kind, NULL);
+    return NULL;
   MtvProviderRuntime *rt = item->runtime;
   if (rt == NULL)
     {
       g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_FAILED,
                                              "provider \"%s\" has no inventory: its type has no backend in this mtvd",
                                              t->name);
-      return;
+      return NULL;
     }
   if (!g_strv_contains (rt->backend->inventory_kinds, kind))
     {
@@ -572,27 +584,82 @@ do_get_inventory (GDBusMethodInvocation *invocation, gpointer data)
       g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
                                              "kind: a %s provider has no \"%s\" inventory (it has: %s)",
                                              rt->backend->type, shown, *kinds ? kinds : "none");
-      return;
+      return NULL;
     }
   if (!rt->reported)
     {
       g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_BUSY,
                                              "provider \"%s\" is still collecting its first inventory; try again shortly",
                                              t->name);
-      return;
+      return NULL;
     }
   if (rt->inventory == NULL)
     {
       g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_FAILED,
                                              "provider \"%s\" has no inventory: %s", t->name,
                                              rt->failure ? rt->failure : "unknown failure");
+      return NULL;
+    }
+  *revision = rt->revision;
+  return json_object_get_array_member (rt->inventory, kind);
+}
+
+static void
+return_rows (GDBusMethodInvocation *invocation, JsonArray *rows, guint64 revision)
+{
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+  json_node_set_array (node, rows);
+  g_autofree char *text = json_to_string (node, FALSE);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(st)", text, revision));
+}
+
+static void
+do_get_inventory (GDBusMethodInvocation *invocation, gpointer data)
+{
+  const char *kind;
+  guint64 revision;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})", &kind, NULL);
+  JsonArray *items = inventory_for_call (data, invocation, kind, &revision);
+  if (items)
+    return_rows (invocation, items, revision);
+}
+
+static void
+do_query_inventory (GDBusMethodInvocation *invocation, gpointer data)
+{
+  const char *kind, *text;
+  guint64 revision;
+  g_autoptr (GError) error = NULL;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})", &kind, &text, NULL);
+  g_autoptr (MtvQuery) query = mtv_query_parse (text, &error);
+  if (query == NULL)
+    {
+      g_prefix_error (&error, "query: ");
+      g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
-  JsonArray *array = json_object_get_array_member (rt->inventory, kind);
-  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-  json_node_set_array (node, array);
-  g_autofree char *text = json_to_string (node, FALSE);
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(st)", text, rt->revision));
+  JsonArray *items = inventory_for_call (data, invocation, kind, &revision);
+  if (items == NULL)
+    return;
+  g_autoptr (JsonArray) rows = mtv_query_run (query, items, &error);
+  if (rows == NULL)
+    {
+      g_prefix_error (&error, "query: ");
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  return_rows (invocation, rows, revision);
+}
+
+static gboolean
+handle_query_inventory (MtvProvider *provider, GDBusMethodInvocation *invocation, const char *kind,
+                        const char *query, GVariant *options)
+{
+  MtvDaemon *daemon = g_object_get_data (G_OBJECT (provider), "mtv-daemon");
+  const char *name = item_name (G_DBUS_INTERFACE (provider));
+  mtv_auth_check (daemon->auth, invocation, MTV_ACTION_READ, options, name, do_query_inventory,
+                  target_new (daemon, MTV_KIND_PROVIDER, name), (GDestroyNotify) target_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
@@ -833,6 +900,7 @@ export_item (MtvDaemon *daemon, MtvItem *item)
     {
       g_object_set_data (G_OBJECT (item->kind_iface), "mtv-daemon", daemon);
       g_signal_connect (item->kind_iface, "handle-get-inventory", G_CALLBACK (handle_get_inventory), NULL);
+      g_signal_connect (item->kind_iface, "handle-query-inventory", G_CALLBACK (handle_query_inventory), NULL);
       start_runtime (daemon, item);
     }
   g_dbus_object_manager_server_export (daemon->object_manager, G_DBUS_OBJECT_SKELETON (item->object));

@@ -33,7 +33,7 @@ publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *f
 static const MtvInventorySink sink = { .publish = publish };
 
 MtvProviderRuntime *
-mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record)
+mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObject *stored, gboolean serve_stored)
 {
   const MtvProviderType *type = mtv_provider_type_lookup (json_object_get_string_member (record->spec, "type"));
   if (type == NULL || type->backend == NULL)
@@ -43,6 +43,16 @@ mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record)
   rt->name = g_strdup (record->name);
   rt->backend = type->backend;
   rt->faults = g_ptr_array_new_with_free_func (g_free);
+  if (stored)
+    {
+      rt->revision = (guint64) json_object_get_int_member_with_default (stored, "revision", 0);
+      JsonNode *inventory = json_object_get_member (stored, "inventory");
+      if (serve_stored && inventory && JSON_NODE_HOLDS_OBJECT (inventory))
+        {
+          rt->inventory = json_object_ref (json_node_get_object (inventory));
+          rt->reported = TRUE;
+        }
+    }
   rt->instance = rt->backend->start (record->name, record->spec, &sink, rt);
   return rt;
 }

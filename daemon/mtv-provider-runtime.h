@@ -17,8 +17,13 @@ typedef struct {
   GPtrArray *faults;
 } MtvProviderRuntime;
 
-/* Starts the backend for @record, or returns NULL when its type has none. */
-MtvProviderRuntime *mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record);
+/* Starts the backend for @record, or returns NULL when its type has none.
+ * @stored is what the store kept ({"revision", "inventory"}, may be empty):
+ * revisions go on from it, and with @serve_stored its inventory is served
+ * until the backend reports (after a restart of mtvd, not after a change of
+ * the provider's spec). */
+MtvProviderRuntime *mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObject *stored,
+                                                gboolean serve_stored);
 void mtv_provider_runtime_free (MtvProviderRuntime *runtime);
 
 /* Called by the runtime when a report changed something the daemon shows. */

@@ -32,6 +32,10 @@ static const char schema[] =
   "  state TEXT NOT NULL);"
   "CREATE TABLE IF NOT EXISTS credentials ("
   "  provider TEXT PRIMARY KEY NOT NULL,"
+  "  data TEXT NOT NULL);"
+  /* The last inventory of each provider, {"revision": N, "inventory": {...}}. */
+  "CREATE TABLE IF NOT EXISTS inventory ("
+  "  provider TEXT PRIMARY KEY NOT NULL,"
   "  data TEXT NOT NULL);";
 
 static gboolean
@@ -194,7 +198,8 @@ mtv_store_delete (MtvStore *store, MtvKind kind, const char *name, GError **erro
                      g_variant_new ("(ss)", mtv_kind_collection (kind), name), error);
   if (ok && kind == MTV_KIND_PROVIDER)
     ok = run (store, "DELETE FROM credentials WHERE provider = ?;", g_variant_new ("(s)", name),
-              error);
+              error)
+         && run (store, "DELETE FROM inventory WHERE provider = ?;", g_variant_new ("(s)", name), error);
   return in_transaction (store, ok, error);
 }
 
@@ -312,4 +317,25 @@ mtv_store_put_settings (MtvStore *store, JsonObject *settings, GError **error)
 {
   g_autofree char *text = mtv_json_object_to_string (settings, FALSE);
   return run (store, "INSERT OR REPLACE INTO settings (id, data) VALUES (1, ?);", g_variant_new ("(s)", text), error);
+}
+
+JsonObject *
+mtv_store_get_inventory (MtvStore *store, const char *provider, GError **error)
+{
+  return get_object (store, "SELECT data FROM inventory WHERE provider = ?;", provider, "inventory", error);
+}
+
+gboolean
+mtv_store_put_inventory (MtvStore *store, const char *provider, guint64 revision, JsonObject *inventory,
+                         GError **error)
+{
+  g_autoptr (JsonObject) data = json_object_new ();
+  json_object_set_int_member (data, "revision", (gint64) revision);
+  if (inventory)
+    json_object_set_object_member (data, "inventory", json_object_ref (inventory));
+  else
+    json_object_set_null_member (data, "inventory");
+  g_autofree char *text = mtv_json_object_to_string (data, FALSE);
+  return run (store, "INSERT OR REPLACE INTO inventory (provider, data) VALUES (?, ?);",
+              g_variant_new ("(ss)", provider, text), error);
 }

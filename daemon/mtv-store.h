@@ -31,3 +31,9 @@ gboolean mtv_store_put_settings (MtvStore *store, JsonObject *settings, GError *
 
 /* The provider's credentials, or an empty object when none are stored. */
 JsonObject *mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error);
+
+/* A provider's last inventory as {"revision": N, "inventory": {...} or null},
+ * or an empty object when none was stored. */
+JsonObject *mtv_store_get_inventory (MtvStore *store, const char *provider, GError **error);
+gboolean mtv_store_put_inventory (MtvStore *store, const char *provider, guint64 revision, JsonObject *inventory,
+                                  GError **error);

@@ -136,7 +136,8 @@ def make_ova(workdir, name, disks=((8, "a"),), nics=(("Network adapter 1", "00:5
         mf_path = os.path.join(workdir, name + ".mf")
         with open(mf_path, "w") as f:
             for member, path in [(name + ".ovf", ovf_path)] + members:
-                digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+                with open(path, "rb") as data:
+                    digest = hashlib.sha256(data.read()).hexdigest()
                 if tamper == member:
                     digest = "0" * 64
                 f.write(f"SHA256({member})= {digest}\n")

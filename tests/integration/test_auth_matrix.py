@@ -58,6 +58,7 @@ def calls_for(tag):
         calls.append(("org.mtvd.Mtv1.Resource.Export", path, ["{}"], coll))
         if coll == "providers":
             calls.append(("org.mtvd.Mtv1.Provider.GetInventory", path, ["vms", "{}"], coll))
+            calls.append(("org.mtvd.Mtv1.Provider.QueryInventory", path, ["vms", "'cpuCount > 1'", "{}"], coll))
         if coll == "plans":
             # The plan is not ready (its VM is in no inventory): an allowed
             # caller gets past polkit to Invalid.
@@ -179,7 +180,7 @@ class AuthMatrix(unittest.TestCase):
         # Providers need manage-providers, everything else manage-plans; the
         # refusal names the action, so a mix-up shows here.
         for method, path, args, coll in calls_for("victim"):
-            if ".Export" in method or ".GetInventory" in method:
+            if ".Export" in method or "Inventory" in method:
                 want = "org.mtvd.mtv1.read"
             elif ".Start" in method or ".Cancel" in method:
                 want = "org.mtvd.mtv1.run-migrations"

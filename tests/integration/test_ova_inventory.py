@@ -9,6 +9,8 @@ import tempfile
 import time
 import unittest
 
+import yaml
+
 from gi.repository import GLib
 
 from mtvtest import CallError, Sandbox, object_path, v
@@ -136,6 +138,98 @@ class OvaInventory(unittest.TestCase):
         with self.assertRaises(CallError) as cm:
             self.inventory("vms", provider="gone")
         self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Failed")
+
+
+class Queries(unittest.TestCase):
+    """QueryInventory and `mtvctl get inventory -q` over a real OVA inventory,
+    and the inventory kept in the state database across restarts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="mtv-ovaq-")
+        make_ova(cls.dir, "web1", disks=((8, "a"), (4, "b")), cpus=4, memory=2048)
+        make_ova(cls.dir, "web2", disks=((2, "c"),), cpus=2, memory=1024)
+        make_ova(cls.dir, "db1", disks=((6, "d"),), cpus=8, memory=8192, firmware="efi")
+        cls.sb = Sandbox().start()
+        cls.sb.create("CreateProvider", "ova", {"type": S("ova"), "url": S("file://" + cls.dir)})
+        OvaInventory.inventory(cls, "vms")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sb.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def query(self, query, kind="vms"):
+        text, revision = self.sb.call(object_path("providers", "ova"), "org.mtvd.Mtv1.Provider", "QueryInventory",
+                                      "(ssa{sv})", (kind, query, {}))
+        return json.loads(text), revision
+
+    def test_where_select_order_limit(self):
+        rows, _ = self.query("SELECT name, cpuCount, len(disks) AS disks WHERE memoryMB >= 1Ki ORDER BY cpuCount DESC")
+        self.assertEqual(rows, [{"name": "db1", "cpuCount": 8, "disks": 1}, {"name": "web1", "cpuCount": 4, "disks": 2},
+                                {"name": "web2", "cpuCount": 2, "disks": 1}])
+        rows, _ = self.query("name like 'web%' and sum(disks[*].capacity) > 9Mi")
+        self.assertEqual([r["name"] for r in rows], ["web1"])
+        self.assertIn("disks", rows[0])                      # whole documents without SELECT
+        rows, _ = self.query("SELECT firmware, count(*) AS vms GROUP BY firmware ORDER BY firmware")
+        self.assertEqual(rows, [{"firmware": "bios", "vms": 2}, {"firmware": "efi", "vms": 1}])
+        rows, _ = self.query("SELECT name ORDER BY name LIMIT 1", kind="disks")
+        self.assertEqual(len(rows), 1)
+
+    def test_bad_queries_are_refused_with_the_position(self):
+        for query, want in (("cpuCount >", "syntax error"), ("SELCT name", "Keyword Typo"),
+                            ("name = 'x' LIMIT 1 LIMIT 2", "Duplicate Keyword"), ("name ~= '('", "error parsing regexp"),
+                            ("name + 1 > 0", "type mismatch")):
+            with self.subTest(query=query):
+                with self.assertRaises(CallError) as cm:
+                    self.query(query)
+                self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
+                self.assertIn(want, cm.exception.message)
+        with self.assertRaises(CallError) as cm:
+            self.query("cpuCount > 1 and", kind="vms")
+        self.assertIn("at position 13", cm.exception.message)
+        with self.assertRaises(CallError) as cm:
+            self.query("name = 'x'", kind="hosts")
+        self.assertIn("has no \"hosts\" inventory", cm.exception.message)
+
+    def test_mtvctl_query_table_json_planvms(self):
+        r = self.sb.mtvctl("get", "inventory", "vms", "ova", "-q", "SELECT name, memoryMB AS mem WHERE cpuCount < 8 SORT BY name")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "MEM"])
+        self.assertEqual([l.split() for l in lines[1:]], [["web1", "2048"], ["web2", "1024"]])
+        self.assertEqual(lines[0].index("MEM"), lines[1].index("2048"))   # columns line up
+        r = self.sb.mtvctl("get", "inventory", "vm", "-p", "ova", "-q", "cpuCount = 8", "-o", "json")
+        self.assertEqual([vm["name"] for vm in json.loads(r.stdout)], ["db1"])
+        r = self.sb.mtvctl("get", "inventory", "vms", "ova", "-q", "name ~= '^web'", "-o", "planvms")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = yaml.safe_load(r.stdout)
+        self.assertEqual(sorted(vm["name"] for vm in listed), ["web1", "web2"])
+        self.assertTrue(all(vm["id"] for vm in listed))
+        r = self.sb.mtvctl("get", "inventory", "vms", "ova", "-q", "cpuCount >> 2")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("syntax error", r.stderr)
+        self.assertIn("^", r.stderr)
+
+    def test_plan_vms_from_a_query(self):
+        self.sb.create("CreateProvider", "here", {"type": S("local"), "url": S("file://" + self.dir + "/target")})
+        r = self.sb.mtvctl("create", "plan", "webs", "-S", "ova", "--vms", "where name like 'web%'",
+                           "--network-pairs", "", "--storage-pairs", "")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        plan = self.sb.export(object_path("plans", "webs"))
+        self.assertEqual(sorted(vm["name"] for vm in plan["spec"]["vms"]), ["web1", "web2"])
+        self.assertTrue(all(vm["id"] for vm in plan["spec"]["vms"]))
+        r = self.sb.mtvctl("create", "plan", "none", "-S", "ova", "--vms", "where cpuCount > 100")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no VM of provider ova matches", r.stderr)
+
+    def test_inventory_survives_a_restart(self):
+        rows, revision = self.query("SELECT name ORDER BY name")
+        self.sb.kill_mtvd()
+        self.sb.start_mtvd()
+        # Served from the state database at once, at the same revision, before any rescan.
+        again, revision2 = self.query("SELECT name ORDER BY name")
+        self.assertEqual((again, revision2), (rows, revision))
 
 
 class HostileOvas(unittest.TestCase):
