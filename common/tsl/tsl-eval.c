@@ -737,6 +737,17 @@ walk (const TslPath *path, guint i, JsonNode *node, GPtrArray *found, gboolean *
     }
   const Step *s = &g_array_index (path->steps, Step, i);
   JsonNodeType type = json_node_get_node_type (node);
+  if (type == JSON_NODE_OBJECT && s->kind == STEP_ALL)
+    {
+      /* [*] of an object: every member's value. */
+      *fanned = TRUE;
+      JsonObjectIter iter;
+      JsonNode *member;
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (json_object_iter_next (&iter, NULL, &member))
+        walk (path, i + 1, member, found, fanned);
+      return;
+    }
   if (type == JSON_NODE_ARRAY && s->kind != STEP_INDEX)
     {
       JsonArray *array = json_node_get_array (node);
@@ -774,12 +785,27 @@ tsl_value_compare (const TslValue *a, const TslValue *b)
   return a->type < b->type ? -1 : a->type > b->type;
 }
 
+const char *
+tsl_path_first_key (const TslPath *path)
+{
+  if (path->steps->len == 0)
+    return NULL;
+  const Step *s = &g_array_index (path->steps, Step, 0);
+  return s->kind == STEP_KEY ? s->key : NULL;
+}
+
 void
 tsl_path_lookup (const TslPath *path, JsonNode *doc, TslValue *value, TslArena *arena)
 {
+  tsl_path_lookup_from (path, 0, doc, value, arena);
+}
+
+void
+tsl_path_lookup_from (const TslPath *path, guint first, JsonNode *doc, TslValue *value, TslArena *arena)
+{
   /* The common case, plain keys into objects, without collecting. */
   JsonNode *node = doc;
-  guint i = 0;
+  guint i = first;
   for (; i < path->steps->len && node && JSON_NODE_HOLDS_OBJECT (node); i++)
     {
       const Step *s = &g_array_index (path->steps, Step, i);
@@ -787,7 +813,7 @@ tsl_path_lookup (const TslPath *path, JsonNode *doc, TslValue *value, TslArena *
         break;
       node = json_object_get_member (json_node_get_object (node), s->key);
     }
-  if (i == path->steps->len || node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+  if (i == path->steps->len || node == NULL || JSON_NODE_HOLDS_VALUE (node) || JSON_NODE_HOLDS_NULL (node))
     {
       tsl_value_from_json (i == path->steps->len ? node : NULL, value, arena);
       return;

@@ -145,6 +145,10 @@ TslPath *tsl_path_new (const char *text);
 void tsl_path_free (TslPath *path);
 /* The value at @path in @doc (NULL when absent). */
 void tsl_path_lookup (const TslPath *path, JsonNode *doc, TslValue *value, TslArena *arena);
+/* The same from step @first on (skipping a scope prefix such as "vm."). */
+void tsl_path_lookup_from (const TslPath *path, guint first, JsonNode *doc, TslValue *value, TslArena *arena);
+/* The path's first step when it is a plain key ("vm" of vm.name), else NULL. */
+const char *tsl_path_first_key (const TslPath *path);
 /* A TslLookup over a JSON document (@doc is its JsonNode): absent fields are null. */
 gboolean tsl_document_lookup (const TslNode *identifier, TslValue *value, TslArena *arena, gpointer doc);
 /* Orders two values for sorting: nulls first, numbers, strings and times by value. */

@@ -350,6 +350,14 @@ parse_system (Ctx *ctx, xmlNode *system, JsonObject *disk_section, GPtrArray *di
   if (os_type == NULL && os)
     os_type = attr (ctx, os, "id");
   json_object_set_string_member (vm, "osType", os_type ? os_type : "");
+  /* Who exported it: VMware's tools declare their OVF namespace (the
+   * export_source rule warns about the others). */
+  const char *source = "Unknown";
+  if (xmlSearchNsByHref (system->doc, system, BAD_CAST NS_VMW))
+    source = "VMware";
+  else if (xmlSearchNsByHref (system->doc, system, BAD_CAST "http://www.virtualbox.org/ovf/machine"))
+    source = "VirtualBox";
+  json_object_set_string_member (vm, "ovaSource", source);
 
   json_object_set_int_member (vm, "cpuCount", 1);
   json_object_set_int_member (vm, "coresPerSocket", 1);
