@@ -57,12 +57,16 @@ main (int argc, char **argv)
 {
   gboolean session = FALSE, version = FALSE;
   int max_in_flight = 20;
-  g_autofree char *state_dir = NULL;
+  g_autofree char *state_dir = NULL, *rules_dir = NULL, *rules_dropin_dir = NULL;
   g_autoptr (GError) error = NULL;
   const GOptionEntry entries[] = {
     { "session", 0, 0, G_OPTION_ARG_NONE, &session, "Serve on the session bus (development)", NULL },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Keep state in DIR (default " MTV_STATE_DIR ")", "DIR" },
     { "max-vms-in-flight", 0, 0, G_OPTION_ARG_INT, &max_in_flight, "Migrate at most N VMs at once (default 20)", "N" },
+    { "rules-dir", 0, 0, G_OPTION_ARG_FILENAME, &rules_dir,
+      "Read the shipped validation rules from DIR (default " MTV_DATA_DIR "/rules)", "DIR" },
+    { "rules-dropin-dir", 0, 0, G_OPTION_ARG_FILENAME, &rules_dropin_dir,
+      "Read the administrator's validation rules from DIR (default " MTV_SYSCONF_DIR "/rules.d)", "DIR" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL },
   };
@@ -102,7 +106,9 @@ main (int argc, char **argv)
   g_dbus_connection_set_exit_on_close (connection, FALSE);
 
   Context ctx = { .loop = g_main_loop_new (NULL, FALSE) };
-  ctx.daemon = mtv_daemon_new (connection, state_dir, session, (guint) MAX (1, max_in_flight), &error);
+  ctx.daemon = mtv_daemon_new (connection, state_dir, rules_dir ? rules_dir : MTV_DATA_DIR "/rules",
+                               rules_dropin_dir ? rules_dropin_dir : MTV_SYSCONF_DIR "/rules.d", session,
+                               (guint) MAX (1, max_in_flight), &error);
   if (ctx.daemon == NULL)
     {
       g_printerr ("mtvd: %s\n", error->message);

@@ -8,6 +8,7 @@
 #include "mtv-store.h"
 #include "mtv-provider-runtime.h"
 #include "mtv-run.h"
+#include "mtv-rules.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -16,6 +17,10 @@
 
 struct _MtvDaemon {
   GDBusConnection *connection;
+  MtvRules *rules;
+  char *rule_dirs[3];            /* shipped, drop-ins */
+  GFileMonitor *rule_monitors[2];
+  guint rules_reload_source;
   GDBusObjectManagerServer *object_manager;
   MtvManager *manager;
   MtvStore *store;
@@ -218,6 +223,67 @@ start_runtime (MtvDaemon *daemon, MtvItem *item)
   mtv_provider_set_inventory_revision (MTV_PROVIDER (item->kind_iface), rt && rt->inventory ? rt->revision : 0);
 }
 
+MtvRules *
+mtv_daemon_rules (MtvDaemon *daemon)
+{
+  return daemon->rules;
+}
+
+static void
+load_rules (MtvDaemon *daemon)
+{
+  g_clear_pointer (&daemon->rules, mtv_rules_free);
+  daemon->rules = mtv_rules_load ((const char *const *) daemon->rule_dirs);
+  const GPtrArray *faults = mtv_rules_faults (daemon->rules);
+  g_autoptr (GPtrArray) shown = g_ptr_array_new ();
+  for (guint i = 0; i < faults->len; i++)
+    g_ptr_array_add (shown, faults->pdata[i]);
+  g_ptr_array_add (shown, NULL);
+  mtv_manager_set_rule_faults (daemon->manager, (const char *const *) shown->pdata);
+}
+
+/* Rule files changed: reload them and recompute every provider's concerns. */
+static gboolean
+reload_rules (gpointer data)
+{
+  MtvDaemon *daemon = data;
+  daemon->rules_reload_source = 0;
+  load_rules (daemon);
+  g_message ("validation rules reloaded: %u file faults", mtv_rules_faults (daemon->rules)->len);
+  GHashTableIter iter;
+  MtvItem *item;
+  g_hash_table_iter_init (&iter, daemon->items[MTV_KIND_PROVIDER]);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &item))
+    if (item->runtime && mtv_provider_runtime_reapply (item->runtime))
+      mtv_daemon_provider_reported (daemon, item->record->name, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_rules_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event, gpointer data)
+{
+  MtvDaemon *daemon = data;
+  /* An editor's save is several events: reload once they settle. */
+  if (daemon->rules_reload_source)
+    g_source_remove (daemon->rules_reload_source);
+  daemon->rules_reload_source = g_timeout_add (300, reload_rules, daemon);
+}
+
+static void
+watch_rules (MtvDaemon *daemon)
+{
+  for (guint i = 0; i < 2 && daemon->rule_dirs[i]; i++)
+    {
+      g_autoptr (GFile) dir = g_file_new_for_path (daemon->rule_dirs[i]);
+      g_autoptr (GError) error = NULL;
+      daemon->rule_monitors[i] = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+      if (daemon->rule_monitors[i] == NULL)
+        g_message ("not watching %s for rule changes: %s", daemon->rule_dirs[i], error->message);
+      else
+        g_signal_connect (daemon->rule_monitors[i], "changed", G_CALLBACK (on_rules_changed), daemon);
+    }
+}
+
 void
 mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed)
 {
@@ -228,7 +294,7 @@ mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inve
   if (inventory_changed)
     {
       g_autoptr (GError) error = NULL;
-      if (!mtv_store_put_inventory (daemon->store, name, rt->revision, rt->inventory, &error))
+      if (!mtv_store_put_inventory (daemon->store, name, rt->revision, rt->inventory, rt->raw, &error))
         g_warning ("provider %s: inventory revision %" G_GUINT64_FORMAT " not stored: %s", name, rt->revision,
                    error->message);
       MtvProvider *provider = MTV_PROVIDER (item->kind_iface);
@@ -1038,8 +1104,8 @@ find_transfer (void)
 }
 
 MtvDaemon *
-mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean session_bus,
-                guint max_in_flight, GError **error)
+mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *rules_dir,
+                const char *rules_dropin_dir, gboolean session_bus, guint max_in_flight, GError **error)
 {
   g_autoptr (MtvDaemon) daemon = g_new0 (MtvDaemon, 1);
   daemon->runs = g_ptr_array_new_with_free_func ((GDestroyNotify) mtv_run_free);
@@ -1098,6 +1164,10 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, gboolean ses
     g_signal_connect (daemon->manager, create_signals[k], G_CALLBACK (handle_create),
                       GINT_TO_POINTER (k));
 
+  daemon->rule_dirs[0] = g_strdup (rules_dir);
+  daemon->rule_dirs[1] = g_strdup (rules_dropin_dir);
+  load_rules (daemon);
+  watch_rules (daemon);
   if (!load_items (daemon, error))
     return NULL;
   g_dbus_object_manager_server_set_connection (daemon->object_manager, connection);
@@ -1120,6 +1190,13 @@ mtv_daemon_free (MtvDaemon *daemon)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->manager));
   if (daemon->schedule_source)
     g_source_remove (daemon->schedule_source);
+  if (daemon->rules_reload_source)
+    g_source_remove (daemon->rules_reload_source);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_object (&daemon->rule_monitors[i]);
+      g_free (daemon->rule_dirs[i]);
+    }
   for (guint i = 0; daemon->runs && i < daemon->runs->len; i++)
     mtv_run_shutdown (daemon->runs->pdata[i]);
   g_clear_pointer (&daemon->runs, g_ptr_array_unref);
@@ -1140,6 +1217,7 @@ mtv_daemon_free (MtvDaemon *daemon)
   g_clear_object (&daemon->object_manager);
   g_clear_pointer (&daemon->auth, mtv_auth_free);
   g_clear_pointer (&daemon->store, mtv_store_close);
+  g_clear_pointer (&daemon->rules, mtv_rules_free);
   g_clear_object (&daemon->connection);
   g_free (daemon);
 }

@@ -5,7 +5,9 @@
 /* The daemon's context: the bus connection, the exported objects, the store
  * and the authority. Everything mutable in mtvd hangs off this one object. */
 
-MtvDaemon *mtv_daemon_new (GDBusConnection *connection, const char *state_dir,
-                           gboolean session_bus, guint max_in_flight, GError **error);
+/* @rules_dir holds the shipped validation rules, @rules_dropin_dir the
+ * administrator's; both are watched for changes. */
+MtvDaemon *mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *rules_dir,
+                           const char *rules_dropin_dir, gboolean session_bus, guint max_in_flight, GError **error);
 void mtv_daemon_free (MtvDaemon *daemon);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvDaemon, mtv_daemon_free)

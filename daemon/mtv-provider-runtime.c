@@ -1,26 +1,31 @@
 #include "mtv-provider-runtime.h"
 #include "mtv-json.h"
+#include "mtv-rules.h"
+
+/* Serves @raw with the rules' concerns; TRUE when that changed what is served. */
+static gboolean
+serve (MtvProviderRuntime *rt, JsonObject *raw)
+{
+  g_autoptr (JsonObject) applied = raw ? mtv_rules_apply (mtv_daemon_rules (rt->daemon), rt->backend->type, raw) : NULL;
+  if (raw != rt->raw)
+    {
+      g_clear_pointer (&rt->raw, json_object_unref);
+      rt->raw = raw ? json_object_ref (raw) : NULL;
+    }
+  if ((applied == NULL) == (rt->inventory == NULL) && (applied == NULL || mtv_json_object_equal (applied, rt->inventory)))
+    return FALSE;
+  g_clear_pointer (&rt->inventory, json_object_unref);
+  rt->inventory = g_steal_pointer (&applied);
+  rt->revision++;
+  return TRUE;
+}
 
 static void
 publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *faults)
 {
   MtvProviderRuntime *rt = host;
   g_autoptr (JsonObject) owned = inventory;
-  gboolean changed = FALSE;
-
-  if (inventory && (rt->inventory == NULL || !mtv_json_object_equal (inventory, rt->inventory)))
-    {
-      g_clear_pointer (&rt->inventory, json_object_unref);
-      rt->inventory = g_steal_pointer (&owned);
-      rt->revision++;
-      changed = TRUE;
-    }
-  else if (inventory == NULL && rt->inventory)
-    {
-      g_clear_pointer (&rt->inventory, json_object_unref);
-      rt->revision++;
-      changed = TRUE;
-    }
+  gboolean changed = serve (rt, inventory);
   g_free (rt->failure);
   rt->failure = g_strdup (failure);
   g_ptr_array_set_size (rt->faults, 0);
@@ -28,6 +33,12 @@ publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *f
     g_ptr_array_add (rt->faults, g_strdup (faults->pdata[i]));
   rt->reported = TRUE;
   mtv_daemon_provider_reported (rt->daemon, rt->name, changed);
+}
+
+gboolean
+mtv_provider_runtime_reapply (MtvProviderRuntime *rt)
+{
+  return rt->raw && serve (rt, rt->raw);
 }
 
 static const MtvInventorySink sink = { .publish = publish };
@@ -47,9 +58,12 @@ mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObje
     {
       rt->revision = (guint64) json_object_get_int_member_with_default (stored, "revision", 0);
       JsonNode *inventory = json_object_get_member (stored, "inventory");
-      if (serve_stored && inventory && JSON_NODE_HOLDS_OBJECT (inventory))
+      JsonNode *raw = json_object_get_member (stored, "raw");
+      if (serve_stored && inventory && JSON_NODE_HOLDS_OBJECT (inventory) && raw && JSON_NODE_HOLDS_OBJECT (raw))
         {
+          /* What was served, at its revision; the current rules may add to it. */
           rt->inventory = json_object_ref (json_node_get_object (inventory));
+          serve (rt, json_node_get_object (raw));
           rt->reported = TRUE;
         }
     }
@@ -64,6 +78,7 @@ mtv_provider_runtime_free (MtvProviderRuntime *rt)
     return;
   rt->backend->stop (rt->instance);
   g_clear_pointer (&rt->inventory, json_object_unref);
+  g_clear_pointer (&rt->raw, json_object_unref);
   g_ptr_array_unref (rt->faults);
   g_free (rt->failure);
   g_free (rt->name);

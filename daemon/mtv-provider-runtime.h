@@ -11,7 +11,8 @@ typedef struct {
   const MtvProviderBackend *backend;
   gpointer instance;
   gboolean reported;    /* the backend has reported at least once */
-  JsonObject *inventory;
+  JsonObject *raw;      /* as the backend reported it */
+  JsonObject *inventory; /* raw plus the validation rules' concerns: what is served */
   guint64 revision;
   char *failure;
   GPtrArray *faults;
@@ -25,8 +26,13 @@ typedef struct {
 MtvProviderRuntime *mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObject *stored,
                                                 gboolean serve_stored);
 void mtv_provider_runtime_free (MtvProviderRuntime *runtime);
+/* Recomputes the concerns with the daemon's current rules; TRUE when the
+ * served inventory changed (its revision was bumped). */
+gboolean mtv_provider_runtime_reapply (MtvProviderRuntime *runtime);
 
 /* Called by the runtime when a report changed something the daemon shows. */
 void mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed);
+/* The validation rules in force. */
+struct _MtvRules *mtv_daemon_rules (MtvDaemon *daemon);
 /* The runtime of a provider, or NULL. */
 MtvProviderRuntime *mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name);

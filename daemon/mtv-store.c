@@ -33,7 +33,8 @@ static const char schema[] =
   "CREATE TABLE IF NOT EXISTS credentials ("
   "  provider TEXT PRIMARY KEY NOT NULL,"
   "  data TEXT NOT NULL);"
-  /* The last inventory of each provider, {"revision": N, "inventory": {...}}. */
+  /* The last inventory of each provider: {"revision": N, "inventory": {...}
+   * as served, "raw": {...} as the backend reported it}. */
   "CREATE TABLE IF NOT EXISTS inventory ("
   "  provider TEXT PRIMARY KEY NOT NULL,"
   "  data TEXT NOT NULL);";
@@ -327,12 +328,15 @@ mtv_store_get_inventory (MtvStore *store, const char *provider, GError **error)
 
 gboolean
 mtv_store_put_inventory (MtvStore *store, const char *provider, guint64 revision, JsonObject *inventory,
-                         GError **error)
+                         JsonObject *raw, GError **error)
 {
   g_autoptr (JsonObject) data = json_object_new ();
   json_object_set_int_member (data, "revision", (gint64) revision);
-  if (inventory)
-    json_object_set_object_member (data, "inventory", json_object_ref (inventory));
+  if (inventory && raw)
+    {
+      json_object_set_object_member (data, "inventory", json_object_ref (inventory));
+      json_object_set_object_member (data, "raw", json_object_ref (raw));
+    }
   else
     json_object_set_null_member (data, "inventory");
   g_autofree char *text = mtv_json_object_to_string (data, FALSE);

@@ -32,8 +32,9 @@ gboolean mtv_store_put_settings (MtvStore *store, JsonObject *settings, GError *
 /* The provider's credentials, or an empty object when none are stored. */
 JsonObject *mtv_store_get_credentials (MtvStore *store, const char *provider, GError **error);
 
-/* A provider's last inventory as {"revision": N, "inventory": {...} or null},
- * or an empty object when none was stored. */
+/* A provider's last inventory as {"revision": N, "inventory": {...} or null,
+ * "raw": {...}} (served, and as its backend reported it without the rules'
+ * concerns), or an empty object when none was stored. */
 JsonObject *mtv_store_get_inventory (MtvStore *store, const char *provider, GError **error);
 gboolean mtv_store_put_inventory (MtvStore *store, const char *provider, guint64 revision, JsonObject *inventory,
-                                  GError **error);
+                                  JsonObject *raw, GError **error);

@@ -49,6 +49,7 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
 
   g_autoptr (GString) missing = g_string_new (NULL);
   g_autoptr (GString) concerns = g_string_new (NULL);
+  g_autoptr (GString) warnings = g_string_new (NULL);
   g_autoptr (GString) networks = g_string_new (NULL);
   g_autoptr (GString) storages = g_string_new (NULL);
   g_autoptr (GString) pod = g_string_new (NULL);
@@ -75,8 +76,11 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
       for (guint j = 0; c && j < json_array_get_length (c); j++)
         {
           JsonObject *concern = json_array_get_object_element (c, j);
-          if (g_strcmp0 (json_object_get_string_member_with_default (concern, "category", ""), "Critical") == 0)
+          const char *category = json_object_get_string_member_with_default (concern, "category", "");
+          if (g_strcmp0 (category, "Critical") == 0)
             note (concerns, "%s: %s", name, json_object_get_string_member_with_default (concern, "assessment", ""));
+          else if (g_strcmp0 (category, "Warning") == 0)
+            note (warnings, "%s: %s", name, json_object_get_string_member_with_default (concern, "label", ""));
         }
 
       guint pod_count = 0;
@@ -119,6 +123,8 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
     mtv_status_add (status, "VMNotFound", "Critical", "NotFound", "VMs not found in the source inventory: %s.", missing->str);
   if (concerns->len)
     mtv_status_add (status, "VMCriticalConcerns", "Critical", "Concerns", "VMs with critical concerns: %s.", concerns->str);
+  if (warnings->len)
+    mtv_status_add (status, "VMWarnings", "Warning", "Concerns", "VMs with warnings: %s.", warnings->str);
   if (networks->len)
     mtv_status_add (status, "VMNetworksNotMapped", "Critical", "NotMapped", "Networks not mapped: %s.", networks->str);
   if (storages->len)

@@ -126,6 +126,52 @@ class PlanValidation(unittest.TestCase):
             time.sleep(0.2)
         self.assertIn("VMNotFound", self.conditions(self.sb.export(object_path("plans", "p-temp"))["status"]))
 
+    def test_rule_concerns_and_drop_ins(self):
+        # The shipped name rule warns about "Web_Server 2"; a warning shows on
+        # the plan without blocking it.
+        vms = json.loads(self.sb.call(object_path("providers", "ova"), "org.mtvd.Mtv1.Provider", "QueryInventory",
+                                      "(ssa{sv})", ("vms", "name = 'Web_Server 2'", {}))[0])
+        self.assertIn("ova.name.invalid", [c["id"] for c in vms[0]["concerns"]])
+        status = self.plan("p-rules", ["Web_Server 2"], skipGuestConversion=v("b", True))
+        c = self.conditions(status)
+        self.assertEqual(status["phase"], "Ready", status)
+        self.assertEqual(c["VMWarnings"]["category"], "Warning")
+        self.assertIn("Web_Server 2: Invalid VM Name", c["VMWarnings"]["message"])
+        # Concerns are queryable like any field.
+        rows = json.loads(self.sb.call(object_path("providers", "ova"), "org.mtvd.Mtv1.Provider", "QueryInventory",
+                                       "(ssa{sv})", ("vms", "SELECT name WHERE any(concerns[*].category = 'Warning')", {}))[0])
+        self.assertEqual(rows, [{"name": "Web_Server 2"}])
+
+        # An administrator's drop-in with a Critical rule blocks the plan at once
+        # (the directory is watched), and the inventory revision moves on.
+        _, rev = self.sb.call(object_path("providers", "ova"), "org.mtvd.Mtv1.Provider", "GetInventory",
+                              "(sa{sv})", ("vms", {}))
+        dropin = os.path.join(self.sb.rules_dropin_dir, "ova-site.rules")
+        with open(dropin, "w") as f:
+            f.write("[small_disks]\nid=site.disk.small\ncategory=Critical\nlabel=Disk {name} is small\n"
+                    "assessment=Site policy: disks under 3 MiB are not migrated.\neach=disks\nwhen=capacity < 3Mi\n")
+        status = self.wait_ready("plans", "p-rules", phase="NotReady")
+        self.assertIn("Site policy", self.conditions(status)["VMCriticalConcerns"]["message"])
+        _, rev2 = self.sb.call(object_path("providers", "ova"), "org.mtvd.Mtv1.Provider", "GetInventory",
+                               "(sa{sv})", ("vms", {}))
+        self.assertGreater(rev2, rev)
+        # A broken drop-in is reported (Manager.RuleFaults) and skipped; the good one stays.
+        with open(os.path.join(self.sb.rules_dropin_dir, "ova-broken.rules"), "w") as f:
+            f.write("[oops]\nid=x\ncategory=Severe\nlabel=l\nassessment=a\nwhen=true\n")
+        deadline = time.monotonic() + 10
+        faults = []
+        while time.monotonic() < deadline and not faults:
+            faults = self.sb.call("/org/mtvd/Mtv1", "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                                  ("org.mtvd.Mtv1.Manager", "RuleFaults"))[0]
+            time.sleep(0.2)
+        self.assertEqual(len(faults), 1)
+        self.assertIn("ova-broken.rules: [oops]: category \"Severe\"", faults[0])
+        self.assertEqual(self.sb.export(object_path("plans", "p-rules"))["status"]["phase"], "NotReady")
+        # Removing the drop-in lifts the block.
+        os.unlink(dropin)
+        self.assertEqual(self.wait_ready("plans", "p-rules")["phase"], "Ready")
+        os.unlink(os.path.join(self.sb.rules_dropin_dir, "ova-broken.rules"))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
