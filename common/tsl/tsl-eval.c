@@ -95,7 +95,7 @@ set_number (TslValue *v, double n)
 static gboolean
 maybe_date (const char *s)
 {
-  return g_ascii_isdigit (s[0]) && g_ascii_isdigit (s[3]) && s[4] == '-';
+  return g_ascii_isdigit (s[0]) && g_ascii_isdigit (s[1]) && g_ascii_isdigit (s[2]) && g_ascii_isdigit (s[3]) && s[4] == '-';
 }
 
 static void

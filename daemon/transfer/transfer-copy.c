@@ -723,21 +723,30 @@ verify_nbd (struct nbd_handle *nbd, GArray *written, gsize max, guint depth, GEr
   g_autofree gint64 *cookies = g_new0 (gint64, depth);
   g_autofree guint *which = g_new0 (guint, depth);
   guint next = 0, in_flight = 0;
-  while (next < written->len || in_flight > 0)
+  gboolean ok = TRUE;
+  /* After a failure the reads still in flight are waited for: they write
+   * into bufs until they complete. */
+  while ((ok && next < written->len) || in_flight > 0)
     {
-      for (guint slot = 0; slot < depth && next < written->len; slot++)
+      for (guint slot = 0; ok && slot < depth && next < written->len; slot++)
         if (cookies[slot] == 0)
           {
             Written *w = &g_array_index (written, Written, next);
             cookies[slot] = nbd_aio_pread (nbd, bufs + (gsize) slot * max, (gsize) w->length, w->offset,
                                            NBD_NULL_COMPLETION, 0);
             if (cookies[slot] == -1)
-              return nbd_failed (error, "reading back the destination");
+              {
+                cookies[slot] = 0;
+                ok = nbd_failed (error, "reading back the destination");
+                break;
+              }
             which[slot] = next++;
             in_flight++;
           }
+      if (in_flight == 0)
+        break;
       if (nbd_poll (nbd, -1) == -1)
-        return nbd_failed (error, "reading back the destination");
+        return ok ? nbd_failed (error, "reading back the destination") : FALSE; /* the connection is gone */
       for (guint slot = 0; slot < depth; slot++)
         {
           if (cookies[slot] == 0)
@@ -747,14 +756,16 @@ verify_nbd (struct nbd_handle *nbd, GArray *written, gsize max, guint depth, GEr
             continue;
           cookies[slot] = 0;
           in_flight--;
-          if (done == -1)
-            return nbd_failed (error, "reading back the destination");
+          if (!ok)
+            continue;
           Written *w = &g_array_index (written, Written, which[slot]);
-          if (mtv_crc32c (0, bufs + (gsize) slot * max, (gsize) w->length) != w->crc)
-            return verify_failed (w, error);
+          if (done == -1)
+            ok = nbd_failed (error, "reading back the destination");
+          else if (mtv_crc32c (0, bufs + (gsize) slot * max, (gsize) w->length) != w->crc)
+            ok = verify_failed (w, error);
         }
     }
-  return TRUE;
+  return ok;
 }
 
 /* Runs a checkpoint loaded may come from a run with larger requests, so the
