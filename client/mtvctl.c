@@ -36,7 +36,7 @@ static const struct {
   { "get", "mapping", "mappings", "[network|storage]", mtv_cmd_get_mappings, "List network and storage mappings" },
   { "get", "plan", "plans", NULL, mtv_cmd_get_plans, "List plans" },
   { "get", "hook", "hooks", NULL, mtv_cmd_get_hooks, "List hooks" },
-  { "get", "inventory", NULL, "vms|networks|storages|disks PROVIDER", mtv_cmd_get_inventory, "List a provider's inventory" },
+  { "get", "inventory", NULL, "KIND PROVIDER", mtv_cmd_get_inventory, "List or query a provider's inventory (-q QUERY)" },
   { "describe", "provider", NULL, NULL, describe_provider, "Show a provider in detail" },
   { "describe", "plan", NULL, NULL, describe_plan, "Show a plan in detail" },
   { "describe", "hook", NULL, NULL, describe_hook, "Show a hook in detail" },

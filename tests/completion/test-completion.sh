@@ -25,4 +25,11 @@ check --migration-type mtvctl create plan p --mig
 check warm mtvctl create plan p -m ""
 check yaml mtvctl get plans -o ""
 check --password-file mtvctl create provider p --pass
+check inventory mtvctl get ""
+check datastores mtvctl get inventory ""
+check planvms mtvctl get inventory vms p -o ""
+check --query mtvctl get inventory vms p --qu
+check start mtvctl ""
+check plan mtvctl start ""
+check unset mtvctl settings ""
 exit $fail
