@@ -116,13 +116,13 @@ mtv_client_export (MtvClient *client, MtvKind kind, const char *name, GError **e
   return mtv_json_object_from_string (text, "manifest from mtvd", error);
 }
 
-char *
-mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
-                          guint64 *revision, GError **error)
+/* GetInventory and QueryInventory: the JSON text of the answer and its revision. */
+static char *
+inventory_call (MtvClient *client, const char *provider, const char *method, GVariant *params, guint64 *revision,
+                GError **error)
 {
   g_autofree char *path = mtv_object_path_for (MTV_KIND_PROVIDER, provider);
-  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider", "GetInventory",
-                                     g_variant_new ("(s@a{sv})", kind, empty_options ()), "(st)", error);
+  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider", method, params, "(st)", error);
   name_missing (error, MTV_KIND_PROVIDER, provider);
   if (reply == NULL)
     return NULL;
@@ -132,18 +132,19 @@ mtv_client_get_inventory (MtvClient *client, const char *provider, const char *k
 }
 
 char *
+mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
+                          guint64 *revision, GError **error)
+{
+  return inventory_call (client, provider, "GetInventory", g_variant_new ("(s@a{sv})", kind, empty_options ()),
+                         revision, error);
+}
+
+char *
 mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
                             guint64 *revision, GError **error)
 {
-  g_autofree char *path = mtv_object_path_for (MTV_KIND_PROVIDER, provider);
-  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider", "QueryInventory",
-                                     g_variant_new ("(ss@a{sv})", kind, query, empty_options ()), "(st)", error);
-  name_missing (error, MTV_KIND_PROVIDER, provider);
-  if (reply == NULL)
-    return NULL;
-  char *text = NULL;
-  g_variant_get (reply, "(st)", &text, revision);
-  return text;
+  return inventory_call (client, provider, "QueryInventory",
+                         g_variant_new ("(ss@a{sv})", kind, query, empty_options ()), revision, error);
 }
 
 char *

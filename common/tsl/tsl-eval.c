@@ -165,11 +165,8 @@ tsl_value_to_json (const TslValue *v)
       json_node_set_boolean (n, v->boolean);
       break;
     case TSL_VALUE_NUMBER:
-      if (v->number == floor (v->number) && fabs (v->number) < 9e15)
-        json_node_set_int (n, (gint64) v->number);
-      else
-        json_node_set_double (n, v->number);
-      break;
+      json_node_unref (n);
+      return tsl_number_to_json (v->number);
     case TSL_VALUE_STRING:
       json_node_set_string (n, v->string);
       break;

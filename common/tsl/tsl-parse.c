@@ -14,6 +14,18 @@
 /* Deeper nesting than any real query; keeps hostile input off the stack. */
 #define MAX_DEPTH 256
 
+JsonNode *
+tsl_number_to_json (double number)
+{
+  JsonNode *node = json_node_new (JSON_NODE_VALUE);
+  /* Whole numbers as JSON integers (4, not 4.0), as Go and kubectl print them. */
+  if (number == floor (number) && fabs (number) < 9e15)
+    json_node_set_int (node, (gint64) number);
+  else
+    json_node_set_double (node, number);
+  return node;
+}
+
 gboolean
 tsl_set_error (GError **error, const char *text, guint position, const char *format, ...)
 {
@@ -336,18 +348,18 @@ parse_prefix (Parser *p)
   return n;
 }
 
+/* operand (op operand)*, left-associative: the binary levels of the grammar. */
 static TslNode *
-parse_mul (Parser *p)
+binary_chain (Parser *p, TslNode *(*operand) (Parser *), TslOp (*op_of) (TslTokenType))
 {
-  TslNode *left = parse_prefix (p);
+  TslNode *left = operand (p);
   while (left)
     {
-      TslTokenType t = peek (p)->type;
-      TslOp op = t == TSL_TOK_STAR ? TSL_OP_MUL : t == TSL_TOK_SLASH ? TSL_OP_DIV : t == TSL_TOK_PERCENT ? TSL_OP_MOD : TSL_OP_NONE;
+      TslOp op = op_of (peek (p)->type);
       if (op == TSL_OP_NONE)
         break;
       take (p);
-      TslNode *right = parse_prefix (p);
+      TslNode *right = operand (p);
       if (right == NULL)
         {
           tsl_node_free (left);
@@ -358,26 +370,40 @@ parse_mul (Parser *p)
   return left;
 }
 
+static TslOp
+mul_op (TslTokenType t)
+{
+  return t == TSL_TOK_STAR ? TSL_OP_MUL : t == TSL_TOK_SLASH ? TSL_OP_DIV : t == TSL_TOK_PERCENT ? TSL_OP_MOD : TSL_OP_NONE;
+}
+
+static TslOp
+add_op (TslTokenType t)
+{
+  return t == TSL_TOK_PLUS ? TSL_OP_ADD : t == TSL_TOK_MINUS ? TSL_OP_SUB : TSL_OP_NONE;
+}
+
+static TslOp
+and_op (TslTokenType t)
+{
+  return t == TSL_TOK_AND ? TSL_OP_AND : TSL_OP_NONE;
+}
+
+static TslOp
+or_op (TslTokenType t)
+{
+  return t == TSL_TOK_OR ? TSL_OP_OR : TSL_OP_NONE;
+}
+
+static TslNode *
+parse_mul (Parser *p)
+{
+  return binary_chain (p, parse_prefix, mul_op);
+}
+
 static TslNode *
 parse_add (Parser *p)
 {
-  TslNode *left = parse_mul (p);
-  while (left)
-    {
-      TslTokenType t = peek (p)->type;
-      TslOp op = t == TSL_TOK_PLUS ? TSL_OP_ADD : t == TSL_TOK_MINUS ? TSL_OP_SUB : TSL_OP_NONE;
-      if (op == TSL_OP_NONE)
-        break;
-      take (p);
-      TslNode *right = parse_mul (p);
-      if (right == NULL)
-        {
-          tsl_node_free (left);
-          return NULL;
-        }
-      left = binary (op, left, right);
-    }
-  return left;
+  return binary_chain (p, parse_mul, add_op);
 }
 
 static TslOp
@@ -492,19 +518,7 @@ parse_comparison (Parser *p)
 static TslNode *
 parse_and (Parser *p)
 {
-  TslNode *left = parse_comparison (p);
-  while (left && peek (p)->type == TSL_TOK_AND)
-    {
-      take (p);
-      TslNode *right = parse_comparison (p);
-      if (right == NULL)
-        {
-          tsl_node_free (left);
-          return NULL;
-        }
-      left = binary (TSL_OP_AND, left, right);
-    }
-  return left;
+  return binary_chain (p, parse_comparison, and_op);
 }
 
 static TslNode *
@@ -515,21 +529,9 @@ parse_or (Parser *p)
       tsl_set_error (p->error, p->text, peek (p)->position, "query nested too deeply");
       return NULL;
     }
-  TslNode *left = parse_and (p);
-  while (left && peek (p)->type == TSL_TOK_OR)
-    {
-      take (p);
-      TslNode *right = parse_and (p);
-      if (right == NULL)
-        {
-          tsl_node_free (left);
-          left = NULL;
-          break;
-        }
-      left = binary (TSL_OP_OR, left, right);
-    }
+  TslNode *n = binary_chain (p, parse_and, or_op);
   p->depth--;
-  return left;
+  return n;
 }
 
 TslNode *
@@ -774,10 +776,7 @@ tsl_node_to_json (const TslNode *n)
       break;
     case TSL_NODE_NUMBER:
       json_builder_set_member_name (b, "value");
-      if (n->number == floor (n->number) && fabs (n->number) < 9e15)
-        json_builder_add_int_value (b, (gint64) n->number);
-      else
-        json_builder_add_double_value (b, n->number);
+      json_builder_add_value (b, tsl_number_to_json (n->number));
       break;
     case TSL_NODE_BOOLEAN:
       json_builder_set_member_name (b, "value");

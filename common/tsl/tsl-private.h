@@ -11,3 +11,6 @@ gboolean tsl_set_error (GError **error, const char *text, guint position, const 
 gboolean tsl_is_date (const char *s);
 /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) */
 gboolean tsl_is_rfc3339 (const char *s);
+
+/* A number as a JSON node: an integer when it is whole. */
+JsonNode *tsl_number_to_json (double number);
