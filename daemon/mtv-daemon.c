@@ -59,6 +59,19 @@ mtv_daemon_provider_has_credentials (MtvDaemon *daemon, const char *name)
   return item && item->secret_keys[0] != NULL;
 }
 
+JsonObject *
+mtv_daemon_provider_credentials (MtvDaemon *daemon, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *credentials = mtv_store_get_credentials (daemon->store, name, &error);
+  if (credentials == NULL)
+    {
+      g_warning ("provider %s: credentials unreadable: %s", name, error->message);
+      credentials = json_object_new ();
+    }
+  return credentials;
+}
+
 MtvProviderRuntime *
 mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name)
 {

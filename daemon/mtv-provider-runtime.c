@@ -67,7 +67,8 @@ mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObje
           rt->reported = TRUE;
         }
     }
-  rt->instance = rt->backend->start (record->name, record->spec, &sink, rt);
+  g_autoptr (JsonObject) credentials = mtv_daemon_provider_credentials (daemon, record->name);
+  rt->instance = rt->backend->start (record->name, record->spec, credentials, &sink, rt);
   return rt;
 }
 

@@ -32,6 +32,8 @@ gboolean mtv_provider_runtime_reapply (MtvProviderRuntime *runtime);
 
 /* Called by the runtime when a report changed something the daemon shows. */
 void mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed);
+/* The provider's credentials (a new object; empty when none are stored). */
+JsonObject *mtv_daemon_provider_credentials (MtvDaemon *daemon, const char *name);
 /* The validation rules in force. */
 struct _MtvRules *mtv_daemon_rules (MtvDaemon *daemon);
 /* The runtime of a provider, or NULL. */

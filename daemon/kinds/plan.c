@@ -1,6 +1,7 @@
 /* Plan: which VMs move, from where to where, with which maps and how. */
 #include "map-common.h"
 #include "plan-vms.h"
+#include "plan-target.h"
 #include "mtv-run.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
@@ -246,6 +247,7 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
   mtv_status_require_ready (daemon, status, MTV_KIND_STORAGE_MAP, spec, "map.storage",
                             "StorageMapNotReady");
   mtv_plan_check_vms (daemon, spec, status);
+  mtv_plan_check_target (daemon, spec, status);
 
   /* A plan that ran shows its latest migration, as Forklift's plan does. */
   MtvRun *run = mtv_daemon_plan_run (daemon, record->name);

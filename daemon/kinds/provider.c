@@ -80,7 +80,12 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
     mtv_status_add (status, "ConnectionTestFailed", "Critical", "Unreachable", "%s", rt->failure);
   else
     {
-      mtv_status_add (status, "ConnectionTestSucceeded", "Required", "Tested", "Connection test, succeeded.");
+      JsonNode *about = rt->inventory ? json_object_get_member (rt->inventory, "about") : NULL;
+      if (about && JSON_NODE_HOLDS_VALUE (about))
+        mtv_status_add (status, "ConnectionTestSucceeded", "Required", "Tested", "Connection test, succeeded: %s.",
+                        json_node_get_string (about));
+      else
+        mtv_status_add (status, "ConnectionTestSucceeded", "Required", "Tested", "Connection test, succeeded.");
       mtv_status_add (status, "InventoryCreated", "Required", "Completed", "The inventory has been loaded.");
       if (rt->faults->len > 0)
         {

@@ -17,7 +17,9 @@ struct _MtvProviderBackend {
   const char *type;
   /* The inventory kinds this backend serves (NULL-terminated). */
   const char *const *inventory_kinds;
-  gpointer (*start) (const char *name, JsonObject *spec, const MtvInventorySink *sink, gpointer host);
+  /* @credentials: the provider's write-only secrets (a JSON object of strings). */
+  gpointer (*start) (const char *name, JsonObject *spec, JsonObject *credentials, const MtvInventorySink *sink,
+                     gpointer host);
   void (*stop) (gpointer instance);
   /* The command that serves an inventory disk read-only as NBD on the unix
    * socket @socket (qemu-nbd or nbdkit); NULL for a target-only type. */

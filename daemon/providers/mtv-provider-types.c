@@ -4,6 +4,7 @@
 
 extern const MtvProviderBackend mtv_ova_backend;
 extern const MtvProviderBackend mtv_local_backend;
+extern const MtvProviderBackend mtv_openshift_backend;
 
 static const char *const https_schemes[] = { "https", "http", NULL };
 static const char *const file_schemes[] = { "file", NULL };
@@ -21,7 +22,7 @@ static const MtvProviderType types[] = {
   { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL, cold_only, TRUE },
   { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or file:///srv/vm.ova", &mtv_ova_backend, cold_only, TRUE },
   /* An empty URL means the cluster mtvd itself is configured for. */
-  { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443", NULL, cold_live, FALSE },
+  { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443", &mtv_openshift_backend, cold_live, FALSE },
   { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend, none, FALSE },
 };
 

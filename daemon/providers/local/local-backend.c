@@ -30,7 +30,7 @@ check (gpointer data)
 }
 
 static gpointer
-local_start (const char *name, JsonObject *spec, const MtvInventorySink *sink, gpointer host)
+local_start (const char *name, JsonObject *spec, JsonObject *credentials, const MtvInventorySink *sink, gpointer host)
 {
   Local *local = g_new0 (Local, 1);
   g_autoptr (GUri) uri = g_uri_parse (json_object_get_string_member_with_default (spec, "url", ""),

@@ -99,7 +99,7 @@ scan_now (Ova *ova)
 }
 
 static gpointer
-ova_start (const char *name, JsonObject *spec, const MtvInventorySink *sink, gpointer host)
+ova_start (const char *name, JsonObject *spec, JsonObject *credentials, const MtvInventorySink *sink, gpointer host)
 {
   Ova *ova = g_new0 (Ova, 1);
   ova->name = g_strdup (name);

@@ -1,0 +1,324 @@
+/* The openshift (kubevirt) provider: a KubeVirt cluster, as a migration
+ * target (and, later, source). Its backend connects with the provider's URL
+ * and token (or a kubeconfig, or the pod's service account), checks that
+ * KubeVirt and CDI are there, and publishes what plans are validated against:
+ * namespaces, storage classes, NetworkAttachmentDefinitions and VMs, with
+ * Forklift's openshift inventory names. It polls every refreshInterval. */
+#include "kube-client.h"
+#include "mtv-provider-backend.h"
+#include "mtv-provider-types.h"
+
+#include <string.h>
+
+#define REFRESH_SECONDS 30
+
+typedef struct {
+  char *name;
+  const MtvInventorySink *sink;
+  gpointer host;
+  MtvKube **kube;         /* a counted box: a poll in flight holds it too; NULL content: unusable configuration */
+  char *config_failure;
+  GCancellable *cancellable;
+  gboolean polling;
+  guint timer;
+  guint interval;
+} Openshift;
+
+typedef struct {
+  JsonObject *inventory;
+  char *failure;
+} Poll;
+
+static const char *
+str (JsonObject *o, const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n)
+                                                                                       : NULL;
+}
+
+static JsonObject *
+obj (JsonObject *o, const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+/* The provider's connection: URL + token/CA/insecure, else settings.kubeconfig
+ * (and settings.context), else the service account of the pod mtvd runs in. */
+static MtvKubeConfig *
+connection (JsonObject *spec, JsonObject *credentials, GError **error)
+{
+  const char *url = str (spec, "url");
+  JsonObject *settings = obj (spec, "settings");
+  if (url && *url)
+    {
+      MtvKubeConfig *c = g_new0 (MtvKubeConfig, 1);
+      c->server = g_strdup (url);
+      /* "https://api:6443/" and "https://api:6443" are the same server. */
+      while (g_str_has_suffix (c->server, "/"))
+        c->server[strlen (c->server) - 1] = '\0';
+      c->token = g_strdup (str (credentials, "token"));
+      const char *ca = str (credentials, "cacert");
+      if (ca && *ca)
+        c->ca_pem = g_bytes_new (ca, strlen (ca));
+      c->insecure = g_strcmp0 (str (credentials, "insecureSkipVerify"), "true") == 0;
+      if (c->token == NULL || *c->token == '\0')
+        {
+          mtv_kube_config_free (c);
+          g_set_error (error, MTV_KUBE_ERROR, 401, "the provider has no token (credentials: token)");
+          return NULL;
+        }
+      return c;
+    }
+  const char *path = str (settings, "kubeconfig");
+  if (path)
+    {
+      g_autofree char *text = NULL;
+      gsize length;
+      if (!g_file_get_contents (path, &text, &length, error))
+        return NULL;
+      g_autofree char *dir = g_path_get_dirname (path);
+      return mtv_kube_config_from_kubeconfig (text, length, dir, str (settings, "context"), error);
+    }
+  return mtv_kube_config_in_cluster ("/", error);
+}
+
+static JsonObject *
+named_entry (JsonObject *item, gboolean namespaced)
+{
+  JsonObject *meta = obj (item, "metadata");
+  JsonObject *e = json_object_new ();
+  json_object_set_string_member (e, "id", str (meta, "uid") ? str (meta, "uid") : "");
+  json_object_set_string_member (e, "name", str (meta, "name") ? str (meta, "name") : "");
+  if (namespaced)
+    json_object_set_string_member (e, "namespace", str (meta, "namespace") ? str (meta, "namespace") : "");
+  return e;
+}
+
+/* A list, or an empty one when the API is not installed (404). */
+static JsonArray *
+list_or_empty (MtvKube *kube, const MtvKubeResource *r, gboolean *installed, GError **error)
+{
+  GError *local = NULL;
+  JsonArray *items = mtv_kube_list (kube, r, NULL, NULL, 0, NULL, &local);
+  if (installed)
+    *installed = items != NULL;
+  if (items == NULL && g_error_matches (local, MTV_KUBE_ERROR, 404))
+    {
+      g_error_free (local);
+      return json_array_new ();
+    }
+  if (local)
+    g_propagate_error (error, local);
+  return items;
+}
+
+/* The version a component's operator CR reports, or NULL. */
+static char *
+operator_version (JsonArray *crs, const char *field)
+{
+  for (guint i = 0; i < json_array_get_length (crs); i++)
+    {
+      const char *v = str (obj (json_array_get_object_element (crs, i), "status"), field);
+      if (v && *v)
+        return g_strdup (v);
+    }
+  return NULL;
+}
+
+static JsonObject *
+collect (MtvKube *kube, GError **error)
+{
+  g_autoptr (JsonNode) version = mtv_kube_request (kube, "GET", "/version", NULL, NULL, error);
+  if (version == NULL)
+    return NULL;
+  const char *k8s = JSON_NODE_HOLDS_OBJECT (version) ? str (json_node_get_object (version), "gitVersion") : NULL;
+  gboolean have_kubevirt, have_cdi;
+  g_autoptr (JsonArray) kubevirts = list_or_empty (kube, &MTV_KUBE_KUBEVIRTS, &have_kubevirt, error);
+  g_autoptr (JsonArray) cdis = kubevirts ? list_or_empty (kube, &MTV_KUBE_CDIS, &have_cdi, error) : NULL;
+  if (cdis == NULL)
+    return NULL;
+  if (!have_kubevirt || !have_cdi)
+    {
+      g_set_error (error, MTV_KUBE_ERROR, 404, "the cluster (Kubernetes %s) has no %s: install it to migrate VMs there",
+                   k8s ? k8s : "?", !have_kubevirt ? "KubeVirt (kubevirt.io/v1)" : "CDI (cdi.kubevirt.io/v1beta1)");
+      return NULL;
+    }
+  g_autofree char *kubevirt_version = operator_version (kubevirts, "observedKubeVirtVersion");
+  g_autofree char *cdi_version = operator_version (cdis, "observedVersion");
+  g_autoptr (JsonArray) namespaces = mtv_kube_list (kube, &MTV_KUBE_NAMESPACES, NULL, NULL, 0, NULL, error);
+  g_autoptr (JsonArray) classes = namespaces ? mtv_kube_list (kube, &MTV_KUBE_STORAGE_CLASSES, NULL, NULL, 0, NULL, error)
+                                             : NULL;
+  g_autoptr (JsonArray) nads = classes ? list_or_empty (kube, &MTV_KUBE_NADS, NULL, error) : NULL;
+  g_autoptr (JsonArray) vms = nads ? mtv_kube_list (kube, &MTV_KUBE_VIRTUAL_MACHINES, NULL, NULL, 0, NULL, error) : NULL;
+  if (vms == NULL)
+    return NULL;
+
+  JsonObject *inventory = json_object_new ();
+  g_autofree char *about = g_strdup_printf ("Kubernetes %s, KubeVirt %s, CDI %s", k8s ? k8s : "?",
+                                            kubevirt_version ? kubevirt_version : "?", cdi_version ? cdi_version : "?");
+  json_object_set_string_member (inventory, "about", about);
+  JsonArray *out_ns = json_array_new (), *out_sc = json_array_new (), *out_nets = json_array_new (),
+            *out_vms = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (namespaces); i++)
+    json_array_add_object_element (out_ns, named_entry (json_array_get_object_element (namespaces, i), FALSE));
+  for (guint i = 0; i < json_array_get_length (classes); i++)
+    {
+      JsonObject *sc = json_array_get_object_element (classes, i);
+      JsonObject *e = named_entry (sc, FALSE);
+      JsonObject *annotations = obj (obj (sc, "metadata"), "annotations");
+      json_object_set_string_member (e, "provisioner", str (sc, "provisioner") ? str (sc, "provisioner") : "");
+      json_object_set_boolean_member (e, "default",
+                                      g_strcmp0 (str (annotations, "storageclass.kubernetes.io/is-default-class"),
+                                                 "true") == 0);
+      json_array_add_object_element (out_sc, e);
+    }
+  for (guint i = 0; i < json_array_get_length (nads); i++)
+    json_array_add_object_element (out_nets, named_entry (json_array_get_object_element (nads, i), TRUE));
+  for (guint i = 0; i < json_array_get_length (vms); i++)
+    {
+      JsonObject *vm = json_array_get_object_element (vms, i);
+      JsonObject *e = named_entry (vm, TRUE);
+      JsonObject *status = obj (vm, "status");
+      json_object_set_string_member (e, "printableStatus", str (status, "printableStatus") ? str (status, "printableStatus")
+                                                                                        : "");
+      json_object_set_object_member (e, "object", json_object_ref (vm));
+      json_object_set_array_member (e, "concerns", json_array_new ());
+      json_array_add_object_element (out_vms, e);
+    }
+  json_object_set_array_member (inventory, "namespaces", out_ns);
+  json_object_set_array_member (inventory, "storages", out_sc);
+  json_object_set_array_member (inventory, "networks", out_nets);
+  json_object_set_array_member (inventory, "vms", out_vms);
+  return inventory;
+}
+
+static void
+poll_free (Poll *p)
+{
+  g_clear_pointer (&p->inventory, json_object_unref);
+  g_free (p->failure);
+  g_free (p);
+}
+
+static void
+clear_kube (gpointer box)
+{
+  mtv_kube_free (*(MtvKube **) box);
+}
+
+static void
+release_kube (gpointer box)
+{
+  g_atomic_rc_box_release_full (box, clear_kube);
+}
+
+static void
+poll_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  MtvKube *kube = *(MtvKube **) data;
+  Poll *p = g_new0 (Poll, 1);
+  g_autoptr (GError) error = NULL;
+  p->inventory = collect (kube, &error);
+  if (p->inventory == NULL)
+    p->failure = g_strdup (error->message);
+  g_task_return_pointer (task, p, (GDestroyNotify) poll_free);
+}
+
+static gboolean start_poll (gpointer data);
+
+static void
+poll_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
+  Poll *p = g_task_propagate_pointer (G_TASK (result), NULL);
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      /* Stopped meanwhile: the instance is gone, only the poll is left. */
+      if (p)
+        poll_free (p);
+      return;
+    }
+  Openshift *o = data;
+  o->polling = FALSE;
+  g_autoptr (GPtrArray) faults = g_ptr_array_new ();
+  o->sink->publish (o->host, p ? g_steal_pointer (&p->inventory) : NULL, p ? p->failure : "no answer", faults);
+  if (p)
+    poll_free (p);
+  o->timer = g_timeout_add_seconds (o->interval, start_poll, o);
+}
+
+static gboolean
+start_poll (gpointer data)
+{
+  Openshift *o = data;
+  o->timer = 0;
+  if (*o->kube == NULL)
+    {
+      g_autoptr (GPtrArray) faults = g_ptr_array_new ();
+      o->sink->publish (o->host, NULL, o->config_failure, faults);
+      return G_SOURCE_REMOVE;
+    }
+  o->polling = TRUE;
+  g_autoptr (GTask) task = g_task_new (NULL, o->cancellable, poll_done, o);
+  /* The task holds the client: it outlives a stop while a poll is in flight. */
+  g_task_set_task_data (task, g_atomic_rc_box_acquire (o->kube), release_kube);
+  g_task_run_in_thread (task, poll_thread);
+  return G_SOURCE_REMOVE;
+}
+
+static guint
+refresh_interval (JsonObject *spec)
+{
+  const char *text = str (obj (spec, "settings"), "refreshInterval");
+  guint64 v;
+  if (text && g_ascii_string_to_unsigned (text, 10, 1, 86400, &v, NULL))
+    return (guint) v;
+  return REFRESH_SECONDS;
+}
+
+static gpointer
+openshift_start (const char *name, JsonObject *spec, JsonObject *credentials, const MtvInventorySink *sink,
+                 gpointer host)
+{
+  Openshift *o = g_new0 (Openshift, 1);
+  o->name = g_strdup (name);
+  o->sink = sink;
+  o->host = host;
+  o->cancellable = g_cancellable_new ();
+  o->interval = refresh_interval (spec);
+  g_autoptr (GError) error = NULL;
+  MtvKubeConfig *config = connection (spec, credentials, &error);
+  o->kube = g_atomic_rc_box_new0 (MtvKube *);
+  if (config)
+    *o->kube = mtv_kube_new (config);
+  else
+    o->config_failure = g_strdup (error->message);
+  o->timer = g_idle_add (start_poll, o);
+  return o;
+}
+
+static void
+openshift_stop (gpointer instance)
+{
+  Openshift *o = instance;
+  if (o->timer)
+    g_source_remove (o->timer);
+  /* A poll in flight finishes in its thread, then its task drops the client. */
+  g_cancellable_cancel (o->cancellable);
+  release_kube (o->kube);
+  g_object_unref (o->cancellable);
+  g_free (o->config_failure);
+  g_free (o->name);
+  g_free (o);
+}
+
+static const char *const kinds[] = { "vms", "namespaces", "networks", "storages", NULL };
+
+const MtvProviderBackend mtv_openshift_backend = {
+  .type = "openshift",
+  .inventory_kinds = kinds,
+  .start = openshift_start,
+  .stop = openshift_stop,
+};

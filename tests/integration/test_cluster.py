@@ -1,0 +1,157 @@
+"""The openshift (kubevirt) provider against the Kubernetes API stand-in:
+connection health with the cluster's versions, its inventory (namespaces,
+storage classes, NetworkAttachmentDefinitions, VMs) kept current, and the
+errors a user must see: a wrong token (401), RBAC that says no (403), a
+cluster without KubeVirt, an unreachable server."""
+import json
+import shutil
+import tempfile
+import time
+import unittest
+
+import os
+
+import kube_standin
+from mtvtest import CallError, Sandbox, object_path, v
+from ovabuilder import make_ova
+
+S = lambda x: v("s", x)  # noqa: E731
+
+
+class Cluster(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mtv-cluster-")
+        cls.server, cls.url = kube_standin.start(cls.tmp)
+        cls.cluster = cls.server.cluster
+        cls.sb = Sandbox().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sb.stop()
+        cls.server.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def provider(self, name, token="admin-token", url=None, **settings):
+        spec = {"type": S("openshift"), "url": S(url or self.url),
+                "settings": v("a{ss}", {"refreshInterval": "1", **settings})}
+        if token is not None:
+            spec["credentials"] = v("a{ss}", {"token": token})
+        self.sb.create("CreateProvider", name, spec)
+
+    def status(self, name, phase, timeout=20):
+        """Waits for @phase: Ready, or NotReady with the connection tested (not still collecting)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.sb.export(object_path("providers", name))["status"]
+            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            settled = phase == "Ready" or "ConnectionTestFailed" in conditions
+            if (status.get("phase") == phase and settled) or time.monotonic() > deadline:
+                return status, conditions
+            time.sleep(0.2)
+
+    def inventory(self, name, kind, query=None):
+        path = object_path("providers", name)
+        if query:
+            text, _ = self.sb.call(path, "org.mtvd.Mtv1.Provider", "QueryInventory", "(ssa{sv})", (kind, query, {}))
+        else:
+            text, _ = self.sb.call(path, "org.mtvd.Mtv1.Provider", "GetInventory", "(sa{sv})", (kind, {}))
+        return json.loads(text)
+
+    def test_ready_with_versions_and_inventory(self):
+        self.provider("host")
+        status, c = self.status("host", "Ready")
+        self.assertEqual(status["phase"], "Ready", status)
+        self.assertIn("Kubernetes v1.31.0-standin, KubeVirt v1.6.0, CDI v1.61.0", c["ConnectionTestSucceeded"]["message"])
+        self.assertIn("mtv-test", [n["name"] for n in self.inventory("host", "namespaces")])
+        self.assertEqual(sorted(s["name"] for s in self.inventory("host", "storages")), ["fast", "standard"])
+        # The inventory follows the cluster.
+        with self.cluster.lock:
+            self.cluster.put_object(("k8s.cni.cncf.io", "v1", "network-attachment-definitions"), "mtv-test",
+                                    {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+                                     "metadata": {"name": "mgmt"}, "spec": {"config": "{}"}}, "ADDED")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not self.inventory("host", "networks"):
+            time.sleep(0.3)
+        self.assertEqual(self.inventory("host", "networks")[0]["namespace"], "mtv-test")
+        # Queries work on it like on any inventory.
+        rows = self.inventory("host", "namespaces", "SELECT name WHERE name ~= '^mtv'")
+        self.assertEqual(rows, [{"name": "mtv-test"}])
+        # mtvctl shows the health.
+        r = self.sb.mtvctl("describe", "provider", "host")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("KubeVirt v1.6.0", r.stdout)
+
+    def test_wrong_token_reaches_the_user(self):
+        self.provider("badtoken", token="expired")
+        status, c = self.status("badtoken", "NotReady")
+        self.assertIn("401 Unauthorized", c["ConnectionTestFailed"]["message"])
+        with self.assertRaises(CallError) as cm:
+            self.inventory("badtoken", "namespaces")
+        self.assertIn("401", cm.exception.message)
+
+    def test_rbac_refusal_reaches_the_user(self):
+        self.cluster.tokens["viewer-token"] = "viewer"
+        self.cluster.forbidden.add(("viewer", "list", "storageclasses"))
+        self.provider("viewer", token="viewer-token")
+        status, c = self.status("viewer", "NotReady")
+        message = c["ConnectionTestFailed"]["message"]
+        self.assertIn("403 Forbidden", message)
+        self.assertIn('User "viewer" cannot list resource "storageclasses"', message)
+        # RBAC fixed: the next poll recovers.
+        self.cluster.forbidden.discard(("viewer", "list", "storageclasses"))
+        self.assertEqual(self.status("viewer", "Ready")[0]["phase"], "Ready")
+
+    def test_missing_token_and_unreachable_server(self):
+        self.provider("notoken", token=None)
+        _, c = self.status("notoken", "NotReady")
+        self.assertIn("no token", c["ConnectionTestFailed"]["message"])
+        self.provider("nowhere", url="http://127.0.0.1:9")
+        _, c = self.status("nowhere", "NotReady", timeout=40)
+        self.assertIn("127.0.0.1:9", c["ConnectionTestFailed"]["message"])
+
+    def test_plan_checked_against_the_target_cluster(self):
+        ovas = os.path.join(self.tmp, "ovas")
+        make_ova(ovas, "web1", disks=((2, "a"),), nics=(("nic1", "00:50:56:aa:bb:01", "VM Network"),
+                                                        ("nic2", "00:50:56:aa:bb:02", "Mgmt")))
+        self.sb.create("CreateProvider", "ova", {"type": S("ova"), "url": S("file://" + ovas)})
+        self.provider("target")
+        self.status("target", "Ready")
+        pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
+                                 "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
+        self.sb.create("CreateNetworkMap", "net", {"sourceProvider": S("ova"), "targetProvider": S("target"),
+                                                   "pairs": v("aa{sv}", [pair("VM Network", {"type": "pod"}),
+                                                                         pair("Mgmt", {"type": "multus",
+                                                                                       "namespace": "mtv-test",
+                                                                                       "name": "nope"})])})
+        self.sb.create("CreateStorageMap", "st", {"sourceProvider": S("ova"), "targetProvider": S("target"),
+                                                  "pairs": v("aa{sv}", [pair("web1/web1-disk1.vmdk",
+                                                                             {"storageClass": "gold"})])})
+        self.sb.create("CreatePlan", "p", {"sourceProvider": S("ova"), "targetProvider": S("target"),
+                                           "networkMap": S("net"), "storageMap": S("st"), "targetNamespace": S("prod"),
+                                           "skipGuestConversion": v("b", True), "vms": v("aa{sv}", [{"name": S("web1")}])})
+        deadline = time.monotonic() + 20
+        while True:
+            status = self.sb.export(object_path("plans", "p"))["status"]
+            c = {x["type"]: x for x in status["conditions"]}
+            if "DestinationStorageNotValid" in c or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(status["phase"], "NotReady")
+        self.assertIn('"prod" does not exist', c["TargetNamespaceNotValid"]["message"])
+        self.assertIn("gold", c["DestinationStorageNotValid"]["message"])
+        self.assertIn("mtv-test/nope", c["DestinationNetworkNotValid"]["message"])
+        self.assertIn("not built into this mtvd yet", c["MigrationNotSupported"]["message"])
+        # Fixing the cluster side clears those conditions (the inventory is polled).
+        with self.cluster.lock:
+            self.cluster.put_object(("", "v1", "namespaces"), None,
+                                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}, "ADDED")
+        deadline = time.monotonic() + 20
+        while "TargetNamespaceNotValid" in c and time.monotonic() < deadline:
+            time.sleep(0.3)
+            c = {x["type"]: x for x in self.sb.export(object_path("plans", "p"))["status"]["conditions"]}
+        self.assertNotIn("TargetNamespaceNotValid", c)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
