@@ -4,6 +4,8 @@
 #include "mtv-json.h"
 #include "mtv-provider-runtime.h"
 #include "targets/local/local-target.h"
+#include "targets/cluster/cluster-target.h"
+#include "providers/openshift/openshift-connection.h"
 #include "targets/mtv-vm-builder.h"
 
 #include <fcntl.h>
@@ -49,6 +51,8 @@ typedef struct {
   char *transfer_error;
   gboolean transfer_ok;
   char *path;
+  JsonArray *manifests;         /* cluster target: [DataVolume..., VirtualMachine] */
+  char *upload_url, *upload_token;
   MtvObjectSkeleton *object;
   MtvMigrationVm *iface;
 } VmRun;
@@ -60,6 +64,14 @@ struct _MtvRun {
   GPtrArray *vms;
   MtvObjectSkeleton *object;
   MtvMigration *iface;
+  /* The cluster target: a counted box holding the client (worker threads
+   * hold it too), the provider's CA as a file for mtv-transfer, and a
+   * cancellable that tells late worker results the run is gone. */
+  MtvKube **kube;
+  char *cacert_file;
+  gboolean insecure;
+  char *proxy_url;
+  GCancellable *alive;
 };
 
 static char *
@@ -193,6 +205,9 @@ checkpoint_path (VmRun *v, guint disk)
   return g_build_filename (v->run->host->checkpoint_dir, name, NULL);
 }
 
+static gboolean is_cluster (MtvRun *run);
+static void cluster_remove (VmRun *v);
+
 static void
 finish (VmRun *v, const char *status, const char *error)
 {
@@ -206,7 +221,10 @@ finish (VmRun *v, const char *status, const char *error)
     }
   if (!g_str_equal (status, "Succeeded") && v->dir_created)
     {
-      mtv_local_abort (v->dir);
+      if (is_cluster (run))
+        cluster_remove (v);
+      else
+        mtv_local_abort (v->dir);
       v->dir_created = FALSE;
     }
   g_free (v->status);
@@ -243,6 +261,176 @@ launcher_new (GSubprocessFlags flags)
   GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   return launcher;
+}
+
+
+/* ---- the cluster target: its blocking calls run in worker threads ---------------- */
+
+static gboolean
+is_cluster (MtvRun *run)
+{
+  return run->kube != NULL;
+}
+
+static void
+clear_kube (gpointer box)
+{
+  mtv_kube_free (*(MtvKube **) box);
+}
+
+typedef enum { JOB_PREPARE_DISK, JOB_WAIT_DISK, JOB_CREATE_VM, JOB_REMOVE_VM } JobKind;
+
+typedef struct {
+  JobKind kind;
+  MtvKube **kube;
+  JsonObject *object;       /* the DataVolume or VirtualMachine manifest */
+  char *ns, *name, *migration, *proxy;
+  char *upload_url, *token; /* results of JOB_PREPARE_DISK */
+  GCancellable *alive;
+} ClusterJob;
+
+static void
+cluster_job_free (ClusterJob *job)
+{
+  g_atomic_rc_box_release_full (job->kube, clear_kube);
+  g_clear_pointer (&job->object, json_object_unref);
+  g_free (job->ns), g_free (job->name), g_free (job->migration), g_free (job->proxy);
+  g_free (job->upload_url);
+  if (job->token)
+    memset (job->token, 0, strlen (job->token));
+  g_free (job->token);
+  g_object_unref (job->alive);
+  g_free (job);
+}
+
+static void
+cluster_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  ClusterJob *job = data;
+  MtvKube *kube = *job->kube;
+  GError *error = NULL;
+  gboolean ok = FALSE;
+  switch (job->kind)
+    {
+    case JOB_PREPARE_DISK:
+      ok = mtv_cluster_prepare_disk (kube, job->object, job->proxy, &job->upload_url, &job->token, &error);
+      break;
+    case JOB_WAIT_DISK:
+      ok = mtv_cluster_wait_disk (kube, job->ns, job->name, 3600, &error);
+      break;
+    case JOB_CREATE_VM:
+      ok = mtv_cluster_create_vm (kube, job->object, &error);
+      break;
+    case JOB_REMOVE_VM:
+      ok = mtv_cluster_remove_vm (kube, job->ns, job->migration, job->name, &error);
+      break;
+    }
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static ClusterJob *
+cluster_job_new (VmRun *v, JobKind kind)
+{
+  MtvRun *run = v->run;
+  ClusterJob *job = g_new0 (ClusterJob, 1);
+  job->kind = kind;
+  job->kube = g_atomic_rc_box_acquire (run->kube);
+  job->alive = g_object_ref (run->alive);
+  job->ns = g_strdup (json_object_get_string_member_with_default (snap (run, "planSpec"), "targetNamespace", "default"));
+  job->name = g_strdup (v->target_name);
+  job->migration = g_strdup (run->id);
+  job->proxy = g_strdup (run->proxy_url);
+  return job;
+}
+
+static void
+cluster_run (ClusterJob *job, GAsyncReadyCallback done, VmRun *v)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, done, v);
+  g_task_set_task_data (task, job, (GDestroyNotify) cluster_job_free);
+  g_task_run_in_thread (task, cluster_thread);
+}
+
+/* The job's outcome, or FALSE when the run is gone (do not touch @v then). */
+static gboolean
+cluster_result (GAsyncResult *res, gboolean *ok, GError **error)
+{
+  ClusterJob *job = g_task_get_task_data (G_TASK (res));
+  if (g_cancellable_is_cancelled (job->alive))
+    return FALSE;
+  *ok = g_task_propagate_boolean (G_TASK (res), error);
+  return TRUE;
+}
+
+static void
+on_removed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ClusterJob *job = g_task_get_task_data (G_TASK (res));
+  g_autoptr (GError) error = NULL;
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    g_warning ("migration %s: VM %s: its objects in the cluster could not be removed: %s", job->migration, job->name,
+               error->message);
+}
+
+/* A failed or cancelled VM's DataVolumes and VirtualMachine go, in the background. */
+static void
+cluster_remove (VmRun *v)
+{
+  cluster_run (cluster_job_new (v, JOB_REMOVE_VM), on_removed, v);
+}
+
+static JsonArray *
+cluster_manifests (VmRun *v, GError **error)
+{
+  MtvRun *run = v->run;
+  JsonObject *plan_spec = snap (run, "planSpec");
+  MtvVmBuildInput in = {
+    .name = v->target_name,
+    .namespace = json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
+    .plan_name = run->plan,
+    .plan_uid = json_object_get_string_member (run->snapshot, "planUid"),
+    .migration_id = run->id,
+    .plan_spec = plan_spec,
+    .plan_vm = v->plan_vm,
+    .vm = v->vm,
+    .network_map = snap (run, "networkMap"),
+    .storage_map = snap (run, "storageMap"),
+  };
+  return mtv_vm_build_manifests (&in, error);
+}
+
+/* Connects a run to its cluster target; FALSE with @error when it cannot. */
+static gboolean
+cluster_attach (MtvRun *run, const char *target_name, GError **error)
+{
+  JsonObject *target = snap (run, "targetProvider");
+  if (g_strcmp0 (json_object_get_string_member_with_default (target, "type", ""), "openshift") != 0
+      && g_strcmp0 (json_object_get_string_member_with_default (target, "type", ""), "kubevirt") != 0)
+    return TRUE;
+  g_autoptr (JsonObject) credentials = mtv_daemon_provider_credentials (run->host->daemon, target_name);
+  MtvKubeConfig *config = mtv_openshift_connection (target, credentials, error);
+  if (config == NULL)
+    return FALSE;
+  run->insecure = config->insecure;
+  if (config->ca_pem)
+    {
+      /* mtv-transfer takes the CA as a file; it holds no secret. */
+      run->cacert_file = g_strdup_printf ("%s/%s-ca.pem", run->host->runtime_dir, run->id);
+      if (!g_file_set_contents (run->cacert_file, g_bytes_get_data (config->ca_pem, NULL),
+                                (gssize) g_bytes_get_size (config->ca_pem), error))
+        {
+          mtv_kube_config_free (config);
+          return FALSE;
+        }
+    }
+  JsonObject *settings = json_object_has_member (target, "settings") ? json_object_get_object_member (target, "settings") : NULL;
+  run->proxy_url = g_strdup (settings ? json_object_get_string_member_with_default (settings, "uploadProxyURL", NULL) : NULL);
+  run->kube = g_atomic_rc_box_new0 (MtvKube *);
+  *run->kube = mtv_kube_new (config);
+  return TRUE;
 }
 
 
@@ -316,10 +504,37 @@ on_defined (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
+on_vm_created (GObject *source, GAsyncResult *res, gpointer data)
+{
+  gboolean ok;
+  g_autoptr (GError) error = NULL;
+  if (!cluster_result (res, &ok, &error))
+    return;
+  VmRun *v = data;
+  if (!ok)
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  ClusterJob *job = g_task_get_task_data (G_TASK (res));
+  g_free (v->destination);
+  v->destination = g_strdup_printf ("%s/%s", job->ns, job->name);
+  complete (v);
+}
+
+static void
 create_vm (VmRun *v)
 {
   MtvRun *run = v->run;
   enter (v, "CreateVM");
+  if (is_cluster (run))
+    {
+      ClusterJob *job = cluster_job_new (v, JOB_CREATE_VM);
+      guint n = json_array_get_length (v->manifests);
+      job->object = json_object_ref (json_array_get_object_element (v->manifests, n - 1));
+      cluster_run (job, on_vm_created, v);
+      return;
+    }
   guint n = json_array_get_length (disks_of (v));
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) formats = g_ptr_array_new ();
@@ -450,8 +665,26 @@ disk_done (VmRun *v)
   v->bytes_base += (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
   v->bytes_now = 0;
   v->disk++;
+  g_clear_pointer (&v->upload_url, g_free);
+  if (v->upload_token)
+    memset (v->upload_token, 0, strlen (v->upload_token));
+  g_clear_pointer (&v->upload_token, g_free);
   save (v->run); /* a restart goes on with the next disk */
   copy_disk (v);
+}
+
+static void
+on_disk_arrived (GObject *source, GAsyncResult *res, gpointer data)
+{
+  gboolean ok;
+  g_autoptr (GError) error = NULL;
+  if (!cluster_result (res, &ok, &error))
+    return;
+  VmRun *v = data;
+  if (!ok)
+    finish (v, "Failed", error->message);
+  else
+    disk_done (v);
 }
 
 static void
@@ -467,6 +700,13 @@ on_server_gone (GObject *source, GAsyncResult *res, gpointer data)
     finish (v, "Canceled", NULL);
   else if (!v->transfer_ok)
     finish (v, "Failed", v->transfer_error ? v->transfer_error : "the disk copy failed");
+  else if (is_cluster (v->run))
+    {
+      ClusterJob *job = cluster_job_new (v, JOB_WAIT_DISK);
+      g_free (job->name);
+      job->name = mtv_vm_disk_volume_name (v->target_name, v->disk);
+      cluster_run (job, on_disk_arrived, v);
+    }
   else if (g_str_equal (format_of (v, v->disk), "qcow2"))
     {
       g_autofree char *raw = mtv_local_disk_path (v->dir, v->disk);
@@ -557,13 +797,37 @@ start_transfer (VmRun *v)
       return;
     }
   g_autofree char *uri = g_strdup_printf ("nbd+unix:///?socket=%s", v->socket);
-  g_autofree char *dest = mtv_local_disk_path (v->dir, v->disk);
+  g_autofree char *dest = is_cluster (run) ? g_strdup (v->upload_url) : mtv_local_disk_path (v->dir, v->disk);
+  int token_fds[2] = { -1, -1 };
+  if (is_cluster (run))
+    {
+      /* The upload token goes through a pipe, never on the command line. */
+      if (!g_unix_open_pipe (token_fds, FD_CLOEXEC, &error)
+          || write (token_fds[1], v->upload_token, strlen (v->upload_token)) != (ssize_t) strlen (v->upload_token))
+        {
+          close (fds[0]), close (fds[1]);
+          finish (v, "Failed", error ? error->message : "cannot pass the upload token");
+          return;
+        }
+      close (token_fds[1]);
+    }
   JsonObject *settings = json_object_has_member (snap (run, "sourceProvider"), "settings")
                            ? json_object_get_object_member (snap (run, "sourceProvider"), "settings") : NULL;
   const char *max_rate = settings ? json_object_get_string_member_with_default (settings, "transferMaxRate", NULL) : NULL;
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   g_autofree char *checkpoint = checkpoint_path (v, v->disk);
-  g_strv_builder_add_many (b, run->host->transfer_path, "--progress-fd", "3", "--checkpoint", checkpoint, NULL);
+  g_strv_builder_add_many (b, run->host->transfer_path, "--progress-fd", "3", NULL);
+  if (is_cluster (run))
+    {
+      /* An upload cannot resume from a checkpoint: it starts over. */
+      g_strv_builder_add_many (b, "--token-fd", "4", NULL);
+      if (run->cacert_file)
+        g_strv_builder_add_many (b, "--cacert", run->cacert_file, NULL);
+      if (run->insecure)
+        g_strv_builder_add (b, "--insecure");
+    }
+  else
+    g_strv_builder_add_many (b, "--checkpoint", checkpoint, NULL);
   if (max_rate)
     g_strv_builder_add_many (b, "--max-rate", max_rate, NULL);
   g_strv_builder_add_many (b, uri, dest, NULL);
@@ -572,6 +836,8 @@ start_transfer (VmRun *v)
   g_autoptr (GSubprocessLauncher) launcher =
     launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  if (token_fds[0] >= 0)
+    g_subprocess_launcher_take_fd (launcher, token_fds[0], 4);
   v->transfer = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
   if (v->transfer == NULL)
     {
@@ -620,6 +886,27 @@ wait_for_socket (gpointer data)
 }
 
 static void
+on_disk_prepared (GObject *source, GAsyncResult *res, gpointer data)
+{
+  gboolean ok;
+  g_autoptr (GError) error = NULL;
+  if (!cluster_result (res, &ok, &error))
+    return;
+  VmRun *v = data;
+  if (!ok)
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  ClusterJob *job = g_task_get_task_data (G_TASK (res));
+  g_free (v->upload_url);
+  v->upload_url = g_steal_pointer (&job->upload_url);
+  g_free (v->upload_token);
+  v->upload_token = g_steal_pointer (&job->token);
+  copy_disk (v);
+}
+
+static void
 copy_disk (VmRun *v)
 {
   MtvRun *run = v->run;
@@ -632,6 +919,13 @@ copy_disk (VmRun *v)
   if (v->disk >= json_array_get_length (disks))
     {
       create_vm (v);
+      return;
+    }
+  if (is_cluster (run) && v->upload_token == NULL)
+    {
+      ClusterJob *job = cluster_job_new (v, JOB_PREPARE_DISK);
+      job->object = json_object_ref (json_array_get_object_element (v->manifests, v->disk));
+      cluster_run (job, on_disk_prepared, v);
       return;
     }
   JsonObject *disk = json_array_get_object_element (disks, v->disk);
@@ -673,6 +967,15 @@ begin (VmRun *v)
       v->resume = FALSE;
       set_run_phase (run);
       g_message ("migration %s: VM %s: resuming at disk %u", run->id, v->name, v->disk);
+      if (is_cluster (run) && v->manifests == NULL)
+        {
+          g_autoptr (GError) error = NULL;
+          if ((v->manifests = cluster_manifests (v, &error)) == NULL)
+            {
+              finish (v, "Failed", error->message);
+              return;
+            }
+        }
       enter (v, "CopyDisks");
       copy_disk (v);
       return;
@@ -683,11 +986,25 @@ begin (VmRun *v)
   enter (v, "Started");
   enter (v, "CreateDataVolumes");
   JsonObject *plan_spec = snap (run, "planSpec");
+  g_autoptr (GError) error = NULL;
+  if (is_cluster (run))
+    {
+      /* The DataVolumes are made disk by disk, just before each copy. */
+      g_clear_pointer (&v->manifests, json_array_unref);
+      if ((v->manifests = cluster_manifests (v, &error)) == NULL)
+        {
+          finish (v, "Failed", error->message);
+          return;
+        }
+      v->dir_created = TRUE;   /* objects may exist in the cluster from here on */
+      enter (v, "CopyDisks");
+      copy_disk (v);
+      return;
+    }
   g_free (v->dir);
   v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
                              json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
                              v->target_name);
-  g_autoptr (GError) error = NULL;
   if (!mtv_local_prepare (v->dir, &error))
     {
       finish (v, "Failed", error->message);
@@ -741,6 +1058,9 @@ vm_free (VmRun *v)
   g_clear_object (&v->object);
   json_object_unref (v->plan_vm);
   json_object_unref (v->vm);
+  g_clear_pointer (&v->manifests, json_array_unref);
+  g_free (v->upload_url);
+  g_free (v->upload_token);
   g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
   g_free (v->error), g_free (v->destination), g_free (v->started), g_free (v->completed);
   g_free (v->dir), g_free (v->libvirt_domain), g_free (v->socket), g_free (v->transfer_error), g_free (v->path);
@@ -758,6 +1078,7 @@ run_alloc (const MtvRunHost *host, const char *id, const char *plan, JsonObject 
   run->phase = g_strdup ("Running");
   run->snapshot = json_object_ref (snapshot);
   run->vms = g_ptr_array_new_with_free_func ((GDestroyNotify) vm_free);
+  run->alive = g_cancellable_new ();
   run->object = mtv_object_skeleton_new (run->path);
   run->iface = mtv_migration_skeleton_new ();
   mtv_migration_set_plan (run->iface, plan);
@@ -801,9 +1122,11 @@ mtv_run_new (const MtvRunHost *host, const MtvRecord *plan, GError **error)
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "the plan's providers, maps or inventory are not available");
       return NULL;
     }
-  if (g_strcmp0 (json_object_get_string_member (target->spec, "type"), "local") != 0)
+  const char *target_type = json_object_get_string_member (target->spec, "type");
+  if (g_strcmp0 (target_type, "local") != 0 && g_strcmp0 (target_type, "openshift") != 0
+      && g_strcmp0 (target_type, "kubevirt") != 0)
     {
-      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "only the local target is built into this mtvd yet");
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "a %s provider cannot be a migration target", target_type);
       return NULL;
     }
   g_autoptr (JsonObject) snapshot = json_object_new ();
@@ -818,6 +1141,12 @@ mtv_run_new (const MtvRunHost *host, const MtvRecord *plan, GError **error)
   g_autofree char *id = g_strndup (uuid, 8);
   MtvRun *run = run_alloc (host, id, plan->name, snapshot);
   run->started = now ();
+  if (!cluster_attach (run, target->name, error))
+    {
+      g_prefix_error (error, "target %s: ", target->name);
+      mtv_run_free (run);
+      return NULL;
+    }
   JsonArray *vms = json_object_get_array_member (spec, "vms");
   for (guint i = 0; i < json_array_get_length (vms); i++)
     {
@@ -858,6 +1187,10 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
   run->phase = g_strdup (member (state, "phase"));
   JsonArray *vms = json_object_get_array_member (state, "vms");
   gboolean changed = FALSE;
+  g_autoptr (GError) attach_error = NULL;
+  const char *target_name = mtv_reference_name (mtv_json_lookup_path (snap (run, "planSpec"), "provider.destination"));
+  if (!cluster_attach (run, target_name ? target_name : "", &attach_error))
+    g_warning ("migration %s: its target cluster is not reachable as configured: %s", id, attach_error->message);
   for (guint i = 0; i < json_array_get_length (vms); i++)
     {
       JsonObject *o = json_array_get_object_element (vms, i);
@@ -889,7 +1222,9 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
           /* Stopped in another phase: what it wrote is incomplete. */
           g_autofree char *why = g_strdup_printf ("mtvd stopped while the VM was in phase %s; its partial disks were removed",
                                                   v->phase);
-          if (v->dir_created)
+          if (v->dir_created && is_cluster (run))
+            cluster_remove (v);
+          else if (v->dir_created)
             mtv_local_abort (v->dir);
           v->dir_created = FALSE;
           g_free (v->status), v->status = g_strdup ("Failed");
@@ -910,7 +1245,15 @@ mtv_run_free (MtvRun *run)
 {
   if (run == NULL)
     return;
+  g_cancellable_cancel (run->alive);
   g_ptr_array_unref (run->vms);
+  g_object_unref (run->alive);
+  if (run->kube)
+    g_atomic_rc_box_release_full (run->kube, clear_kube);
+  if (run->cacert_file)
+    unlink (run->cacert_file);
+  g_free (run->cacert_file);
+  g_free (run->proxy_url);
   g_dbus_object_manager_server_unexport (run->host->objects, run->path);
   g_clear_object (&run->iface);
   g_clear_object (&run->object);

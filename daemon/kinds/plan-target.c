@@ -82,9 +82,4 @@ mtv_plan_check_target (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *st
   if (nads->len)
     mtv_status_add (status, "DestinationNetworkNotValid", "Critical", "NotFound",
                     "NetworkAttachmentDefinitions the network map names are not in the target cluster: %s.", nads->str);
-
-  /* Honest until the copy into a cluster lands: the plan cannot run. */
-  mtv_status_add (status, "MigrationNotSupported", "Critical", "NotBuilt",
-                  "Migrating into an openshift provider is not built into this mtvd yet (its connection, inventory "
-                  "and these checks are); use a local target meanwhile.");
 }

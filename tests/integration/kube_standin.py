@@ -376,10 +376,13 @@ class Cluster:
         ns, name = target
         dv = self.get(("cdi.kubevirt.io", "v1beta1", "datavolumes"), ns, name)
         path = os.path.join(self.upload_dir, f"{ns}-{name}.img")
-        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS) if "gzip" in content_type else None
+        # Like CDI, tell a gzip stream by its magic, not by the headers.
+        decomp = None
         received = 0
         with open(path, "wb") as out:
             for chunk in reader:
+                if received == 0 and chunk[:2] == b"\x1f\x8b":
+                    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 received += len(chunk)
                 if self.fail_uploads_after is not None and received > self.fail_uploads_after:
                     raise ConnectionAbortedError("upload proxy dropped the connection")

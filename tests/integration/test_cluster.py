@@ -141,7 +141,6 @@ class Cluster(unittest.TestCase):
         self.assertIn('"prod" does not exist', c["TargetNamespaceNotValid"]["message"])
         self.assertIn("gold", c["DestinationStorageNotValid"]["message"])
         self.assertIn("mtv-test/nope", c["DestinationNetworkNotValid"]["message"])
-        self.assertIn("not built into this mtvd yet", c["MigrationNotSupported"]["message"])
         # Fixing the cluster side clears those conditions (the inventory is polled).
         with self.cluster.lock:
             self.cluster.put_object(("", "v1", "namespaces"), None,
@@ -151,6 +150,96 @@ class Cluster(unittest.TestCase):
             time.sleep(0.3)
             c = {x["type"]: x for x in self.sb.export(object_path("plans", "p"))["status"]["conditions"]}
         self.assertNotIn("TargetNamespaceNotValid", c)
+
+    def wait_plan(self, name, phases, timeout=180):
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.sb.export(object_path("plans", name))["status"]
+            if status["phase"] in phases or time.monotonic() > deadline:
+                return status
+            time.sleep(0.3)
+
+    def migration_plan(self, plan, vm, target, disks):
+        pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
+                                 "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
+        self.sb.create("CreateNetworkMap", plan + "-net", {
+            "sourceProvider": S("ova2"), "targetProvider": S(target),
+            "pairs": v("aa{sv}", [pair("VM Network", {"type": "pod"})])})
+        self.sb.create("CreateStorageMap", plan + "-st", {
+            "sourceProvider": S("ova2"), "targetProvider": S(target),
+            "pairs": v("aa{sv}", [pair(f"{vm}/{vm}-disk{i}.vmdk", {"storageClass": "standard"})
+                                  for i in range(1, disks + 1)])})
+        self.sb.create("CreatePlan", plan, {
+            "sourceProvider": S("ova2"), "targetProvider": S(target), "networkMap": S(plan + "-net"),
+            "storageMap": S(plan + "-st"), "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True),
+            "vms": v("aa{sv}", [{"name": S(vm)}])})
+
+    def test_migrate_an_ova_vm_into_the_cluster(self):
+        ovas = os.path.join(self.tmp, "ovas2")
+        _, raws = make_ova(ovas, "db1", disks=((6, "q"), (3, "r")))
+        make_ova(ovas, "app1", disks=((2, "s"),))
+        self.sb.create("CreateProvider", "ova2", {"type": S("ova"), "url": S("file://" + ovas)})
+        self.provider("kv")
+        self.status("kv", "Ready")
+        self.migration_plan("mig", "db1", "kv", 2)
+        self.assertEqual(self.wait_plan("mig", ("Ready",), timeout=30)["phase"], "Ready")
+        self.sb.call(object_path("plans", "mig"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        status = self.wait_plan("mig", ("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
+        # Each disk arrived through CDI's upload proxy, byte for byte.
+        uploads = sorted((name, path) for (ns, name), path in self.cluster.uploads.items() if name.startswith("db1-"))
+        self.assertEqual(len(uploads), 2, uploads)
+        for (name, path), raw in zip(uploads, raws):
+            with open(path, "rb") as a, open(raw, "rb") as b:
+                self.assertTrue(a.read() == b.read(), f"{name} differs from the source disk")
+        # The DataVolumes succeeded and the VirtualMachine (validated by the
+        # stand-in against KubeVirt's schema) carries the ownership labels.
+        with self.cluster.lock:
+            vm = self.cluster.objects[("kubevirt.io", "v1", "virtualmachines", "mtv-test", "db1")]
+            dvs = [o for k, o in self.cluster.objects.items() if k[2] == "datavolumes" and k[4].startswith("db1-")]
+        self.assertEqual(len(dvs), 2)
+        self.assertTrue(all(dv["status"]["phase"] == "Succeeded" for dv in dvs))
+        self.assertEqual(vm["metadata"]["labels"]["migration"], status["migration"]["vms"][0].get("migration",
+                         vm["metadata"]["labels"]["migration"]))
+        self.assertEqual(vm["metadata"]["labels"]["app"], "db1")
+        volumes = [vol["dataVolume"]["name"] for vol in vm["spec"]["template"]["spec"]["volumes"] if "dataVolume" in vol]
+        self.assertEqual(sorted(volumes), sorted(dv["metadata"]["name"] for dv in dvs))
+
+        # RBAC refuses DataVolumes to another user: the VM fails with the
+        # API server's words, and what was created for it is removed.
+        self.cluster.tokens["nodv-token"] = "nodv"
+        self.cluster.forbidden.add(("nodv", "patch", "datavolumes"))
+        self.provider("kv-limited", token="nodv-token")
+        self.status("kv-limited", "Ready")
+        self.migration_plan("mig2", "app1", "kv-limited", 1)
+        self.assertEqual(self.wait_plan("mig2", ("Ready",), timeout=30)["phase"], "Ready")
+        self.sb.call(object_path("plans", "mig2"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        status = self.wait_plan("mig2", ("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(status["phase"], "Failed")
+        vm_status = status["migration"]["vms"][0]
+        self.assertIn("403 Forbidden", json.dumps(vm_status))
+        self.assertIn('cannot patch resource \\"datavolumes\\"', json.dumps(vm_status))
+
+        # The upload proxy drops the stream mid-disk: the VM fails saying so,
+        # and its DataVolume (created before the copy) is removed again.
+        self.cluster.fail_uploads_after = 4096
+        try:
+            self.migration_plan("mig3", "app1", "kv", 1)
+            self.assertEqual(self.wait_plan("mig3", ("Ready",), timeout=30)["phase"], "Ready")
+            self.sb.call(object_path("plans", "mig3"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+            status = self.wait_plan("mig3", ("Succeeded", "Failed", "Canceled"))
+        finally:
+            self.cluster.fail_uploads_after = None
+        self.assertEqual(status["phase"], "Failed")
+        self.assertIn("copying disk", json.dumps(status["migration"]["vms"][0]))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with self.cluster.lock:
+                left = [k for k in self.cluster.objects if k[2] == "datavolumes" and k[4].startswith("app1-")]
+            if not left:
+                break
+            time.sleep(0.3)
+        self.assertEqual(left, [])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
  * namespaces, storage classes, NetworkAttachmentDefinitions and VMs, with
  * Forklift's openshift inventory names. It polls every refreshInterval. */
 #include "kube-client.h"
+#include "openshift-connection.h"
 #include "mtv-provider-backend.h"
 #include "mtv-provider-types.h"
 
@@ -42,46 +43,6 @@ obj (JsonObject *o, const char *name)
 {
   JsonNode *n = o ? json_object_get_member (o, name) : NULL;
   return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
-/* The provider's connection: URL + token/CA/insecure, else settings.kubeconfig
- * (and settings.context), else the service account of the pod mtvd runs in. */
-static MtvKubeConfig *
-connection (JsonObject *spec, JsonObject *credentials, GError **error)
-{
-  const char *url = str (spec, "url");
-  JsonObject *settings = obj (spec, "settings");
-  if (url && *url)
-    {
-      MtvKubeConfig *c = g_new0 (MtvKubeConfig, 1);
-      c->server = g_strdup (url);
-      /* "https://api:6443/" and "https://api:6443" are the same server. */
-      while (g_str_has_suffix (c->server, "/"))
-        c->server[strlen (c->server) - 1] = '\0';
-      c->token = g_strdup (str (credentials, "token"));
-      const char *ca = str (credentials, "cacert");
-      if (ca && *ca)
-        c->ca_pem = g_bytes_new (ca, strlen (ca));
-      c->insecure = g_strcmp0 (str (credentials, "insecureSkipVerify"), "true") == 0;
-      if (c->token == NULL || *c->token == '\0')
-        {
-          mtv_kube_config_free (c);
-          g_set_error (error, MTV_KUBE_ERROR, 401, "the provider has no token (credentials: token)");
-          return NULL;
-        }
-      return c;
-    }
-  const char *path = str (settings, "kubeconfig");
-  if (path)
-    {
-      g_autofree char *text = NULL;
-      gsize length;
-      if (!g_file_get_contents (path, &text, &length, error))
-        return NULL;
-      g_autofree char *dir = g_path_get_dirname (path);
-      return mtv_kube_config_from_kubeconfig (text, length, dir, str (settings, "context"), error);
-    }
-  return mtv_kube_config_in_cluster ("/", error);
 }
 
 static JsonObject *
@@ -289,7 +250,7 @@ openshift_start (const char *name, JsonObject *spec, JsonObject *credentials, co
   o->cancellable = g_cancellable_new ();
   o->interval = refresh_interval (spec);
   g_autoptr (GError) error = NULL;
-  MtvKubeConfig *config = connection (spec, credentials, &error);
+  MtvKubeConfig *config = mtv_openshift_connection (spec, credentials, &error);
   o->kube = g_atomic_rc_box_new0 (MtvKube *);
   if (config)
     *o->kube = mtv_kube_new (config);
