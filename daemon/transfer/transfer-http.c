@@ -75,6 +75,15 @@ read_token (const MtvCopyOptions *o, GError **error)
   return g_strdup (g_strstrip (text));
 }
 
+/* Called by libcurl about once a second even while the server takes nothing:
+ * a SIGTERM ends a stalled upload too. */
+static int
+on_xfer (void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+  Upload *u = data;
+  return *u->options->stop ? 1 : 0;
+}
+
 static gpointer
 upload_thread (gpointer data)
 {
@@ -98,6 +107,9 @@ upload_thread (gpointer data)
   curl_easy_setopt (curl, CURLOPT_WRITEDATA, u);
   curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, u->curl_error);
   curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, on_xfer);
+  curl_easy_setopt (curl, CURLOPT_XFERINFODATA, u);
   if (o->cacert)
     curl_easy_setopt (curl, CURLOPT_CAINFO, o->cacert);
   if (o->insecure)

@@ -173,6 +173,9 @@ class Cluster:
         self.requests = []         # (method, path) for assertions
         self.lists = {}            # plural -> how many LISTs (not watches) it had
         self.fail_uploads_after = None   # bytes: then the proxy drops the connection
+        self.expire_upload_tokens = False  # the proxy answers 401 as for an expired token
+        self.upload_gate = None    # a threading.Event: uploads wait for it before reading
+        self.uploads_waiting = 0
         self.watch_close = threading.Event()
         self.uploads = {}          # (ns, name) -> path of the received disk
 
@@ -370,10 +373,17 @@ class Cluster:
 
     # -- the upload proxy
     def receive_upload(self, token, reader, length, chunked, content_type):
-        target = self.upload_tokens.get(token)
+        target = None if self.expire_upload_tokens else self.upload_tokens.get(token)
         if target is None:
             raise ApiError(401, "Unauthorized", "invalid or expired upload token")
         ns, name = target
+        gate = self.upload_gate
+        if gate is not None:
+            self.uploads_waiting += 1
+            try:
+                gate.wait(60)
+            finally:
+                self.uploads_waiting -= 1
         dv = self.get(("cdi.kubevirt.io", "v1beta1", "datavolumes"), ns, name)
         path = os.path.join(self.upload_dir, f"{ns}-{name}.img")
         # Like CDI, tell a gzip stream by its magic, not by the headers.

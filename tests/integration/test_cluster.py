@@ -6,6 +6,7 @@ cluster without KubeVirt, an unreachable server."""
 import json
 import shutil
 import tempfile
+import threading
 import time
 import unittest
 
@@ -159,18 +160,18 @@ class Cluster(unittest.TestCase):
                 return status
             time.sleep(0.3)
 
-    def migration_plan(self, plan, vm, target, disks):
+    def migration_plan(self, plan, vm, target, disks, source="ova2"):
         pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
                                  "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
         self.sb.create("CreateNetworkMap", plan + "-net", {
-            "sourceProvider": S("ova2"), "targetProvider": S(target),
+            "sourceProvider": S(source), "targetProvider": S(target),
             "pairs": v("aa{sv}", [pair("VM Network", {"type": "pod"})])})
         self.sb.create("CreateStorageMap", plan + "-st", {
-            "sourceProvider": S("ova2"), "targetProvider": S(target),
+            "sourceProvider": S(source), "targetProvider": S(target),
             "pairs": v("aa{sv}", [pair(f"{vm}/{vm}-disk{i}.vmdk", {"storageClass": "standard"})
                                   for i in range(1, disks + 1)])})
         self.sb.create("CreatePlan", plan, {
-            "sourceProvider": S("ova2"), "targetProvider": S(target), "networkMap": S(plan + "-net"),
+            "sourceProvider": S(source), "targetProvider": S(target), "networkMap": S(plan + "-net"),
             "storageMap": S(plan + "-st"), "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True),
             "vms": v("aa{sv}", [{"name": S(vm)}])})
 
@@ -240,6 +241,70 @@ class Cluster(unittest.TestCase):
                 break
             time.sleep(0.3)
         self.assertEqual(left, [])
+
+        # An expired upload token: the proxy's 401 reaches the user.
+        self.cluster.expire_upload_tokens = True
+        try:
+            self.migration_plan("mig4", "app1", "kv", 1)
+            self.assertEqual(self.wait_plan("mig4", ("Ready",), timeout=30)["phase"], "Ready")
+            self.sb.call(object_path("plans", "mig4"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+            status = self.wait_plan("mig4", ("Succeeded", "Failed", "Canceled"))
+        finally:
+            self.cluster.expire_upload_tokens = False
+        self.assertEqual(status["phase"], "Failed")
+        self.assertIn("401", json.dumps(status["migration"]["vms"][0]))
+
+    def test_cancel_and_restart_mid_upload(self):
+        ovas = os.path.join(self.tmp, "ovas3")
+        _, raws = make_ova(ovas, "vm1", disks=((4, "k"),))
+        self.sb.create("CreateProvider", "ova3", {"type": S("ova"), "url": S("file://" + ovas)})
+        self.provider("kv3")
+        self.status("kv3", "Ready")
+        self.migration_plan("mig5", "vm1", "kv3", 1, source="ova3")
+        self.assertEqual(self.wait_plan("mig5", ("Ready",), timeout=30)["phase"], "Ready")
+
+        def upload_waiting():
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and self.cluster.uploads_waiting == 0:
+                time.sleep(0.1)
+            self.assertEqual(self.cluster.uploads_waiting, 1)
+
+        # Cancelled mid-upload: the VM is Canceled and its DataVolume removed.
+        self.cluster.upload_gate = threading.Event()
+        try:
+            migration = self.sb.call(object_path("plans", "mig5"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))[0]
+            upload_waiting()
+            self.sb.call(migration, "org.mtvd.Mtv1.Migration", "Cancel", "(asa{sv})", ([], {}))
+            status = self.wait_plan("mig5", ("Succeeded", "Failed", "Canceled"))
+        finally:
+            self.cluster.upload_gate.set()
+            self.cluster.upload_gate = None
+        self.assertEqual(status["phase"], "Canceled", json.dumps(status["migration"]))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(k[2] == "datavolumes" and k[4].startswith("vm1-")
+                                                  for k in list(self.cluster.objects)):
+            time.sleep(0.3)
+        self.assertFalse(any(k[2] == "datavolumes" and k[4].startswith("vm1-") for k in list(self.cluster.objects)))
+
+        # mtvd killed mid-upload: after the restart the VM starts its disk over and succeeds.
+        self.sb.call(object_path("plans", "mig5"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+        self.migration_plan("mig6", "vm1", "kv3", 1, source="ova3")
+        self.assertEqual(self.wait_plan("mig6", ("Ready",), timeout=30)["phase"], "Ready")
+        self.cluster.upload_gate = threading.Event()
+        try:
+            self.sb.call(object_path("plans", "mig6"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+            upload_waiting()
+            self.sb.kill_mtvd()
+        finally:
+            self.cluster.upload_gate.set()
+            self.cluster.upload_gate = None
+        self.sb.start_mtvd()
+        status = self.wait_plan("mig6", ("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"]))
+        with open(self.sb.mtvd_log.name) as f:
+            self.assertIn("VM vm1: resuming at disk 0", f.read())
+        with open(self.cluster.uploads[("mtv-test", "vm1-disk-0")], "rb") as a, open(raws[0], "rb") as b:
+            self.assertTrue(a.read() == b.read())
 
 
 if __name__ == "__main__":
