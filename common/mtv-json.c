@@ -106,3 +106,18 @@ mtv_json_set_path (JsonObject *object, const char *path, JsonNode *node)
   g_auto (GStrv) parts = g_strsplit (path, ".", -1);
   set_path_in (object, parts, node);
 }
+
+const char *
+mtv_json_string (JsonObject *object, const char *name)
+{
+  JsonNode *n = object ? json_object_get_member (object, name) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n)
+                                                                                       : NULL;
+}
+
+JsonObject *
+mtv_json_object (JsonObject *object, const char *name)
+{
+  JsonNode *n = object ? json_object_get_member (object, name) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}

@@ -15,3 +15,8 @@ JsonNode *mtv_json_lookup_path (JsonObject *object, const char *path);
 /* Sets (or, with a NULL @node, removes) the value at a dotted path, creating
  * intermediate objects and pruning ones left empty. Takes @node. */
 void mtv_json_set_path (JsonObject *object, const char *path, JsonNode *node);
+
+/* A member that is a string, or NULL (absent, null or another type); @object may be NULL. */
+const char *mtv_json_string (JsonObject *object, const char *name);
+/* A member that is an object, or NULL; @object may be NULL. */
+JsonObject *mtv_json_object (JsonObject *object, const char *name);

@@ -354,15 +354,22 @@ cluster_run (ClusterJob *job, GAsyncReadyCallback done, VmRun *v)
   g_task_run_in_thread (task, cluster_thread);
 }
 
-/* The job's outcome, or FALSE when the run is gone (do not touch @v then). */
-static gboolean
-cluster_result (GAsyncResult *res, gboolean *ok, GError **error)
+/* The VM a job was for when it succeeded; NULL when the run is gone (then
+ * nothing may be touched) or the job failed (then the VM has failed). */
+static VmRun *
+cluster_done (GAsyncResult *res, gpointer data)
 {
   ClusterJob *job = g_task_get_task_data (G_TASK (res));
   if (g_cancellable_is_cancelled (job->alive))
-    return FALSE;
-  *ok = g_task_propagate_boolean (G_TASK (res), error);
-  return TRUE;
+    return NULL;
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      finish (v, "Failed", error->message);
+      return NULL;
+    }
+  return v;
 }
 
 static void
@@ -506,16 +513,9 @@ on_defined (GObject *source, GAsyncResult *res, gpointer data)
 static void
 on_vm_created (GObject *source, GAsyncResult *res, gpointer data)
 {
-  gboolean ok;
-  g_autoptr (GError) error = NULL;
-  if (!cluster_result (res, &ok, &error))
+  VmRun *v = cluster_done (res, data);
+  if (v == NULL)
     return;
-  VmRun *v = data;
-  if (!ok)
-    {
-      finish (v, "Failed", error->message);
-      return;
-    }
   ClusterJob *job = g_task_get_task_data (G_TASK (res));
   g_free (v->destination);
   v->destination = g_strdup_printf ("%s/%s", job->ns, job->name);
@@ -676,14 +676,8 @@ disk_done (VmRun *v)
 static void
 on_disk_arrived (GObject *source, GAsyncResult *res, gpointer data)
 {
-  gboolean ok;
-  g_autoptr (GError) error = NULL;
-  if (!cluster_result (res, &ok, &error))
-    return;
-  VmRun *v = data;
-  if (!ok)
-    finish (v, "Failed", error->message);
-  else
+  VmRun *v = cluster_done (res, data);
+  if (v)
     disk_done (v);
 }
 
@@ -888,16 +882,9 @@ wait_for_socket (gpointer data)
 static void
 on_disk_prepared (GObject *source, GAsyncResult *res, gpointer data)
 {
-  gboolean ok;
-  g_autoptr (GError) error = NULL;
-  if (!cluster_result (res, &ok, &error))
+  VmRun *v = cluster_done (res, data);
+  if (v == NULL)
     return;
-  VmRun *v = data;
-  if (!ok)
-    {
-      finish (v, "Failed", error->message);
-      return;
-    }
   ClusterJob *job = g_task_get_task_data (G_TASK (res));
   g_free (v->upload_url);
   v->upload_url = g_steal_pointer (&job->upload_url);

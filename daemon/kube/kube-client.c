@@ -52,21 +52,6 @@ mtv_kube_config_free (MtvKubeConfig *c)
   g_free (c);
 }
 
-static const char *
-member_string (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n)
-                                                                                       : NULL;
-}
-
-static JsonObject *
-member_object (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
 /* The entry of a named list (clusters, users, contexts) called @name. */
 static JsonObject *
 named (JsonObject *root, const char *list, const char *name, const char *inner, GError **error)
@@ -78,9 +63,9 @@ named (JsonObject *root, const char *list, const char *name, const char *inner, 
       for (guint i = 0; i < json_array_get_length (a); i++)
         {
           JsonNode *e = json_array_get_element (a, i);
-          if (JSON_NODE_HOLDS_OBJECT (e) && g_strcmp0 (member_string (json_node_get_object (e), "name"), name) == 0)
+          if (JSON_NODE_HOLDS_OBJECT (e) && g_strcmp0 (mtv_json_string (json_node_get_object (e), "name"), name) == 0)
             {
-              JsonObject *o = member_object (json_node_get_object (e), inner);
+              JsonObject *o = mtv_json_object (json_node_get_object (e), inner);
               if (o)
                 return o;
             }
@@ -95,7 +80,7 @@ static gboolean
 pem_field (JsonObject *o, const char *field, const char *base_dir, GBytes **out, GError **error)
 {
   g_autofree char *data_key = g_strdup_printf ("%s-data", field);
-  const char *data = member_string (o, data_key), *path = member_string (o, field);
+  const char *data = mtv_json_string (o, data_key), *path = mtv_json_string (o, field);
   if (data)
     {
       gsize len;
@@ -142,7 +127,7 @@ string_list (JsonObject *o, const char *name)
 static gboolean
 parse_exec (MtvKubeConfig *c, JsonObject *exec, GError **error)
 {
-  const char *command = member_string (exec, "command");
+  const char *command = mtv_json_string (exec, "command");
   if (command == NULL)
     {
       g_set_error (error, MTV_KUBE_ERROR, 0, "kubeconfig: exec without a command");
@@ -159,10 +144,10 @@ parse_exec (MtvKubeConfig *c, JsonObject *exec, GError **error)
     for (guint i = 0; i < json_array_get_length (json_node_get_array (n)); i++)
       {
         JsonObject *e = json_array_get_object_element (json_node_get_array (n), i);
-        if (e && member_string (e, "name"))
+        if (e && mtv_json_string (e, "name"))
           {
-            g_autofree char *kv = g_strdup_printf ("%s=%s", member_string (e, "name"),
-                                                   member_string (e, "value") ? member_string (e, "value") : "");
+            g_autofree char *kv = g_strdup_printf ("%s=%s", mtv_json_string (e, "name"),
+                                                   mtv_json_string (e, "value") ? mtv_json_string (e, "value") : "");
             g_strv_builder_add (env, kv);
           }
       }
@@ -183,7 +168,7 @@ mtv_kube_config_from_kubeconfig (const char *text, gsize length, const char *bas
       return NULL;
     }
   JsonObject *root = json_node_get_object (doc);
-  const char *ctx_name = context ? context : member_string (root, "current-context");
+  const char *ctx_name = context ? context : mtv_json_string (root, "current-context");
   if (ctx_name == NULL || *ctx_name == '\0')
     {
       g_set_error (error, MTV_KUBE_ERROR, 0, "kubeconfig: no current-context and none was named");
@@ -192,12 +177,12 @@ mtv_kube_config_from_kubeconfig (const char *text, gsize length, const char *bas
   JsonObject *ctx = named (root, "contexts", ctx_name, "context", error);
   if (ctx == NULL)
     return NULL;
-  const char *cluster_name = member_string (ctx, "cluster"), *user_name = member_string (ctx, "user");
+  const char *cluster_name = mtv_json_string (ctx, "cluster"), *user_name = mtv_json_string (ctx, "user");
   JsonObject *cluster = named (root, "clusters", cluster_name ? cluster_name : "", "cluster", error);
   if (cluster == NULL)
     return NULL;
   g_autoptr (MtvKubeConfig) c = g_new0 (MtvKubeConfig, 1);
-  c->server = g_strdup (member_string (cluster, "server"));
+  c->server = g_strdup (mtv_json_string (cluster, "server"));
   if (c->server == NULL || !(g_str_has_prefix (c->server, "https://") || g_str_has_prefix (c->server, "http://")))
     {
       g_set_error (error, MTV_KUBE_ERROR, 0, "kubeconfig: cluster \"%s\" has no http(s) server", cluster_name);
@@ -208,7 +193,7 @@ mtv_kube_config_from_kubeconfig (const char *text, gsize length, const char *bas
                 && json_node_get_boolean (insecure);
   if (!pem_field (cluster, "certificate-authority", base_dir, &c->ca_pem, error))
     return NULL;
-  c->namespace = g_strdup (member_string (ctx, "namespace"));
+  c->namespace = g_strdup (mtv_json_string (ctx, "namespace"));
   if (user_name)
     {
       JsonObject *user = named (root, "users", user_name, "user", error);
@@ -227,8 +212,8 @@ mtv_kube_config_from_kubeconfig (const char *text, gsize length, const char *bas
                        user_name);
           return NULL;
         }
-      c->token = g_strdup (member_string (user, "token"));
-      const char *token_file = member_string (user, "tokenFile");
+      c->token = g_strdup (mtv_json_string (user, "token"));
+      const char *token_file = mtv_json_string (user, "tokenFile");
       if (token_file)
         c->token_file = g_path_is_absolute (token_file) ? g_strdup (token_file)
                                                         : g_build_filename (base_dir, token_file, NULL);
@@ -241,7 +226,7 @@ mtv_kube_config_from_kubeconfig (const char *text, gsize length, const char *bas
                        user_name);
           return NULL;
         }
-      JsonObject *exec = member_object (user, "exec");
+      JsonObject *exec = mtv_json_object (user, "exec");
       if (exec && !parse_exec (c, exec, error))
         return NULL;
     }
@@ -338,8 +323,8 @@ run_exec_plugin (MtvKube *kube, gint64 *expires, GError **error)
       return NULL;
     }
   g_autoptr (JsonNode) doc = json_from_string (out, NULL);
-  JsonObject *status = doc && JSON_NODE_HOLDS_OBJECT (doc) ? member_object (json_node_get_object (doc), "status") : NULL;
-  const char *token = member_string (status, "token");
+  JsonObject *status = doc && JSON_NODE_HOLDS_OBJECT (doc) ? mtv_json_object (json_node_get_object (doc), "status") : NULL;
+  const char *token = mtv_json_string (status, "token");
   if (token == NULL)
     {
       g_set_error (error, MTV_KUBE_ERROR, 401, "exec credential plugin %s printed no ExecCredential with a token",
@@ -347,7 +332,7 @@ run_exec_plugin (MtvKube *kube, gint64 *expires, GError **error)
       return NULL;
     }
   *expires = 0;
-  const char *when = member_string (status, "expirationTimestamp");
+  const char *when = mtv_json_string (status, "expirationTimestamp");
   g_autoptr (GDateTime) dt = when ? g_date_time_new_from_iso8601 (when, NULL) : NULL;
   if (dt)
     *expires = g_get_monotonic_time () + (g_date_time_to_unix (dt) - g_get_real_time () / G_USEC_PER_SEC) * G_USEC_PER_SEC;
@@ -453,18 +438,18 @@ static void
 set_status_error (GError **error, long code, const char *method, const char *path, JsonNode *body, const char *raw)
 {
   JsonObject *status = body && JSON_NODE_HOLDS_OBJECT (body) ? json_node_get_object (body) : NULL;
-  const char *reason = member_string (status, "reason");
-  const char *message = member_string (status, "message");
+  const char *reason = mtv_json_string (status, "reason");
+  const char *message = mtv_json_string (status, "message");
   g_autoptr (GString) causes = g_string_new (NULL);
-  JsonObject *details = member_object (status, "details");
+  JsonObject *details = mtv_json_object (status, "details");
   JsonNode *list = details ? json_object_get_member (details, "causes") : NULL;
   if (list && JSON_NODE_HOLDS_ARRAY (list))
     for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
       {
         JsonObject *c = json_array_get_object_element (json_node_get_array (list), i);
-        if (c && member_string (c, "field"))
-          g_string_append_printf (causes, "%s%s: %s", causes->len ? "; " : " (", member_string (c, "field"),
-                                  member_string (c, "message") ? member_string (c, "message") : "");
+        if (c && mtv_json_string (c, "field"))
+          g_string_append_printf (causes, "%s%s: %s", causes->len ? "; " : " (", mtv_json_string (c, "field"),
+                                  mtv_json_string (c, "message") ? mtv_json_string (c, "message") : "");
       }
   if (causes->len)
     g_string_append_c (causes, ')');
@@ -640,7 +625,7 @@ wrap (JsonObject *o)
 static const char *
 object_name (JsonObject *o)
 {
-  return member_string (member_object (o, "metadata"), "name");
+  return mtv_json_string (mtv_json_object (o, "metadata"), "name");
 }
 
 JsonObject *
@@ -784,13 +769,13 @@ restart:;
       if (page && JSON_NODE_HOLDS_ARRAY (page))
         for (guint i = 0; i < json_array_get_length (json_node_get_array (page)); i++)
           json_array_add_element (items, json_node_copy (json_array_get_element (json_node_get_array (page), i)));
-      JsonObject *meta = member_object (list, "metadata");
+      JsonObject *meta = mtv_json_object (list, "metadata");
       g_free (cont);
-      cont = g_strdup (member_string (meta, "continue"));
+      cont = g_strdup (mtv_json_string (meta, "continue"));
       if (cont == NULL || *cont == '\0')
         {
           if (resource_version)
-            *resource_version = g_strdup (member_string (meta, "resourceVersion"));
+            *resource_version = g_strdup (mtv_json_string (meta, "resourceVersion"));
           return g_steal_pointer (&items);
         }
     }
@@ -809,9 +794,9 @@ typedef struct {
 static char *
 key_of (JsonObject *o)
 {
-  JsonObject *meta = member_object (o, "metadata");
-  return g_strdup_printf ("%s/%s", member_string (meta, "namespace") ? member_string (meta, "namespace") : "",
-                          member_string (meta, "name") ? member_string (meta, "name") : "");
+  JsonObject *meta = mtv_json_object (o, "metadata");
+  return g_strdup_printf ("%s/%s", mtv_json_string (meta, "namespace") ? mtv_json_string (meta, "namespace") : "",
+                          mtv_json_string (meta, "name") ? mtv_json_string (meta, "name") : "");
 }
 
 static gboolean
@@ -836,11 +821,11 @@ on_event (const char *line, gpointer data)
   Watch *w = data;
   g_autoptr (JsonNode) node = json_from_string (line, NULL);
   JsonObject *event = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-  const char *type = member_string (event, "type");
-  JsonObject *object = member_object (event, "object");
+  const char *type = mtv_json_string (event, "type");
+  JsonObject *object = mtv_json_object (event, "object");
   if (type == NULL || object == NULL)
     return TRUE;   /* not an event: skip it */
-  const char *rv = member_string (member_object (object, "metadata"), "resourceVersion");
+  const char *rv = mtv_json_string (mtv_json_object (object, "metadata"), "resourceVersion");
   if (g_str_equal (type, "ERROR"))
     {
       JsonNode *code = json_object_get_member (object, "code");
@@ -848,7 +833,7 @@ on_event (const char *line, gpointer data)
         w->gone = TRUE;
       else
         g_set_error (&w->error, MTV_KUBE_ERROR, code ? (gint) json_node_get_int (code) : 0, "watch: %s",
-                     member_string (object, "message") ? member_string (object, "message") : "error event");
+                     mtv_json_string (object, "message") ? mtv_json_string (object, "message") : "error event");
       return FALSE;
     }
   if (rv)
@@ -875,8 +860,8 @@ relist (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *sel
       JsonObject *o = json_array_get_object_element (items, i);
       char *key = key_of (o);
       JsonObject *before = g_hash_table_lookup (w->known, key);
-      const char *old_rv = before ? member_string (member_object (before, "metadata"), "resourceVersion") : NULL;
-      const char *new_rv = member_string (member_object (o, "metadata"), "resourceVersion");
+      const char *old_rv = before ? mtv_json_string (mtv_json_object (before, "metadata"), "resourceVersion") : NULL;
+      const char *new_rv = mtv_json_string (mtv_json_object (o, "metadata"), "resourceVersion");
       g_hash_table_add (seen, key);
       if (before == NULL)
         deliver (w, "ADDED", o);

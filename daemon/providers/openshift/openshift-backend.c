@@ -5,6 +5,7 @@
  * namespaces, storage classes, NetworkAttachmentDefinitions and VMs, with
  * Forklift's openshift inventory names. It polls every refreshInterval. */
 #include "kube-client.h"
+#include "mtv-json.h"
 #include "openshift-connection.h"
 #include "mtv-provider-backend.h"
 #include "mtv-provider-types.h"
@@ -30,30 +31,15 @@ typedef struct {
   char *failure;
 } Poll;
 
-static const char *
-str (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n)
-                                                                                       : NULL;
-}
-
-static JsonObject *
-obj (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
 static JsonObject *
 named_entry (JsonObject *item, gboolean namespaced)
 {
-  JsonObject *meta = obj (item, "metadata");
+  JsonObject *meta = mtv_json_object (item, "metadata");
   JsonObject *e = json_object_new ();
-  json_object_set_string_member (e, "id", str (meta, "uid") ? str (meta, "uid") : "");
-  json_object_set_string_member (e, "name", str (meta, "name") ? str (meta, "name") : "");
+  json_object_set_string_member (e, "id", mtv_json_string (meta, "uid") ? mtv_json_string (meta, "uid") : "");
+  json_object_set_string_member (e, "name", mtv_json_string (meta, "name") ? mtv_json_string (meta, "name") : "");
   if (namespaced)
-    json_object_set_string_member (e, "namespace", str (meta, "namespace") ? str (meta, "namespace") : "");
+    json_object_set_string_member (e, "namespace", mtv_json_string (meta, "namespace") ? mtv_json_string (meta, "namespace") : "");
   return e;
 }
 
@@ -81,7 +67,7 @@ operator_version (JsonArray *crs, const char *field)
 {
   for (guint i = 0; i < json_array_get_length (crs); i++)
     {
-      const char *v = str (obj (json_array_get_object_element (crs, i), "status"), field);
+      const char *v = mtv_json_string (mtv_json_object (json_array_get_object_element (crs, i), "status"), field);
       if (v && *v)
         return g_strdup (v);
     }
@@ -94,7 +80,7 @@ collect (MtvKube *kube, GError **error)
   g_autoptr (JsonNode) version = mtv_kube_request (kube, "GET", "/version", NULL, NULL, error);
   if (version == NULL)
     return NULL;
-  const char *k8s = JSON_NODE_HOLDS_OBJECT (version) ? str (json_node_get_object (version), "gitVersion") : NULL;
+  const char *k8s = JSON_NODE_HOLDS_OBJECT (version) ? mtv_json_string (json_node_get_object (version), "gitVersion") : NULL;
   gboolean have_kubevirt, have_cdi;
   g_autoptr (JsonArray) kubevirts = list_or_empty (kube, &MTV_KUBE_KUBEVIRTS, &have_kubevirt, error);
   g_autoptr (JsonArray) cdis = kubevirts ? list_or_empty (kube, &MTV_KUBE_CDIS, &have_cdi, error) : NULL;
@@ -128,10 +114,10 @@ collect (MtvKube *kube, GError **error)
     {
       JsonObject *sc = json_array_get_object_element (classes, i);
       JsonObject *e = named_entry (sc, FALSE);
-      JsonObject *annotations = obj (obj (sc, "metadata"), "annotations");
-      json_object_set_string_member (e, "provisioner", str (sc, "provisioner") ? str (sc, "provisioner") : "");
+      JsonObject *annotations = mtv_json_object (mtv_json_object (sc, "metadata"), "annotations");
+      json_object_set_string_member (e, "provisioner", mtv_json_string (sc, "provisioner") ? mtv_json_string (sc, "provisioner") : "");
       json_object_set_boolean_member (e, "default",
-                                      g_strcmp0 (str (annotations, "storageclass.kubernetes.io/is-default-class"),
+                                      g_strcmp0 (mtv_json_string (annotations, "storageclass.kubernetes.io/is-default-class"),
                                                  "true") == 0);
       json_array_add_object_element (out_sc, e);
     }
@@ -141,8 +127,8 @@ collect (MtvKube *kube, GError **error)
     {
       JsonObject *vm = json_array_get_object_element (vms, i);
       JsonObject *e = named_entry (vm, TRUE);
-      JsonObject *status = obj (vm, "status");
-      json_object_set_string_member (e, "printableStatus", str (status, "printableStatus") ? str (status, "printableStatus")
+      JsonObject *status = mtv_json_object (vm, "status");
+      json_object_set_string_member (e, "printableStatus", mtv_json_string (status, "printableStatus") ? mtv_json_string (status, "printableStatus")
                                                                                         : "");
       json_object_set_object_member (e, "object", json_object_ref (vm));
       json_object_set_array_member (e, "concerns", json_array_new ());
@@ -232,7 +218,7 @@ start_poll (gpointer data)
 static guint
 refresh_interval (JsonObject *spec)
 {
-  const char *text = str (obj (spec, "settings"), "refreshInterval");
+  const char *text = mtv_json_string (mtv_json_object (spec, "settings"), "refreshInterval");
   guint64 v;
   if (text && g_ascii_string_to_unsigned (text, 10, 1, 86400, &v, NULL))
     return (guint) v;

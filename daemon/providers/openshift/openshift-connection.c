@@ -1,30 +1,16 @@
 /* How mtvd reaches the cluster of an openshift provider. */
 #include "openshift-connection.h"
+#include "mtv-json.h"
 
 #include <string.h>
-
-static const char *
-str (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n)
-                                                                                       : NULL;
-}
-
-static JsonObject *
-obj (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
 
 /* The provider's connection: URL + token/CA/insecure, else settings.kubeconfig
  * (and settings.context), else the service account of the pod mtvd runs in. */
 MtvKubeConfig *
 mtv_openshift_connection (JsonObject *spec, JsonObject *credentials, GError **error)
 {
-  const char *url = str (spec, "url");
-  JsonObject *settings = obj (spec, "settings");
+  const char *url = mtv_json_string (spec, "url");
+  JsonObject *settings = mtv_json_object (spec, "settings");
   if (url && *url)
     {
       MtvKubeConfig *c = g_new0 (MtvKubeConfig, 1);
@@ -32,11 +18,11 @@ mtv_openshift_connection (JsonObject *spec, JsonObject *credentials, GError **er
       /* "https://api:6443/" and "https://api:6443" are the same server. */
       while (g_str_has_suffix (c->server, "/"))
         c->server[strlen (c->server) - 1] = '\0';
-      c->token = g_strdup (str (credentials, "token"));
-      const char *ca = str (credentials, "cacert");
+      c->token = g_strdup (mtv_json_string (credentials, "token"));
+      const char *ca = mtv_json_string (credentials, "cacert");
       if (ca && *ca)
         c->ca_pem = g_bytes_new (ca, strlen (ca));
-      c->insecure = g_strcmp0 (str (credentials, "insecureSkipVerify"), "true") == 0;
+      c->insecure = g_strcmp0 (mtv_json_string (credentials, "insecureSkipVerify"), "true") == 0;
       if (c->token == NULL || *c->token == '\0')
         {
           mtv_kube_config_free (c);
@@ -45,7 +31,7 @@ mtv_openshift_connection (JsonObject *spec, JsonObject *credentials, GError **er
         }
       return c;
     }
-  const char *path = str (settings, "kubeconfig");
+  const char *path = mtv_json_string (settings, "kubeconfig");
   if (path)
     {
       g_autofree char *text = NULL;
@@ -53,7 +39,7 @@ mtv_openshift_connection (JsonObject *spec, JsonObject *credentials, GError **er
       if (!g_file_get_contents (path, &text, &length, error))
         return NULL;
       g_autofree char *dir = g_path_get_dirname (path);
-      return mtv_kube_config_from_kubeconfig (text, length, dir, str (settings, "context"), error);
+      return mtv_kube_config_from_kubeconfig (text, length, dir, mtv_json_string (settings, "context"), error);
     }
   return mtv_kube_config_in_cluster ("/", error);
 }
