@@ -94,10 +94,15 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL;
   gsize len;
-  if (!g_file_get_contents (argv[1], &text, &len, &error))
-    return failed (error);
   g_autofree char *dir = g_path_get_dirname (argv[1]);
-  MtvKubeConfig *config = mtv_kube_config_from_kubeconfig (text, len, dir, g_getenv ("KUBE_CONTEXT"), &error);
+  MtvKubeConfig *config;
+  /* "in-cluster:ROOT": the service-account files below ROOT. */
+  if (g_str_has_prefix (argv[1], "in-cluster:"))
+    config = mtv_kube_config_in_cluster (argv[1] + strlen ("in-cluster:"), &error);
+  else if (!g_file_get_contents (argv[1], &text, &len, &error))
+    return failed (error);
+  else
+    config = mtv_kube_config_from_kubeconfig (text, len, dir, g_getenv ("KUBE_CONTEXT"), &error);
   if (config == NULL)
     return failed (error);
   g_autoptr (MtvKube) kube = mtv_kube_new (config);

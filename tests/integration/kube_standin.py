@@ -591,7 +591,24 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-def start(upload_dir, port=0):
+def make_tls(directory, name="standin"):
+    """A CA and a server certificate for 127.0.0.1 (openssl): (ca, cert, key) paths."""
+    import subprocess
+    ca_key, ca = os.path.join(directory, f"{name}-ca.key"), os.path.join(directory, f"{name}-ca.crt")
+    key, csr, cert = (os.path.join(directory, f"{name}.{x}") for x in ("key", "csr", "crt"))
+    ext = os.path.join(directory, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+        "-subj", f"/CN={name} CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+        "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+def start(upload_dir, port=0, tls=False):
     """Starts the stand-in on 127.0.0.1; returns (server, url). The cluster
     begins with the namespaces default and mtv-test, storage classes standard
     and fast, a CDIConfig with an upload proxy URL, and KubeVirt's and CDI's
@@ -600,6 +617,13 @@ def start(upload_dir, port=0):
     server = Server(("127.0.0.1", port), Handler)
     server.cluster = cluster
     url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls:
+        import ssl
+        server.ca_file, cert, key = make_tls(upload_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        url = url.replace("http://", "https://")
     with cluster.lock:
         for ns in ("default", "mtv-test", "kubevirt", "cdi"):
             cluster.put_object(("", "v1", "namespaces"), None,

@@ -231,5 +231,67 @@ class KubeClient(unittest.TestCase):
         self.assertIn("127.0.0.1:9", r.stderr)
 
 
+class KubeClientTls(unittest.TestCase):
+    """TLS: the cluster's CA from a kubeconfig or the pod's service-account
+    files, a wrong CA refused, insecure-skip-tls-verify."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mtv-kube-tls-")
+        cls.server, cls.url = kube_standin.start(cls.tmp, tls=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tool(self, config, env=None):
+        return subprocess.run([TOOL, config, "get", NS, "-", "default"], capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, **(env or {})))
+
+    def test_ca_from_kubeconfig_and_refusals(self):
+        with open(self.server.ca_file) as f:
+            ca = f.read()
+        import base64
+        good = kubeconfig(os.path.join(self.tmp, "good"), self.url, {"token": "admin-token"})
+        with open(good) as f:
+            doc = json.load(f)
+        doc["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(ca.encode()).decode()
+        with open(good, "w") as f:
+            json.dump(doc, f)
+        r = self.tool(good)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["metadata"]["name"], "default")
+        # Another CA: the server is not trusted.
+        other_ca, _, _ = kube_standin.make_tls(self.tmp, "other")
+        doc["clusters"][0]["cluster"]["certificate-authority"] = other_ca
+        del doc["clusters"][0]["cluster"]["certificate-authority-data"]
+        with open(good, "w") as f:
+            json.dump(doc, f)
+        r = self.tool(good)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("certificate", r.stderr.lower())
+        # insecure-skip-tls-verify accepts it anyway.
+        doc["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+        with open(good, "w") as f:
+            json.dump(doc, f)
+        self.assertEqual(self.tool(good).returncode, 0)
+
+    def test_in_cluster_service_account(self):
+        root = os.path.join(self.tmp, "pod")
+        sa = os.path.join(root, "var/run/secrets/kubernetes.io/serviceaccount")
+        os.makedirs(sa)
+        shutil.copy(self.server.ca_file, os.path.join(sa, "ca.crt"))
+        with open(os.path.join(sa, "token"), "w") as f:
+            f.write("admin-token\n")
+        with open(os.path.join(sa, "namespace"), "w") as f:
+            f.write("mtv-test\n")
+        env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.server.server_address[1])}
+        r = self.tool("in-cluster:" + root, env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.tool("in-cluster:" + root, {"KUBERNETES_SERVICE_HOST": "", "KUBERNETES_SERVICE_PORT": ""})
+        self.assertEqual(r.returncode, 1)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
