@@ -52,6 +52,8 @@ typedef struct {
   gboolean transfer_ok;
   char *path;
   JsonArray *manifests;         /* cluster target: [DataVolume..., VirtualMachine] */
+  JsonArray *source_disks;      /* prepared source (an exported KubeVirt VM): its disks as served */
+  JsonObject *source_state;     /* what releasing the source needs (stored) */
   char *upload_url, *upload_token;
   MtvObjectSkeleton *object;
   MtvMigrationVm *iface;
@@ -106,6 +108,8 @@ vm_state (VmRun *v)
   json_object_set_boolean_member (o, "dirCreated", v->dir_created);
   json_object_set_int_member (o, "disk", v->disk);
   json_object_set_int_member (o, "bytesBase", (gint64) v->bytes_base);
+  if (v->source_state)
+    json_object_set_object_member (o, "sourceState", json_object_ref (v->source_state));
   return o;
 }
 
@@ -207,6 +211,7 @@ checkpoint_path (VmRun *v, guint disk)
 
 static gboolean is_cluster (MtvRun *run);
 static void cluster_remove (VmRun *v);
+static void source_release (VmRun *v, gboolean restore_power);
 
 static void
 finish (VmRun *v, const char *status, const char *error)
@@ -227,6 +232,7 @@ finish (VmRun *v, const char *status, const char *error)
         mtv_local_abort (v->dir);
       v->dir_created = FALSE;
     }
+  source_release (v, !g_str_equal (status, "Succeeded"));
   g_free (v->status);
   v->status = g_strdup (status);
   g_free (v->error);
@@ -438,6 +444,99 @@ cluster_attach (MtvRun *run, const char *target_name, GError **error)
   run->kube = g_atomic_rc_box_new0 (MtvKube *);
   *run->kube = mtv_kube_new (config);
   return TRUE;
+}
+
+
+/* ---- sources that prepare a VM first (KubeVirt: stop and export it) -------------- */
+
+typedef struct {
+  const MtvProviderBackend *backend;
+  JsonObject *spec, *credentials, *vm, *state;
+  char *workdir;
+  JsonArray *disks;
+  gboolean release, restore_power;
+  GCancellable *alive;
+} SourceJob;
+
+static void
+source_job_free (SourceJob *job)
+{
+  g_clear_pointer (&job->spec, json_object_unref);
+  g_clear_pointer (&job->credentials, json_object_unref);
+  g_clear_pointer (&job->vm, json_object_unref);
+  g_clear_pointer (&job->state, json_object_unref);
+  g_clear_pointer (&job->disks, json_array_unref);
+  g_free (job->workdir);
+  g_object_unref (job->alive);
+  g_free (job);
+}
+
+static const MtvProviderBackend *
+source_backend (MtvRun *run)
+{
+  const MtvProviderType *type = mtv_provider_type_lookup (json_object_get_string_member (snap (run, "sourceProvider"), "type"));
+  return type ? type->backend : NULL;
+}
+
+static SourceJob *
+source_job_new (VmRun *v)
+{
+  MtvRun *run = v->run;
+  SourceJob *job = g_new0 (SourceJob, 1);
+  job->backend = source_backend (run);
+  job->spec = json_object_ref (snap (run, "sourceProvider"));
+  const char *name = mtv_reference_name (mtv_json_lookup_path (snap (run, "planSpec"), "provider.source"));
+  job->credentials = mtv_daemon_provider_credentials (run->host->daemon, name ? name : "");
+  job->vm = json_object_ref (v->vm);
+  job->state = v->source_state ? json_object_ref (v->source_state) : NULL;
+  job->workdir = g_strdup (run->host->runtime_dir);
+  job->alive = g_object_ref (run->alive);
+  return job;
+}
+
+static void
+source_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SourceJob *job = data;
+  GError *error = NULL;
+  gboolean ok;
+  if (job->release)
+    ok = job->backend->release_vm (job->spec, job->credentials, job->state, job->restore_power, &error);
+  else
+    {
+      g_clear_pointer (&job->state, json_object_unref);
+      job->disks = job->backend->prepare_vm (job->spec, job->credentials, job->vm, job->workdir, &job->state, &error);
+      ok = job->disks != NULL;
+    }
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+on_source_released (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SourceJob *job = g_task_get_task_data (G_TASK (res));
+  g_autoptr (GError) error = NULL;
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    g_warning ("VM %s: the source could not be released (export removed, power restored): %s",
+               json_object_get_string_member_with_default (job->vm, "name", "?"), error->message);
+}
+
+/* After the VM ended: the export goes; a VM that did not migrate runs again
+ * as it did, as Forklift restores the source's power state. */
+static void
+source_release (VmRun *v, gboolean restore_power)
+{
+  if (v->source_state == NULL)
+    return;
+  SourceJob *job = source_job_new (v);
+  job->release = TRUE;
+  job->restore_power = restore_power;
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_source_released, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) source_job_free);
+  g_task_run_in_thread (task, source_thread);
 }
 
 
@@ -915,7 +1014,7 @@ copy_disk (VmRun *v)
       cluster_run (job, on_disk_prepared, v);
       return;
     }
-  JsonObject *disk = json_array_get_object_element (disks, v->disk);
+  JsonObject *disk = json_array_get_object_element (v->source_disks ? v->source_disks : disks, v->disk);
   const MtvProviderType *type = mtv_provider_type_lookup (
     json_object_get_string_member (snap (run, "sourceProvider"), "type"));
   g_autoptr (GError) error = NULL;
@@ -942,6 +1041,10 @@ copy_disk (VmRun *v)
   v->wait_source = g_timeout_add (50, wait_for_socket, v);
 }
 
+static void on_source_prepared (GObject *source, GAsyncResult *res, gpointer data);
+static void on_source_reprepared (GObject *source, GAsyncResult *res, gpointer data);
+static void begin_target (VmRun *v);
+
 static void
 begin (VmRun *v)
 {
@@ -954,6 +1057,15 @@ begin (VmRun *v)
       v->resume = FALSE;
       set_run_phase (run);
       g_message ("migration %s: VM %s: resuming at disk %u", run->id, v->name, v->disk);
+      const MtvProviderBackend *backend = source_backend (run);
+      if (backend && backend->prepare_vm && v->source_disks == NULL)
+        {
+          /* The export token died with the old mtvd: prepare again. */
+          g_autoptr (GTask) task = g_task_new (NULL, NULL, on_source_reprepared, v);
+          g_task_set_task_data (task, source_job_new (v), (GDestroyNotify) source_job_free);
+          g_task_run_in_thread (task, source_thread);
+          return;
+        }
       if (is_cluster (run) && v->manifests == NULL)
         {
           g_autoptr (GError) error = NULL;
@@ -971,6 +1083,70 @@ begin (VmRun *v)
   v->started = now ();
   set_run_phase (run);
   enter (v, "Started");
+  const MtvProviderBackend *backend = source_backend (run);
+  if (backend && backend->prepare_vm && v->source_disks == NULL)
+    {
+      /* Forklift's PowerOffSource: stop the VM and export it, in a worker. */
+      enter (v, "PowerOffSource");
+      g_autoptr (GTask) task = g_task_new (NULL, NULL, on_source_prepared, v);
+      g_task_set_task_data (task, source_job_new (v), (GDestroyNotify) source_job_free);
+      g_task_run_in_thread (task, source_thread);
+      return;
+    }
+  begin_target (v);
+}
+
+static void
+on_source_prepared (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SourceJob *job = g_task_get_task_data (G_TASK (res));
+  if (g_cancellable_is_cancelled (job->alive))
+    return;
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  /* Keep what release needs even when preparing failed half way. */
+  if (job->state)
+    {
+      g_clear_pointer (&v->source_state, json_object_unref);
+      v->source_state = json_object_ref (job->state);
+    }
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  v->source_disks = g_steal_pointer (&job->disks);
+  save (v->run);
+  begin_target (v);
+}
+
+static void
+on_source_reprepared (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SourceJob *job = g_task_get_task_data (G_TASK (res));
+  if (g_cancellable_is_cancelled (job->alive))
+    return;
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  if (job->state)
+    {
+      g_clear_pointer (&v->source_state, json_object_unref);
+      v->source_state = json_object_ref (job->state);
+    }
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  v->source_disks = g_steal_pointer (&job->disks);
+  v->resume = TRUE;
+  begin (v);
+}
+
+static void
+begin_target (VmRun *v)
+{
+  MtvRun *run = v->run;
   enter (v, "CreateDataVolumes");
   JsonObject *plan_spec = snap (run, "planSpec");
   g_autoptr (GError) error = NULL;
@@ -1046,6 +1222,8 @@ vm_free (VmRun *v)
   json_object_unref (v->plan_vm);
   json_object_unref (v->vm);
   g_clear_pointer (&v->manifests, json_array_unref);
+  g_clear_pointer (&v->source_disks, json_array_unref);
+  g_clear_pointer (&v->source_state, json_object_unref);
   g_free (v->upload_url);
   g_free (v->upload_token);
   g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
@@ -1190,6 +1368,8 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
       v->started = *member (o, "started") ? g_strdup (member (o, "started")) : NULL;
       v->completed = *member (o, "completed") ? g_strdup (member (o, "completed")) : NULL;
       v->dir_created = json_object_get_boolean_member_with_default (o, "dirCreated", FALSE);
+      if (json_object_has_member (o, "sourceState"))
+        v->source_state = json_object_ref (json_object_get_object_member (o, "sourceState"));
       g_ptr_array_add (run->vms, v);
       JsonObject *plan_spec = snap (run, "planSpec");
       v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),

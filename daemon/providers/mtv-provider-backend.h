@@ -24,4 +24,13 @@ struct _MtvProviderBackend {
   /* The command that serves an inventory disk read-only as NBD on the unix
    * socket @socket (qemu-nbd or nbdkit); NULL for a target-only type. */
   char **(*disk_server_argv) (JsonObject *disk, const char *socket, GError **error);
+  /* For sources whose disks can only be read once the VM is prepared (stopped
+   * and exported): blocking, run in a worker thread. Returns the VM's disks
+   * to hand to disk_server_argv instead of the inventory's, and in @state
+   * what release_vm needs (no secrets: it is stored). NULL when not needed. */
+  JsonArray *(*prepare_vm) (JsonObject *spec, JsonObject *credentials, JsonObject *vm, const char *workdir,
+                            JsonObject **state, GError **error);
+  /* Undoes prepare_vm; starts the VM again when @restore_power. Blocking. */
+  gboolean (*release_vm) (JsonObject *spec, JsonObject *credentials, JsonObject *state, gboolean restore_power,
+                          GError **error);
 };

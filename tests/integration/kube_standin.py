@@ -50,6 +50,9 @@ from openapi import REFERENCE, definitions, validate
 RESOURCES = {
     ("", "v1", "namespaces"): ("Namespace", False, None, False),
     ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True, None, True),
+    ("", "v1", "secrets"): ("Secret", True, None, False),
+    ("export.kubevirt.io", "v1", "virtualmachineexports"): ("VirtualMachineExport", True,
+                                                            "swagger:kubevirt:v1.VirtualMachineExport", True),
     ("storage.k8s.io", "v1", "storageclasses"): ("StorageClass", False, None, False),
     ("k8s.cni.cncf.io", "v1", "network-attachment-definitions"): ("NetworkAttachmentDefinition", True, None, False),
     ("cdi.kubevirt.io", "v1beta1", "datavolumes"): ("DataVolume", True, "crd:datavolumes", True),
@@ -178,6 +181,8 @@ class Cluster:
         self.uploads_waiting = 0
         self.watch_close = threading.Event()
         self.uploads = {}          # (ns, name) -> path of the received disk
+        self.volumes = {}          # (ns, claim) -> path: what an export serves for a PVC
+        self.url = None
 
     # -- helpers
     def next_rv(self):
@@ -223,6 +228,8 @@ class Cluster:
             token = base64.b64encode(os.urandom(18)).decode()
             self.upload_tokens[token] = (ns, obj["spec"]["pvcName"])
             obj["status"] = {"token": token}
+        if plural == "virtualmachineexports":
+            self.react_export(ns, obj)
         if plural == "virtualmachines":
             running = obj["spec"].get("runStrategy") in ("Always", "RerunOnFailure") or obj["spec"].get("running")
             obj.setdefault("status", {})
@@ -234,6 +241,48 @@ class Cluster:
                                     "labels": obj["spec"]["template"].get("metadata", {}).get("labels", {})},
                        "spec": obj["spec"]["template"]["spec"], "status": {"phase": "Running"}}
                 self.put_object(("kubevirt.io", "v1", "virtualmachineinstances"), ns, vmi, "ADDED")
+
+    def react_export(self, ns, export):
+        """KubeVirt's export controller: Ready once the VM is stopped, with a
+        token Secret and links to each of its volumes."""
+        name = export["metadata"]["name"]
+        vm_name = export["spec"]["source"]["name"]
+        vm = self.objects.get(("kubevirt.io", "v1", "virtualmachines", ns, vm_name))
+        running = ("kubevirt.io", "v1", "virtualmachineinstances", ns, vm_name) in self.objects
+        status = export.setdefault("status", {})
+        if vm is None or running:
+            status.update({"phase": "Pending"})
+            return
+        secret = f"export-token-{name}"
+        token = base64.b64encode(os.urandom(12)).decode()
+        key = ("", "v1", "secrets", ns, secret)
+        if key not in self.objects:
+            self.put_object(("", "v1", "secrets"), ns, {"apiVersion": "v1", "kind": "Secret",
+                                                        "metadata": {"name": secret},
+                                                        "data": {"token": base64.b64encode(token.encode()).decode()}},
+                            "ADDED")
+        volumes = []
+        for vol in vm["spec"]["template"]["spec"].get("volumes", []):
+            claim = (vol.get("dataVolume") or {}).get("name") or (vol.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim:
+                base = f"{self.url}/api/export.kubevirt.io/v1/namespaces/{ns}/virtualmachineexports/{name}/volumes/{claim}"
+                volumes.append({"name": claim, "formats": [{"format": "raw", "url": base + "/disk.img"},
+                                                            {"format": "gzip", "url": base + "/disk.img.gz"}]})
+        status.update({"phase": "Ready", "tokenSecretRef": secret, "virtualMachineName": vm_name,
+                       "links": {"external": {"cert": "", "volumes": volumes}}})
+
+    def export_volume(self, ns, export, claim, token):
+        """The file an export link serves, after checking its token."""
+        obj = self.get(("export.kubevirt.io", "v1", "virtualmachineexports"), ns, export)
+        if obj.get("status", {}).get("phase") != "Ready":
+            raise ApiError(404, "NotFound", "export not ready")
+        secret = self.get(("", "v1", "secrets"), ns, obj["status"]["tokenSecretRef"])
+        if token != base64.b64decode(secret["data"]["token"]).decode():
+            raise ApiError(401, "Unauthorized", "invalid export token")
+        path = self.volumes.get((ns, claim))
+        if path is None:
+            raise ApiError(404, "NotFound", f"volume {claim} not found")
+        return path
 
     def put_object(self, res, ns, obj, typ):
         meta = obj["metadata"]
@@ -310,7 +359,26 @@ class Cluster:
         meta["resourceVersion"] = self.next_rv()
         self.objects[res + (ns, name)] = new
         self.record(res, ns, "MODIFIED", new)
+        if res[2] == "virtualmachines" and sub is None:
+            self.vm_power(ns, new)
         return new
+
+    def vm_power(self, ns, vm):
+        running = vm["spec"].get("runStrategy") in ("Always", "RerunOnFailure")
+        vmi = ("kubevirt.io", "v1", "virtualmachineinstances", ns, vm["metadata"]["name"])
+        if not running and vmi in self.objects:
+            self.delete(vmi[:3], ns, vmi[4])
+            for k, o in list(self.objects.items()):
+                if k[2] == "virtualmachineexports" and k[3] == ns and o["spec"]["source"]["name"] == vm["metadata"]["name"]:
+                    updated = copy.deepcopy(o)
+                    self.react_export(ns, updated)
+                    self.store_update(k[:3], ns, k[4], o, updated, "status")
+        status = copy.deepcopy(vm.get("status", {}))
+        status.update({"printableStatus": "Running" if running else "Stopped", "ready": running})
+        if status != vm.get("status"):
+            merged = copy.deepcopy(vm)
+            merged["status"] = status
+            self.store_update(("kubevirt.io", "v1", "virtualmachines"), ns, vm["metadata"]["name"], vm, merged, "status")
 
     def patch(self, res, ns, name, content_type, patch, field_manager, sub=None):
         if content_type.startswith("application/apply-patch"):
@@ -422,6 +490,8 @@ def parse_quantity(q):
     return int(m.group(1)) * units.get(m.group(2) or "", 1)
 
 
+EXPORT = re.compile(r"^/api/export.kubevirt.io/v1/namespaces/(?P<ns>[^/]+)/virtualmachineexports/(?P<name>[^/]+)"
+                    r"/volumes/(?P<claim>[^/]+)/(?P<file>disk\.img(\.gz)?)$")
 PATH = re.compile(r"^/(?:api/(?P<cv>v1)|apis/(?P<g>[^/]+)/(?P<v>[^/]+))(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)"
                   r"(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?$")
 
@@ -481,6 +551,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            m = EXPORT.match(url.path)
+            if m and method in ("GET", "HEAD"):
+                return self.serve_export(method, m, query)
             user = self.user()
             if url.path == "/version":
                 return self.send_json(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-standin"})
@@ -527,6 +600,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (ConnectionAbortedError, BrokenPipeError):
             self.close_connection = True
 
+    def serve_export(self, method, m, query):
+        token = self.headers.get("x-kubevirt-export-token") or query.get("x-kubevirt-export-token")
+        with self.cluster.lock:
+            path = self.cluster.export_volume(m["ns"], m["name"], m["claim"], token)
+        size = os.path.getsize(path)
+        if m["file"] == "disk.img.gz":
+            with open(path, "rb") as f:
+                data = gzip.compress(f.read())
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if method == "GET":
+                self.wfile.write(data)
+            return
+        start, end = 0, size - 1
+        rng = self.headers.get("Range")
+        if rng:
+            a, b = rng.split("=", 1)[1].split("-", 1)
+            start, end = int(a), min(int(b) if b else size - 1, size - 1)
+        self.send_response(206 if rng else 200)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if method == "GET":
+            with open(path, "rb") as f:
+                f.seek(start)
+                self.wfile.write(f.read(end - start + 1))
+
     def watch(self, res, ns, query):
         rv = int(query.get("resourceVersion") or self.cluster.rv)
         timeout = min(int(query.get("timeoutSeconds", 30)), 30)
@@ -572,6 +675,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.handle_any("GET")
+
+    def do_HEAD(self):
+        self.handle_any("HEAD")
 
     def do_POST(self):
         self.handle_any("POST")
@@ -624,6 +730,7 @@ def start(upload_dir, port=0, tls=False):
         context.load_cert_chain(cert, key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         url = url.replace("http://", "https://")
+    cluster.url = url
     with cluster.lock:
         for ns in ("default", "mtv-test", "kubevirt", "cdi"):
             cluster.put_object(("", "v1", "namespaces"), None,
@@ -642,5 +749,7 @@ def start(upload_dir, port=0, tls=False):
                            {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
                             "metadata": {"name": "kubevirt", "namespace": "kubevirt"}, "spec": {},
                             "status": {"phase": "Deployed", "observedKubeVirtVersion": "v1.6.0"}}, "ADDED")
+    if cluster.url is None:
+        cluster.url = url
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, url

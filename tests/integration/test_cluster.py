@@ -306,6 +306,63 @@ class Cluster(unittest.TestCase):
         with open(self.cluster.uploads[("mtv-test", "vm1-disk-0")], "rb") as a, open(raws[0], "rb") as b:
             self.assertTrue(a.read() == b.read())
 
+    def test_kubevirt_to_kubevirt_cold(self):
+        # A running VM in namespace apps, its root disk a DataVolume with data.
+        data = os.path.join(self.tmp, "src1-root.img")
+        with open(data, "wb") as f:
+            f.write(os.urandom(1 << 20) * 2 + b"\0" * (2 << 20))
+        cluster = self.cluster
+        with cluster.lock:
+            cluster.put_object(("", "v1", "namespaces"), None,
+                               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}, "ADDED")
+            cluster.create(("cdi.kubevirt.io", "v1beta1", "datavolumes"), "apps", {
+                "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": "src1-root"},
+                "spec": {"source": {"blank": {}},
+                         "storage": {"storageClassName": "fast", "resources": {"requests": {"storage": "4Mi"}}}}})
+            cluster.create(("kubevirt.io", "v1", "virtualmachines"), "apps", {
+                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "src1"},
+                "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"app": "src1"}}, "spec": {
+                    "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}],
+                                           "interfaces": [{"name": "default", "masquerade": {},
+                                                           "macAddress": "02:00:00:00:00:01"}]},
+                               "resources": {"requests": {"memory": "1Gi"}}},
+                    "networks": [{"name": "default", "pod": {}}],
+                    "volumes": [{"name": "root", "dataVolume": {"name": "src1-root"}}]}}}})
+            cluster.volumes[("apps", "src1-root")] = data
+        self.provider("kvsrc")
+        self.provider("kvdst")
+        self.status("kvsrc", "Ready")
+        self.status("kvdst", "Ready")
+        vms = self.inventory("kvsrc", "vms", "name = 'src1'")
+        self.assertEqual(vms[0]["disks"][0]["capacity"], 4 << 20)
+        self.assertEqual(vms[0]["networks"], [{"id": "pod", "name": "pod"}])
+        pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
+                                 "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
+        self.sb.create("CreateNetworkMap", "kk-net", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
+                                                      "pairs": v("aa{sv}", [pair("pod", {"type": "pod"})])})
+        self.sb.create("CreateStorageMap", "kk-st", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
+                                                     "pairs": v("aa{sv}", [pair("src1/src1-root",
+                                                                                {"storageClass": "standard"})])})
+        self.sb.create("CreatePlan", "kk", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
+                                            "networkMap": S("kk-net"), "storageMap": S("kk-st"),
+                                            "targetNamespace": S("mtv-test"), "vms": v("aa{sv}", [{"name": S("src1")}])})
+        self.assertEqual(self.wait_plan("kk", ("Ready",), timeout=30)["phase"], "Ready")
+        self.sb.call(object_path("plans", "kk"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        status = self.wait_plan("kk", ("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
+        # The disk went from the source's export to the target's upload proxy, byte for byte.
+        with open(cluster.uploads[("mtv-test", "src1-disk-0")], "rb") as a, open(data, "rb") as b:
+            self.assertTrue(a.read() == b.read())
+        with cluster.lock:
+            source_vm = cluster.objects[("kubevirt.io", "v1", "virtualmachines", "apps", "src1")]
+            exports = [k for k in cluster.objects if k[2] == "virtualmachineexports"]
+            target_vm = cluster.objects.get(("kubevirt.io", "v1", "virtualmachines", "mtv-test", "src1"))
+        self.assertEqual(source_vm["spec"]["runStrategy"], "Halted")     # stopped for the copy, left off
+        self.assertEqual(exports, [])                                      # the export was removed
+        self.assertIsNotNone(target_vm)
+        self.assertEqual(target_vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][0]["macAddress"],
+                         "02:00:00:00:00:01")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -7,6 +7,7 @@
 #include "kube-client.h"
 #include "mtv-json.h"
 #include "openshift-connection.h"
+#include "openshift-source.h"
 #include "mtv-provider-backend.h"
 #include "mtv-provider-types.h"
 
@@ -74,6 +75,121 @@ operator_version (JsonArray *crs, const char *field)
   return NULL;
 }
 
+/* "10Gi", "500M", "1073741824": bytes (0 when it is not a quantity). */
+static gint64
+quantity_bytes (const char *q)
+{
+  if (q == NULL)
+    return 0;
+  char *end;
+  double v = g_ascii_strtod (q, &end);
+  static const struct { const char *suffix; double factor; } units[] = {
+    { "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
+    { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 }, { "", 1 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (units); i++)
+    if (g_str_equal (end, units[i].suffix))
+      return (gint64) (v * units[i].factor);
+  return 0;
+}
+
+/* The requested size of a DataVolume or PVC named @claim in @ns. */
+static gint64
+claim_size (JsonArray *dvs, JsonArray *pvcs, const char *ns, const char *claim)
+{
+  for (guint i = 0; i < json_array_get_length (pvcs); i++)
+    {
+      JsonObject *pvc = json_array_get_object_element (pvcs, i);
+      JsonObject *meta = mtv_json_object (pvc, "metadata");
+      if (g_strcmp0 (mtv_json_string (meta, "name"), claim) == 0 && g_strcmp0 (mtv_json_string (meta, "namespace"), ns) == 0)
+        return quantity_bytes (mtv_json_string (mtv_json_object (mtv_json_object (mtv_json_object (pvc, "spec"),
+                                                                                  "resources"), "requests"), "storage"));
+    }
+  for (guint i = 0; i < json_array_get_length (dvs); i++)
+    {
+      JsonObject *dv = json_array_get_object_element (dvs, i);
+      JsonObject *meta = mtv_json_object (dv, "metadata");
+      if (g_strcmp0 (mtv_json_string (meta, "name"), claim) != 0 || g_strcmp0 (mtv_json_string (meta, "namespace"), ns) != 0)
+        continue;
+      JsonObject *spec = mtv_json_object (dv, "spec");
+      JsonObject *storage = mtv_json_object (spec, "storage") ? mtv_json_object (spec, "storage") : mtv_json_object (spec, "pvc");
+      return quantity_bytes (mtv_json_string (mtv_json_object (mtv_json_object (storage, "resources"), "requests"), "storage"));
+    }
+  return 0;
+}
+
+/* A VirtualMachine as an inventory VM with Forklift's field names: its
+ * disks (one per DataVolume or PVC volume), networks and NICs. */
+static JsonObject *
+vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs)
+{
+  JsonObject *e = named_entry (vm, TRUE);
+  const char *ns = mtv_json_string (mtv_json_object (vm, "metadata"), "namespace");
+  JsonObject *spec = mtv_json_object (vm, "spec");
+  JsonObject *tspec = mtv_json_object (mtv_json_object (spec, "template"), "spec");
+  JsonObject *status = mtv_json_object (vm, "status");
+  const char *strategy = mtv_json_string (spec, "runStrategy");
+  json_object_set_string_member (e, "runStrategy", strategy ? strategy : "");
+  json_object_set_string_member (e, "powerState",
+                                 g_strcmp0 (mtv_json_string (status, "printableStatus"), "Running") == 0 ? "On" : "Off");
+  JsonArray *disks = json_array_new ();
+  JsonNode *volumes = tspec ? json_object_get_member (tspec, "volumes") : NULL;
+  for (guint i = 0; volumes && JSON_NODE_HOLDS_ARRAY (volumes) && i < json_array_get_length (json_node_get_array (volumes)); i++)
+    {
+      JsonObject *vol = json_array_get_object_element (json_node_get_array (volumes), i);
+      const char *claim = mtv_json_string (mtv_json_object (vol, "dataVolume"), "name");
+      if (claim == NULL)
+        claim = mtv_json_string (mtv_json_object (vol, "persistentVolumeClaim"), "claimName");
+      if (claim == NULL)
+        continue;   /* containerDisk, cloudInit...: nothing to copy */
+      JsonObject *d = json_object_new ();
+      g_autofree char *id = g_strdup_printf ("%s/%s", ns ? ns : "", claim);
+      json_object_set_string_member (d, "id", id);
+      json_object_set_string_member (d, "name", claim);
+      json_object_set_string_member (d, "volume", mtv_json_string (vol, "name") ? mtv_json_string (vol, "name") : "");
+      json_object_set_int_member (d, "capacity", claim_size (dvs, pvcs, ns, claim));
+      json_array_add_object_element (disks, d);
+    }
+  JsonArray *networks = json_array_new (), *nics = json_array_new ();
+  JsonNode *nets = tspec ? json_object_get_member (tspec, "networks") : NULL;
+  JsonObject *devices = mtv_json_object (mtv_json_object (tspec, "domain"), "devices");
+  JsonNode *ifaces = devices ? json_object_get_member (devices, "interfaces") : NULL;
+  for (guint i = 0; nets && JSON_NODE_HOLDS_ARRAY (nets) && i < json_array_get_length (json_node_get_array (nets)); i++)
+    {
+      JsonObject *net = json_array_get_object_element (json_node_get_array (nets), i);
+      const char *multus = mtv_json_string (mtv_json_object (net, "multus"), "networkName");
+      g_autofree char *id = multus ? (strchr (multus, '/') ? g_strdup (multus) : g_strdup_printf ("%s/%s", ns, multus))
+                                   : g_strdup ("pod");
+      JsonObject *n = json_object_new ();
+      json_object_set_string_member (n, "id", id);
+      json_object_set_string_member (n, "name", id);
+      json_array_add_object_element (networks, n);
+      const char *mac = "";
+      for (guint k = 0; ifaces && JSON_NODE_HOLDS_ARRAY (ifaces) && k < json_array_get_length (json_node_get_array (ifaces)); k++)
+        {
+          JsonObject *iface = json_array_get_object_element (json_node_get_array (ifaces), k);
+          if (g_strcmp0 (mtv_json_string (iface, "name"), mtv_json_string (net, "name")) == 0 && mtv_json_string (iface, "macAddress"))
+            mac = mtv_json_string (iface, "macAddress");
+        }
+      JsonObject *nic = json_object_new ();
+      json_object_set_string_member (nic, "name", mtv_json_string (net, "name") ? mtv_json_string (net, "name") : "");
+      json_object_set_string_member (nic, "mac", mac);
+      json_object_set_string_member (nic, "network", id);
+      json_array_add_object_element (nics, nic);
+    }
+  json_object_set_array_member (e, "disks", disks);
+  json_object_set_array_member (e, "networks", networks);
+  json_object_set_array_member (e, "nics", nics);
+  json_object_set_string_member (e, "firmware", mtv_json_object (mtv_json_object (mtv_json_object (tspec, "domain"), "firmware"),
+                                                                 "bootloader")
+                                                    && mtv_json_object (mtv_json_object (mtv_json_object (mtv_json_object (tspec, "domain"),
+                                                                                                                "firmware"), "bootloader"), "efi")
+                                                  ? "efi" : "bios");
+  json_object_set_object_member (e, "object", json_object_ref (vm));
+  json_object_set_array_member (e, "concerns", json_array_new ());
+  return e;
+}
+
 static JsonObject *
 collect (MtvKube *kube, GError **error)
 {
@@ -99,7 +215,9 @@ collect (MtvKube *kube, GError **error)
                                              : NULL;
   g_autoptr (JsonArray) nads = classes ? list_or_empty (kube, &MTV_KUBE_NADS, NULL, error) : NULL;
   g_autoptr (JsonArray) vms = nads ? mtv_kube_list (kube, &MTV_KUBE_VIRTUAL_MACHINES, NULL, NULL, 0, NULL, error) : NULL;
-  if (vms == NULL)
+  g_autoptr (JsonArray) dvs = vms ? list_or_empty (kube, &MTV_KUBE_DATAVOLUMES, NULL, error) : NULL;
+  g_autoptr (JsonArray) pvcs = dvs ? mtv_kube_list (kube, &MTV_KUBE_PVCS, NULL, NULL, 0, NULL, error) : NULL;
+  if (pvcs == NULL)
     return NULL;
 
   JsonObject *inventory = json_object_new ();
@@ -124,16 +242,7 @@ collect (MtvKube *kube, GError **error)
   for (guint i = 0; i < json_array_get_length (nads); i++)
     json_array_add_object_element (out_nets, named_entry (json_array_get_object_element (nads, i), TRUE));
   for (guint i = 0; i < json_array_get_length (vms); i++)
-    {
-      JsonObject *vm = json_array_get_object_element (vms, i);
-      JsonObject *e = named_entry (vm, TRUE);
-      JsonObject *status = mtv_json_object (vm, "status");
-      json_object_set_string_member (e, "printableStatus", mtv_json_string (status, "printableStatus") ? mtv_json_string (status, "printableStatus")
-                                                                                        : "");
-      json_object_set_object_member (e, "object", json_object_ref (vm));
-      json_object_set_array_member (e, "concerns", json_array_new ());
-      json_array_add_object_element (out_vms, e);
-    }
+    json_array_add_object_element (out_vms, vm_entry (json_array_get_object_element (vms, i), dvs, pvcs));
   json_object_set_array_member (inventory, "namespaces", out_ns);
   json_object_set_array_member (inventory, "storages", out_sc);
   json_object_set_array_member (inventory, "networks", out_nets);
@@ -268,4 +377,7 @@ const MtvProviderBackend mtv_openshift_backend = {
   .inventory_kinds = kinds,
   .start = openshift_start,
   .stop = openshift_stop,
+  .disk_server_argv = mtv_openshift_disk_server_argv,
+  .prepare_vm = mtv_openshift_prepare_vm,
+  .release_vm = mtv_openshift_release_vm,
 };
