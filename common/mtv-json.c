@@ -121,3 +121,9 @@ mtv_json_object (JsonObject *object, const char *name)
   JsonNode *n = object ? json_object_get_member (object, name) : NULL;
   return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
+
+JsonObject *
+mtv_json_copy_or_new (JsonObject *object)
+{
+  return object ? mtv_json_object_copy (object) : json_object_new ();
+}

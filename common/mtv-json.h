@@ -20,3 +20,5 @@ void mtv_json_set_path (JsonObject *object, const char *path, JsonNode *node);
 const char *mtv_json_string (JsonObject *object, const char *name);
 /* A member that is an object, or NULL; @object may be NULL. */
 JsonObject *mtv_json_object (JsonObject *object, const char *name);
+/* A deep copy of @object, or a new empty object when it is NULL. */
+JsonObject *mtv_json_copy_or_new (JsonObject *object);

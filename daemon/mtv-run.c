@@ -5,6 +5,7 @@
 #include "mtv-provider-runtime.h"
 #include "targets/local/local-target.h"
 #include "targets/cluster/cluster-target.h"
+#include "targets/cluster/cluster-live.h"
 #include "providers/openshift/openshift-connection.h"
 #include "targets/mtv-vm-builder.h"
 
@@ -20,10 +21,11 @@
 /* The user-facing steps and the itinerary phases each covers. */
 static const struct {
   const char *step;
-  const char *const phases[4];
+  const char *const phases[10];
 } pipeline[] = {
-  { "Initialize", { "Started", "PreHook", "CreateDataVolumes", NULL } },
-  { "DiskTransfer", { "CopyDisks", NULL } },
+  { "Initialize", { "Started", "PreHook", "PowerOffSource", "CreateDataVolumes", "EnsureDataVolumes", "CreateTarget",
+                    "WaitForTargetVMI", "CreateVMIMs", NULL } },
+  { "DiskTransfer", { "CopyDisks", "WaitForStateTransfer", NULL } },
   { "VirtualMachineCreation", { "CreateVM", "PostHook", "Completed", NULL } },
 };
 
@@ -444,6 +446,142 @@ cluster_attach (MtvRun *run, const char *target_name, GError **error)
   run->kube = g_atomic_rc_box_new0 (MtvKube *);
   *run->kube = mtv_kube_new (config);
   return TRUE;
+}
+
+
+/* ---- live migration between KubeVirt clusters (decentralized) --------------------- */
+
+static void complete (VmRun *v);
+
+typedef struct {
+  MtvKube **target;
+  JsonObject *source_spec, *source_credentials, *vm_object, *labels, *storage_map;
+  char *target_namespace, *target_name, *migration_id;
+  VmRun *v;                 /* only for phase messages, which check alive */
+  GCancellable *alive;
+} LiveJob;
+
+static void
+live_job_free (LiveJob *job)
+{
+  g_atomic_rc_box_release_full (job->target, clear_kube);
+  g_clear_pointer (&job->source_spec, json_object_unref);
+  g_clear_pointer (&job->source_credentials, json_object_unref);
+  g_clear_pointer (&job->vm_object, json_object_unref);
+  g_clear_pointer (&job->labels, json_object_unref);
+  g_clear_pointer (&job->storage_map, json_object_unref);
+  g_free (job->target_namespace), g_free (job->target_name), g_free (job->migration_id);
+  g_object_unref (job->alive);
+  g_free (job);
+}
+
+typedef struct {
+  VmRun *v;
+  char *phase;
+  GCancellable *alive;
+} PhaseMessage;
+
+static gboolean
+deliver_phase (gpointer data)
+{
+  PhaseMessage *m = data;
+  if (!g_cancellable_is_cancelled (m->alive))
+    enter (m->v, m->phase);
+  g_object_unref (m->alive);
+  g_free (m->phase);
+  g_free (m);
+  return G_SOURCE_REMOVE;
+}
+
+/* From the worker: the step shows on D-Bus through the main loop. */
+static void
+live_phase (const char *phase, gpointer data)
+{
+  LiveJob *job = data;
+  PhaseMessage *m = g_new0 (PhaseMessage, 1);
+  m->v = job->v;
+  m->phase = g_strdup (phase);
+  m->alive = g_object_ref (job->alive);
+  g_idle_add (deliver_phase, m);
+}
+
+static void
+live_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  LiveJob *job = data;
+  GError *error = NULL;
+  MtvKubeConfig *config = mtv_openshift_connection (job->source_spec, job->source_credentials, &error);
+  g_autoptr (MtvKube) source_kube = config ? mtv_kube_new (config) : NULL;
+  MtvLiveInput in = {
+    .source_vm = job->vm_object,
+    .target_namespace = job->target_namespace,
+    .target_name = job->target_name,
+    .labels = job->labels,
+    .storage_map = job->storage_map,
+    .migration_id = job->migration_id,
+  };
+  if (source_kube && mtv_cluster_live_migrate (source_kube, *job->target, &in, live_phase, job, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+on_live_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  LiveJob *job = g_task_get_task_data (G_TASK (res));
+  if (g_cancellable_is_cancelled (job->alive))
+    return;
+  VmRun *v = data;
+  g_autoptr (GError) error = NULL;
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      finish (v, "Failed", error->message);
+      return;
+    }
+  g_free (v->destination);
+  v->destination = g_strdup_printf ("%s/%s", job->target_namespace, job->target_name);
+  complete (v);
+}
+
+static gboolean
+is_live (MtvRun *run)
+{
+  return g_strcmp0 (json_object_get_string_member_with_default (snap (run, "planSpec"), "type", "cold"), "live") == 0;
+}
+
+static void
+begin_live (VmRun *v)
+{
+  MtvRun *run = v->run;
+  JsonObject *object = json_object_get_object_member (v->vm, "object");
+  if (!is_cluster (run) || object == NULL)
+    {
+      finish (v, "Failed", "live migration needs a KubeVirt source and a KubeVirt target");
+      return;
+    }
+  LiveJob *job = g_new0 (LiveJob, 1);
+  job->target = g_atomic_rc_box_acquire (run->kube);
+  job->source_spec = json_object_ref (snap (run, "sourceProvider"));
+  const char *source_name = mtv_reference_name (mtv_json_lookup_path (snap (run, "planSpec"), "provider.source"));
+  job->source_credentials = mtv_daemon_provider_credentials (run->host->daemon, source_name ? source_name : "");
+  job->vm_object = json_object_ref (object);
+  job->storage_map = json_object_ref (snap (run, "storageMap"));
+  job->target_namespace = g_strdup (json_object_get_string_member_with_default (snap (run, "planSpec"), "targetNamespace",
+                                                                                "default"));
+  job->target_name = g_strdup (v->target_name);
+  job->migration_id = g_strdup_printf ("%s-%s", v->id, run->id);
+  job->labels = json_object_new ();
+  json_object_set_string_member (job->labels, "app", v->target_name);
+  json_object_set_string_member (job->labels, "plan", json_object_get_string_member (run->snapshot, "planUid"));
+  json_object_set_string_member (job->labels, "migration", run->id);
+  json_object_set_string_member (job->labels, "vmID", v->id);
+  job->v = v;
+  job->alive = g_object_ref (run->alive);
+  v->dir_created = TRUE;   /* objects may exist in the target from here on */
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_live_done, v);
+  g_task_set_task_data (task, job, (GDestroyNotify) live_job_free);
+  g_task_run_in_thread (task, live_thread);
 }
 
 
@@ -1083,6 +1221,11 @@ begin (VmRun *v)
   v->started = now ();
   set_run_phase (run);
   enter (v, "Started");
+  if (is_live (run))
+    {
+      begin_live (v);
+      return;
+    }
   const MtvProviderBackend *backend = source_backend (run);
   if (backend && backend->prepare_vm && v->source_disks == NULL)
     {

@@ -23,6 +23,18 @@ has_entry (JsonObject *inventory, const char *kind, const char *namespace, const
   return FALSE;
 }
 
+static gboolean
+has_feature_gate (JsonObject *inventory, const char *gate)
+{
+  JsonNode *gates = json_object_get_member (inventory, "featureGates");
+  if (gates == NULL || !JSON_NODE_HOLDS_ARRAY (gates))
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (gates)); i++)
+    if (g_strcmp0 (json_array_get_string_element (json_node_get_array (gates), i), gate) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static JsonArray *
 map_pairs (MtvDaemon *daemon, MtvKind kind, JsonObject *spec, const char *path)
 {
@@ -82,4 +94,10 @@ mtv_plan_check_target (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *st
   if (nads->len)
     mtv_status_add (status, "DestinationNetworkNotValid", "Critical", "NotFound",
                     "NetworkAttachmentDefinitions the network map names are not in the target cluster: %s.", nads->str);
+
+  if (g_strcmp0 (json_object_get_string_member_with_default (spec, "type", "cold"), "live") == 0
+      && !has_feature_gate (rt->inventory, "DecentralizedLiveMigration"))
+    mtv_status_add (status, "LiveMigrationNotEnabled", "Critical", "FeatureGate",
+                    "Live migration needs KubeVirt's feature gate DecentralizedLiveMigration in the target cluster "
+                    "(provider %s).", target->name);
 }

@@ -50,6 +50,8 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
   g_autoptr (GString) missing = g_string_new (NULL);
   g_autoptr (GString) concerns = g_string_new (NULL);
   g_autoptr (GString) warnings = g_string_new (NULL);
+  g_autoptr (GString) not_live = g_string_new (NULL);
+  gboolean live = g_strcmp0 (plan_type, "live") == 0;
   g_autoptr (GString) networks = g_string_new (NULL);
   g_autoptr (GString) storages = g_string_new (NULL);
   g_autoptr (GString) pod = g_string_new (NULL);
@@ -71,6 +73,8 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
           continue;
         }
       const char *name = json_object_get_string_member_with_default (vm, "name", "");
+      if (live && !json_object_get_boolean_member_with_default (vm, "liveMigratable", FALSE))
+        note (not_live, "%s", name);
 
       JsonArray *c = json_object_has_member (vm, "concerns") ? json_object_get_array_member (vm, "concerns") : NULL;
       for (guint j = 0; c && j < json_array_get_length (c); j++)
@@ -123,6 +127,10 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
     mtv_status_add (status, "VMNotFound", "Critical", "NotFound", "VMs not found in the source inventory: %s.", missing->str);
   if (concerns->len)
     mtv_status_add (status, "VMCriticalConcerns", "Critical", "Concerns", "VMs with critical concerns: %s.", concerns->str);
+  if (not_live->len)
+    mtv_status_add (status, "VMNotLiveMigratable", "Critical", "NotLiveMigratable",
+                    "VMs that cannot be live-migrated (not running, or KubeVirt says LiveMigratable is not True): %s.",
+                    not_live->str);
   if (warnings->len)
     mtv_status_add (status, "VMWarnings", "Warning", "Concerns", "VMs with warnings: %s.", warnings->str);
   if (networks->len)

@@ -64,6 +64,9 @@ RESOURCES = {
     ("kubevirt.io", "v1", "virtualmachineinstances"): ("VirtualMachineInstance", True,
                                                        "swagger:kubevirt:v1.VirtualMachineInstance", True),
     ("kubevirt.io", "v1", "kubevirts"): ("KubeVirt", True, "swagger:kubevirt:v1.KubeVirt", True),
+    ("kubevirt.io", "v1", "virtualmachineinstancemigrations"): ("VirtualMachineInstanceMigration", True,
+                                                                "swagger:kubevirt:v1.VirtualMachineInstanceMigration",
+                                                                True),
 }
 
 _crd_cache = {}
@@ -231,16 +234,24 @@ class Cluster:
         if plural == "virtualmachineexports":
             self.react_export(ns, obj)
         if plural == "virtualmachines":
-            running = obj["spec"].get("runStrategy") in ("Always", "RerunOnFailure") or obj["spec"].get("running")
+            strategy = obj["spec"].get("runStrategy")
+            running = strategy in ("Always", "RerunOnFailure") or obj["spec"].get("running")
+            receiver = strategy == "WaitAsReceiver"
             obj.setdefault("status", {})
-            obj["status"].update({"printableStatus": "Running" if running else "Stopped", "ready": bool(running),
-                                  "created": bool(running)})
-            if running:
+            obj["status"].update({"printableStatus": "Running" if running else
+                                  "WaitingForReceiver" if receiver else "Stopped",
+                                  "ready": bool(running), "created": bool(running or receiver)})
+            if running or receiver:
                 vmi = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
                        "metadata": {"name": obj["metadata"]["name"], "namespace": ns,
                                     "labels": obj["spec"]["template"].get("metadata", {}).get("labels", {})},
-                       "spec": obj["spec"]["template"]["spec"], "status": {"phase": "Running"}}
+                       "spec": obj["spec"]["template"]["spec"],
+                       "status": {"phase": "WaitingForSync" if receiver else "Running",
+                                  "conditions": [{"type": "LiveMigratable", "status": "True"},
+                                                 {"type": "StorageLiveMigratable", "status": "True"}]}}
                 self.put_object(("kubevirt.io", "v1", "virtualmachineinstances"), ns, vmi, "ADDED")
+        if plural == "virtualmachineinstancemigrations":
+            self.react_migration(ns, obj)
 
     def react_export(self, ns, export):
         """KubeVirt's export controller: Ready once the VM is stopped, with a
@@ -270,6 +281,40 @@ class Cluster:
                                                             {"format": "gzip", "url": base + "/disk.img.gz"}]})
         status.update({"phase": "Ready", "tokenSecretRef": secret, "virtualMachineName": vm_name,
                        "links": {"external": {"cert": "", "volumes": volumes}}})
+
+    def react_migration(self, ns, vmim):
+        """Decentralized live migration: the receiving side publishes a
+        synchronization address; when the sender with the same migrationID
+        arrives, the state moves: both Succeeded, the target VMI runs, the
+        source VMI is gone."""
+        spec = vmim["spec"]
+        if "receive" in spec:
+            vmim["status"] = {"phase": "WaitingForSync", "synchronizationAddresses": ["sync.standin.example:9185"]}
+            return
+        sent = spec.get("sendTo")
+        if not sent:
+            vmim["status"] = {"phase": "Pending"}
+            return
+        for k, other in list(self.objects.items()):
+            if k[2] == "virtualmachineinstancemigrations" and other["spec"].get("receive", {}).get("migrationID") == \
+                    sent["migrationID"]:
+                if sent["connectURL"] != other["status"]["synchronizationAddresses"][0]:
+                    vmim["status"] = {"phase": "Failed"}
+                    return
+                done = copy.deepcopy(other)
+                done["status"] = {"phase": "Succeeded", "synchronizationAddresses": other["status"]["synchronizationAddresses"]}
+                self.store_update(k[:3], k[3], k[4], other, done, "status")
+                vmi_key = ("kubevirt.io", "v1", "virtualmachineinstances", k[3], other["spec"]["vmiName"])
+                if vmi_key in self.objects:
+                    vmi = copy.deepcopy(self.objects[vmi_key])
+                    vmi["status"]["phase"] = "Running"
+                    self.store_update(vmi_key[:3], k[3], vmi_key[4], self.objects[vmi_key], vmi, "status")
+                source_vmi = ("kubevirt.io", "v1", "virtualmachineinstances", ns, spec["vmiName"])
+                if source_vmi in self.objects:
+                    self.delete(source_vmi[:3], ns, spec["vmiName"])
+                vmim["status"] = {"phase": "Succeeded"}
+                return
+        vmim["status"] = {"phase": "Failed"}
 
     def export_volume(self, ns, export, claim, token):
         """The file an export link serves, after checking its token."""
@@ -364,7 +409,7 @@ class Cluster:
         return new
 
     def vm_power(self, ns, vm):
-        running = vm["spec"].get("runStrategy") in ("Always", "RerunOnFailure")
+        running = vm["spec"].get("runStrategy") in ("Always", "RerunOnFailure", "WaitAsReceiver")
         vmi = ("kubevirt.io", "v1", "virtualmachineinstances", ns, vm["metadata"]["name"])
         if not running and vmi in self.objects:
             self.delete(vmi[:3], ns, vmi[4])
@@ -747,7 +792,9 @@ def start(upload_dir, port=0, tls=False):
                             "spec": {}, "status": {"phase": "Deployed", "observedVersion": "v1.61.0"}}, "ADDED")
         cluster.put_object(("kubevirt.io", "v1", "kubevirts"), "kubevirt",
                            {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
-                            "metadata": {"name": "kubevirt", "namespace": "kubevirt"}, "spec": {},
+                            "metadata": {"name": "kubevirt", "namespace": "kubevirt"},
+                            "spec": {"configuration": {"developerConfiguration": {
+                                "featureGates": ["DecentralizedLiveMigration"]}}},
                             "status": {"phase": "Deployed", "observedKubeVirtVersion": "v1.6.0"}}, "ADDED")
     if cluster.url is None:
         cluster.url = url

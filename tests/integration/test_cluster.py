@@ -363,6 +363,93 @@ class Cluster(unittest.TestCase):
         self.assertEqual(target_vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][0]["macAddress"],
                          "02:00:00:00:00:01")
 
+    def test_live_migration(self):
+        cluster = self.cluster
+        vm_spec = lambda name, strategy: {  # noqa: E731
+            "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+            "spec": {"runStrategy": strategy, "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}],
+                                       "interfaces": [{"name": "default", "masquerade": {}}]},
+                           "resources": {"requests": {"memory": "1Gi"}}},
+                "networks": [{"name": "default", "pod": {}}],
+                "volumes": [{"name": "root", "dataVolume": {"name": name + "-root"}}]}}}}
+        with cluster.lock:
+            cluster.put_object(("", "v1", "namespaces"), None,
+                               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps2"}}, "ADDED")
+            for name, strategy in (("lm1", "Always"), ("lm2", "Halted")):
+                cluster.create(("cdi.kubevirt.io", "v1beta1", "datavolumes"), "apps2", {
+                    "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": name + "-root"},
+                    "spec": {"source": {"blank": {}},
+                             "storage": {"storageClassName": "fast", "resources": {"requests": {"storage": "4Mi"}}}}})
+                cluster.create(("kubevirt.io", "v1", "virtualmachines"), "apps2", vm_spec(name, strategy))
+        self.provider("lmsrc")
+        self.provider("lmdst")
+        self.status("lmsrc", "Ready")
+        self.status("lmdst", "Ready")
+        pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
+                                 "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
+        self.sb.create("CreateNetworkMap", "lm-net", {"sourceProvider": S("lmsrc"), "targetProvider": S("lmdst"),
+                                                      "pairs": v("aa{sv}", [pair("pod", {"type": "pod"})])})
+        self.sb.create("CreateStorageMap", "lm-st", {"sourceProvider": S("lmsrc"), "targetProvider": S("lmdst"),
+                                                     "pairs": v("aa{sv}", [pair("lm1/lm1-root", {"storageClass": "standard"}),
+                                                                           pair("lm2/lm2-root", {"storageClass": "standard"})])})
+        # A stopped VM cannot live-migrate: the plan says so.
+        self.sb.create("CreatePlan", "lm-bad", {"sourceProvider": S("lmsrc"), "targetProvider": S("lmdst"),
+                                                "networkMap": S("lm-net"), "storageMap": S("lm-st"), "type": S("live"),
+                                                "targetNamespace": S("mtv-test"), "vms": v("aa{sv}", [{"name": S("lm2")}])})
+        status = self.wait_plan("lm-bad", ("NotReady",), timeout=30)
+        self.assertIn("lm2", {c["type"]: c for c in status["conditions"]}["VMNotLiveMigratable"]["message"])
+
+        self.sb.create("CreatePlan", "lm", {"sourceProvider": S("lmsrc"), "targetProvider": S("lmdst"),
+                                            "networkMap": S("lm-net"), "storageMap": S("lm-st"), "type": S("live"),
+                                            "targetNamespace": S("mtv-test"), "vms": v("aa{sv}", [{"name": S("lm1")}])})
+        self.assertEqual(self.wait_plan("lm", ("Ready",), timeout=30)["phase"], "Ready")
+        self.sb.call(object_path("plans", "lm"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        status = self.wait_plan("lm", ("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
+        with cluster.lock:
+            target_vm = cluster.objects[("kubevirt.io", "v1", "virtualmachines", "mtv-test", "lm1")]
+            target_vmi = cluster.objects.get(("kubevirt.io", "v1", "virtualmachineinstances", "mtv-test", "lm1"))
+            source_vmi = cluster.objects.get(("kubevirt.io", "v1", "virtualmachineinstances", "apps2", "lm1"))
+            migrations = [o for k, o in cluster.objects.items() if k[2] == "virtualmachineinstancemigrations"]
+            dv = cluster.objects[("cdi.kubevirt.io", "v1beta1", "datavolumes", "mtv-test", "lm1-root")]
+        self.assertEqual(target_vm["spec"]["runStrategy"], "Always")          # restored after WaitAsReceiver
+        self.assertEqual(target_vm["metadata"]["annotations"]["forklift.konveyor.io/runStrategy"], "Always")
+        self.assertEqual(target_vmi["status"]["phase"], "Running")
+        self.assertIsNone(source_vmi)                                         # the VM left the source
+        self.assertEqual(sorted(m["status"]["phase"] for m in migrations), ["Succeeded", "Succeeded"])
+        self.assertEqual({m["spec"].get("receive", m["spec"].get("sendTo"))["migrationID"] for m in migrations}.__len__(), 1)
+        self.assertEqual(dv["spec"]["storage"]["storageClassName"], "standard")
+        self.assertIn("blank", dv["spec"]["source"])
+        pipeline = [p["name"] for p in status["migration"]["vms"][0]["pipeline"]]
+        self.assertIn("DiskTransfer", pipeline)
+
+        # Without KubeVirt's feature gate on the target, live plans are refused.
+        key = ("kubevirt.io", "v1", "kubevirts", "kubevirt", "kubevirt")
+        with cluster.lock:
+            old = cluster.objects[key]
+            new = json.loads(json.dumps(old))
+            new["spec"]["configuration"]["developerConfiguration"]["featureGates"] = []
+            cluster.store_update(key[:3], key[3], key[4], old, new, None)
+        try:
+            self.sb.create("CreatePlan", "lm-gate", {"sourceProvider": S("lmsrc"), "targetProvider": S("lmdst"),
+                                                     "networkMap": S("lm-net"), "storageMap": S("lm-st"),
+                                                     "type": S("live"), "targetNamespace": S("prod2"),
+                                                     "vms": v("aa{sv}", [{"name": S("lm2")}])})
+            deadline = time.monotonic() + 20
+            while True:
+                c = {x["type"]: x for x in self.sb.export(object_path("plans", "lm-gate"))["status"]["conditions"]}
+                if "LiveMigrationNotEnabled" in c or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            self.assertIn("DecentralizedLiveMigration", c["LiveMigrationNotEnabled"]["message"])
+        finally:
+            with cluster.lock:
+                cur = cluster.objects[key]
+                back = json.loads(json.dumps(cur))
+                back["spec"]["configuration"]["developerConfiguration"]["featureGates"] = ["DecentralizedLiveMigration"]
+                cluster.store_update(key[:3], key[3], key[4], cur, back, None)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -120,8 +120,31 @@ claim_size (JsonArray *dvs, JsonArray *pvcs, const char *ns, const char *claim)
 
 /* A VirtualMachine as an inventory VM with Forklift's field names: its
  * disks (one per DataVolume or PVC volume), networks and NICs. */
+/* Whether the VM's instance says it can live-migrate (condition LiveMigratable). */
+static gboolean
+live_migratable (JsonArray *vmis, const char *ns, const char *name)
+{
+  for (guint i = 0; i < json_array_get_length (vmis); i++)
+    {
+      JsonObject *vmi = json_array_get_object_element (vmis, i);
+      JsonObject *meta = mtv_json_object (vmi, "metadata");
+      if (g_strcmp0 (mtv_json_string (meta, "name"), name) != 0 || g_strcmp0 (mtv_json_string (meta, "namespace"), ns) != 0)
+        continue;
+      JsonNode *conditions = json_object_get_member (mtv_json_object (vmi, "status") ? mtv_json_object (vmi, "status")
+                                                                                     : vmi, "conditions");
+      for (guint k = 0; conditions && JSON_NODE_HOLDS_ARRAY (conditions)
+                        && k < json_array_get_length (json_node_get_array (conditions)); k++)
+        {
+          JsonObject *c = json_array_get_object_element (json_node_get_array (conditions), k);
+          if (g_strcmp0 (mtv_json_string (c, "type"), "LiveMigratable") == 0)
+            return g_strcmp0 (mtv_json_string (c, "status"), "True") == 0;
+        }
+    }
+  return FALSE;
+}
+
 static JsonObject *
-vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs)
+vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs, JsonArray *vmis)
 {
   JsonObject *e = named_entry (vm, TRUE);
   const char *ns = mtv_json_string (mtv_json_object (vm, "metadata"), "namespace");
@@ -130,6 +153,8 @@ vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs)
   JsonObject *status = mtv_json_object (vm, "status");
   const char *strategy = mtv_json_string (spec, "runStrategy");
   json_object_set_string_member (e, "runStrategy", strategy ? strategy : "");
+  json_object_set_boolean_member (e, "liveMigratable",
+                                  live_migratable (vmis, ns, mtv_json_string (mtv_json_object (vm, "metadata"), "name")));
   json_object_set_string_member (e, "powerState",
                                  g_strcmp0 (mtv_json_string (status, "printableStatus"), "Running") == 0 ? "On" : "Off");
   JsonArray *disks = json_array_new ();
@@ -217,7 +242,9 @@ collect (MtvKube *kube, GError **error)
   g_autoptr (JsonArray) vms = nads ? mtv_kube_list (kube, &MTV_KUBE_VIRTUAL_MACHINES, NULL, NULL, 0, NULL, error) : NULL;
   g_autoptr (JsonArray) dvs = vms ? list_or_empty (kube, &MTV_KUBE_DATAVOLUMES, NULL, error) : NULL;
   g_autoptr (JsonArray) pvcs = dvs ? mtv_kube_list (kube, &MTV_KUBE_PVCS, NULL, NULL, 0, NULL, error) : NULL;
-  if (pvcs == NULL)
+  g_autoptr (JsonArray) vmis = pvcs ? mtv_kube_list (kube, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, NULL, NULL, 0, NULL, error)
+                                    : NULL;
+  if (vmis == NULL)
     return NULL;
 
   JsonObject *inventory = json_object_new ();
@@ -242,7 +269,18 @@ collect (MtvKube *kube, GError **error)
   for (guint i = 0; i < json_array_get_length (nads); i++)
     json_array_add_object_element (out_nets, named_entry (json_array_get_object_element (nads, i), TRUE));
   for (guint i = 0; i < json_array_get_length (vms); i++)
-    json_array_add_object_element (out_vms, vm_entry (json_array_get_object_element (vms, i), dvs, pvcs));
+    json_array_add_object_element (out_vms, vm_entry (json_array_get_object_element (vms, i), dvs, pvcs, vmis));
+  /* What live migration needs of the cluster. */
+  JsonArray *gates = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (kubevirts); i++)
+    {
+      JsonObject *dev = mtv_json_object (mtv_json_object (mtv_json_object (json_array_get_object_element (kubevirts, i), "spec"),
+                                                          "configuration"), "developerConfiguration");
+      JsonNode *list = dev ? json_object_get_member (dev, "featureGates") : NULL;
+      for (guint k = 0; list && JSON_NODE_HOLDS_ARRAY (list) && k < json_array_get_length (json_node_get_array (list)); k++)
+        json_array_add_string_element (gates, json_array_get_string_element (json_node_get_array (list), k));
+    }
+  json_object_set_array_member (inventory, "featureGates", gates);
   json_object_set_array_member (inventory, "namespaces", out_ns);
   json_object_set_array_member (inventory, "storages", out_sc);
   json_object_set_array_member (inventory, "networks", out_nets);
