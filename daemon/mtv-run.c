@@ -6,6 +6,7 @@
 #include "targets/local/local-target.h"
 #include "targets/cluster/cluster-target.h"
 #include "targets/cluster/cluster-live.h"
+#include "targets/cluster/disk-http.h"
 #include "providers/openshift/openshift-connection.h"
 #include "targets/mtv-vm-builder.h"
 
@@ -72,6 +73,7 @@ struct _MtvRun {
    * hold it too), the provider's CA as a file for mtv-transfer, and a
    * cancellable that tells late worker results the run is gone. */
   MtvKube **kube;
+  MtvDiskHttp *disk_http;       /* cluster transfer mode: CDI pulls the disks from here */
   char *cacert_file;
   gboolean insecure;
   char *proxy_url;
@@ -286,7 +288,7 @@ clear_kube (gpointer box)
   mtv_kube_free (*(MtvKube **) box);
 }
 
-typedef enum { JOB_PREPARE_DISK, JOB_WAIT_DISK, JOB_CREATE_VM, JOB_REMOVE_VM } JobKind;
+typedef enum { JOB_PREPARE_DISK, JOB_WAIT_DISK, JOB_IMPORT_DISK, JOB_CREATE_VM, JOB_REMOVE_VM } JobKind;
 
 typedef struct {
   JobKind kind;
@@ -294,6 +296,9 @@ typedef struct {
   JsonObject *object;       /* the DataVolume or VirtualMachine manifest */
   char *ns, *name, *migration, *proxy;
   char *upload_url, *token; /* results of JOB_PREPARE_DISK */
+  char *import_url;         /* JOB_IMPORT_DISK: where CDI pulls the disk from */
+  VmRun *v;                 /* for progress messages, which check alive */
+  guint64 capacity;
   GCancellable *alive;
 } ClusterJob;
 
@@ -304,11 +309,46 @@ cluster_job_free (ClusterJob *job)
   g_clear_pointer (&job->object, json_object_unref);
   g_free (job->ns), g_free (job->name), g_free (job->migration), g_free (job->proxy);
   g_free (job->upload_url);
+  g_free (job->import_url);
   if (job->token)
     memset (job->token, 0, strlen (job->token));
   g_free (job->token);
   g_object_unref (job->alive);
   g_free (job);
+}
+
+typedef struct {
+  VmRun *v;
+  guint64 done;
+  GCancellable *alive;
+} ProgressMessage;
+
+static gboolean
+deliver_progress (gpointer data)
+{
+  ProgressMessage *m = data;
+  if (!g_cancellable_is_cancelled (m->alive))
+    {
+      VmRun *v = m->v;
+      v->bytes_now = m->done;
+      show (v);
+      mtv_migration_emit_progress (v->run->iface, v->path, v->bytes_base + v->bytes_now, v->bytes_total);
+    }
+  g_object_unref (m->alive);
+  g_free (m);
+  return G_SOURCE_REMOVE;
+}
+
+/* From the worker watching the DataVolume: CDI's percentage as bytes. */
+static void
+import_progress (double percent, gpointer data)
+{
+  ClusterJob *job = data;
+  ProgressMessage *m = g_new0 (ProgressMessage, 1);
+  m->v = job->v;
+  m->done = (guint64) (job->capacity * CLAMP (percent, 0.0, 100.0) / 100.0);
+  m->alive = g_object_ref (job->alive);
+  g_idle_add (deliver_progress, m);
 }
 
 static void
@@ -324,7 +364,10 @@ cluster_thread (GTask *task, gpointer source, gpointer data, GCancellable *cance
       ok = mtv_cluster_prepare_disk (kube, job->object, job->proxy, &job->upload_url, &job->token, &error);
       break;
     case JOB_WAIT_DISK:
-      ok = mtv_cluster_wait_disk (kube, job->ns, job->name, 3600, &error);
+      ok = mtv_cluster_wait_disk (kube, job->ns, job->name, 3600, NULL, NULL, &error);
+      break;
+    case JOB_IMPORT_DISK:
+      ok = mtv_cluster_import_disk (kube, job->object, job->import_url, 24 * 3600, import_progress, job, &error);
       break;
     case JOB_CREATE_VM:
       ok = mtv_cluster_create_vm (kube, job->object, &error);
@@ -443,6 +486,24 @@ cluster_attach (MtvRun *run, const char *target_name, GError **error)
     }
   JsonObject *settings = json_object_has_member (target, "settings") ? json_object_get_object_member (target, "settings") : NULL;
   run->proxy_url = g_strdup (settings ? json_object_get_string_member_with_default (settings, "uploadProxyURL", NULL) : NULL);
+  const char *mode = settings ? json_object_get_string_member_with_default (settings, "transferMode", "host") : "host";
+  if (g_str_equal (mode, "cluster"))
+    {
+      /* CDI's importer pods pull the disks from mtvd: they must reach it. */
+      run->disk_http = mtv_disk_http_new (json_object_get_string_member_with_default (settings, "diskServerAddress", NULL),
+                                          error);
+      if (run->disk_http == NULL)
+        {
+          mtv_kube_config_free (config);
+          return FALSE;
+        }
+    }
+  else if (!g_str_equal (mode, "host"))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "settings.transferMode: \"%s\" is not host or cluster", mode);
+      mtv_kube_config_free (config);
+      return FALSE;
+    }
   run->kube = g_atomic_rc_box_new0 (MtvKube *);
   *run->kube = mtv_kube_new (config);
   return TRUE;
@@ -931,6 +992,8 @@ on_server_gone (GObject *source, GAsyncResult *res, gpointer data)
     finish (v, "Canceled", NULL);
   else if (!v->transfer_ok)
     finish (v, "Failed", v->transfer_error ? v->transfer_error : "the disk copy failed");
+  else if (is_cluster (v->run) && v->run->disk_http)
+    disk_done (v);   /* the import's watch saw the DataVolume succeed */
   else if (is_cluster (v->run))
     {
       ClusterJob *job = cluster_job_new (v, JOB_WAIT_DISK);
@@ -1017,10 +1080,45 @@ read_progress (GDataInputStream *in, VmRun *v)
 }
 
 static void
+on_disk_imported (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ClusterJob *job = g_task_get_task_data (G_TASK (res));
+  if (g_cancellable_is_cancelled (job->alive))
+    return;   /* the run and its disk server are gone */
+  VmRun *v = data;
+  mtv_disk_http_withdraw (v->run->disk_http, job->import_url);
+  g_autoptr (GError) error = NULL;
+  v->transfer_ok = g_task_propagate_boolean (G_TASK (res), &error);
+  g_free (v->transfer_error);
+  v->transfer_error = error ? g_strdup (error->message) : NULL;
+  stop_server (v);
+}
+
+/* Cluster transfer mode: the disk is published over HTTP and CDI imports it. */
+static void
+start_import (VmRun *v)
+{
+  MtvRun *run = v->run;
+  g_autofree char *uri = g_strdup_printf ("nbd+unix:///?socket=%s", v->socket);
+  JsonObject *disk = json_array_get_object_element (disks_of (v), v->disk);
+  ClusterJob *job = cluster_job_new (v, JOB_IMPORT_DISK);
+  job->capacity = (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
+  job->import_url = mtv_disk_http_publish (run->disk_http, uri, job->capacity);
+  job->object = json_object_ref (json_array_get_object_element (v->manifests, v->disk));
+  job->v = v;
+  cluster_run (job, on_disk_imported, v);
+}
+
+static void
 start_transfer (VmRun *v)
 {
   MtvRun *run = v->run;
   g_autoptr (GError) error = NULL;
+  if (run->disk_http)
+    {
+      start_import (v);
+      return;
+    }
   int fds[2];
   if (!g_unix_open_pipe (fds, FD_CLOEXEC, &error))
     {
@@ -1145,7 +1243,7 @@ copy_disk (VmRun *v)
       create_vm (v);
       return;
     }
-  if (is_cluster (run) && v->upload_token == NULL)
+  if (is_cluster (run) && run->disk_http == NULL && v->upload_token == NULL)
     {
       ClusterJob *job = cluster_job_new (v, JOB_PREPARE_DISK);
       job->object = json_object_ref (json_array_get_object_element (v->manifests, v->disk));
@@ -1562,6 +1660,7 @@ mtv_run_free (MtvRun *run)
     g_atomic_rc_box_release_full (run->kube, clear_kube);
   if (run->cacert_file)
     unlink (run->cacert_file);
+  g_clear_pointer (&run->disk_http, mtv_disk_http_free);
   g_free (run->cacert_file);
   g_free (run->proxy_url);
   g_dbus_object_manager_server_unexport (run->host->objects, run->path);
@@ -1643,6 +1742,8 @@ mtv_run_cancel (MtvRun *run, const char *const *vms, GError **error)
           v->cancel_requested = TRUE;
           if (v->transfer)
             g_subprocess_send_signal (v->transfer, SIGTERM);
+          else if (is_cluster (run) && run->disk_http && g_str_equal (v->phase, "CopyDisks"))
+            cluster_remove (v);   /* the import's watch sees its DataVolume go */
         }
     }
   return TRUE;

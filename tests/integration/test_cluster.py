@@ -450,6 +450,33 @@ class Cluster(unittest.TestCase):
                 back["spec"]["configuration"]["developerConfiguration"]["featureGates"] = ["DecentralizedLiveMigration"]
                 cluster.store_update(key[:3], key[3], key[4], cur, back, None)
 
+    def test_cluster_transfer_mode(self):
+        # CDI's importer pulls the disk from mtvd over HTTP instead of mtvd
+        # uploading it; progress comes from the DataVolume's status.
+        ovas = os.path.join(self.tmp, "ovas4")
+        _, raws = make_ova(ovas, "pull1", disks=((5, "p"),))
+        self.sb.create("CreateProvider", "ova4", {"type": S("ova"), "url": S("file://" + ovas)})
+        self.provider("kvpull", transferMode="cluster", diskServerAddress="127.0.0.1:0")
+        self.status("kvpull", "Ready")
+        self.migration_plan("pull", "pull1", "kvpull", 1, source="ova4")
+        self.assertEqual(self.wait_plan("pull", ("Ready",), timeout=30)["phase"], "Ready")
+        self.sb.call(object_path("plans", "pull"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        status = self.wait_plan("pull", ("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
+        with open(self.cluster.uploads[("mtv-test", "pull1-disk-0")], "rb") as a, open(raws[0], "rb") as b:
+            self.assertTrue(a.read() == b.read())
+        url = [u for u in self.cluster.imported_from if "/disks/" in u][-1]
+        self.assertRegex(url, r"^http://127\.0\.0\.1:\d+/disks/[0-9a-f]{32}/disk\.img$")
+        with self.cluster.lock:
+            dv = self.cluster.objects[("cdi.kubevirt.io", "v1beta1", "datavolumes", "mtv-test", "pull1-disk-0")]
+        self.assertEqual(dv["spec"]["source"], {"http": {"url": url}})
+        # The capability URL is withdrawn once the disk is in.
+        import urllib.error
+        import urllib.request
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(url, timeout=10)
+        self.assertEqual(cm.exception.code, 404)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,5 +1,6 @@
 /* The cluster target: DataVolumes, upload tokens, the VirtualMachine. */
 #include "cluster-target.h"
+#include "mtv-json.h"
 
 #include <string.h>
 
@@ -80,6 +81,8 @@ mtv_cluster_prepare_disk (MtvKube *kube, JsonObject *dv, const char *proxy_url, 
 typedef struct {
   const char *name;
   char *phase;
+  MtvClusterProgress progress;
+  gpointer data;
 } DiskWait;
 
 static gboolean
@@ -96,15 +99,19 @@ on_dv (const char *type, JsonObject *object, gpointer data)
     }
   JsonObject *status = json_object_get_object_member (object, "status");
   const char *phase = status ? json_object_get_string_member_with_default (status, "phase", "") : "";
+  const char *progress = status ? json_object_get_string_member_with_default (status, "progress", NULL) : NULL;
+  if (w->progress && progress && g_ascii_isdigit (*progress))
+    w->progress (g_ascii_strtod (progress, NULL), w->data);
   g_free (w->phase);
   w->phase = g_strdup (phase);
   return !(g_str_equal (phase, "Succeeded") || g_str_equal (phase, "Failed"));
 }
 
 gboolean
-mtv_cluster_wait_disk (MtvKube *kube, const char *ns, const char *name, guint timeout_seconds, GError **error)
+mtv_cluster_wait_disk (MtvKube *kube, const char *ns, const char *name, guint timeout_seconds,
+                       MtvClusterProgress progress, gpointer data, GError **error)
 {
-  DiskWait w = { name, NULL };
+  DiskWait w = { name, NULL, progress, data };
   gboolean ok = mtv_kube_watch (kube, &MTV_KUBE_DATAVOLUMES, ns, NULL, timeout_seconds, on_dv, &w, error);
   if (ok && g_strcmp0 (w.phase, "Succeeded") != 0)
     {
@@ -116,6 +123,25 @@ mtv_cluster_wait_disk (MtvKube *kube, const char *ns, const char *name, guint ti
     g_prefix_error (error, "waiting for DataVolume %s/%s: ", ns, name);
   g_free (w.phase);
   return ok;
+}
+
+gboolean
+mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, const char *url, guint timeout_seconds,
+                         MtvClusterProgress progress, gpointer data, GError **error)
+{
+  const char *ns = meta_string (dv, "namespace"), *name = meta_string (dv, "name");
+  g_autoptr (JsonObject) intent = mtv_json_object_copy (dv);
+  JsonObject *source = json_object_new (), *http = json_object_new ();
+  json_object_set_string_member (http, "url", url);
+  json_object_set_object_member (source, "http", http);
+  json_object_set_object_member (json_object_get_object_member (intent, "spec"), "source", source);
+  g_autoptr (JsonObject) applied = mtv_kube_apply (kube, &MTV_KUBE_DATAVOLUMES, ns, intent, TRUE, error);
+  if (applied == NULL)
+    {
+      g_prefix_error (error, "creating DataVolume %s/%s: ", ns, name);
+      return FALSE;
+    }
+  return mtv_cluster_wait_disk (kube, ns, name, timeout_seconds, progress, data, error);
 }
 
 gboolean

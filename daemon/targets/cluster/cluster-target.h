@@ -14,9 +14,16 @@ gboolean mtv_cluster_prepare_disk (MtvKube *kube, JsonObject *dv, const char *pr
                                    char **token, GError **error);
 
 /* Waits until the DataVolume @name in @ns succeeded; fails when it failed or
- * @timeout_seconds passed. */
+ * @timeout_seconds passed. @progress (may be NULL) gets the percentage CDI
+ * reports in status.progress as it changes. */
+typedef void (*MtvClusterProgress) (double percent, gpointer data);
 gboolean mtv_cluster_wait_disk (MtvKube *kube, const char *ns, const char *name, guint timeout_seconds,
-                                GError **error);
+                                MtvClusterProgress progress, gpointer data, GError **error);
+
+/* Cluster transfer mode: applies @dv with an http source reading @url
+ * (CDI's importer pulls the disk), then waits as mtv_cluster_wait_disk. */
+gboolean mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, const char *url, guint timeout_seconds,
+                                  MtvClusterProgress progress, gpointer data, GError **error);
 
 /* Applies the VirtualMachine manifest. */
 gboolean mtv_cluster_create_vm (MtvKube *kube, JsonObject *vm, GError **error);
