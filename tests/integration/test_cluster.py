@@ -362,6 +362,8 @@ class Cluster(unittest.TestCase):
         self.assertIsNotNone(target_vm)
         self.assertEqual(target_vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][0]["macAddress"],
                          "02:00:00:00:00:01")
+        self.assertEqual(vms[0]["memoryMB"], 1024)                         # the source's size, carried over
+        self.assertIn("1024Mi", json.dumps(target_vm["spec"]["template"]["spec"]["domain"]))
 
     def test_live_migration(self):
         cluster = self.cluster

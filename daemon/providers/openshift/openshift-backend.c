@@ -210,6 +210,19 @@ vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs, JsonArray *vmis)
                                                     && mtv_json_object (mtv_json_object (mtv_json_object (mtv_json_object (tspec, "domain"),
                                                                                                                 "firmware"), "bootloader"), "efi")
                                                   ? "efi" : "bios");
+  /* CPU and memory as the other providers name them, so the VM built on the
+   * target has the source's size. */
+  JsonObject *domain = mtv_json_object (tspec, "domain");
+  JsonObject *cpu = mtv_json_object (domain, "cpu");
+  gint64 sockets = cpu && json_object_has_member (cpu, "sockets") ? json_object_get_int_member (cpu, "sockets") : 1;
+  gint64 cores = cpu && json_object_has_member (cpu, "cores") ? json_object_get_int_member (cpu, "cores") : 1;
+  gint64 threads = cpu && json_object_has_member (cpu, "threads") ? json_object_get_int_member (cpu, "threads") : 1;
+  json_object_set_int_member (e, "cpuCount", MAX (1, sockets) * MAX (1, cores) * MAX (1, threads));
+  json_object_set_int_member (e, "coresPerSocket", MAX (1, cores) * MAX (1, threads));
+  const char *memory = mtv_json_string (mtv_json_object (domain, "memory"), "guest");
+  if (memory == NULL)
+    memory = mtv_json_string (mtv_json_object (mtv_json_object (domain, "resources"), "requests"), "memory");
+  json_object_set_int_member (e, "memoryMB", MAX (1, quantity_bytes (memory) >> 20));
   json_object_set_object_member (e, "object", json_object_ref (vm));
   json_object_set_array_member (e, "concerns", json_array_new ());
   return e;
