@@ -1337,15 +1337,17 @@ begin (VmRun *v)
   begin_target (v);
 }
 
-static void
-on_source_prepared (GObject *source, GAsyncResult *res, gpointer data)
+/* The VM a successful prepare_vm was for, with its prepared disks and the
+ * state release needs (kept even when preparing failed half way); NULL when
+ * the run is gone or preparing failed (then the VM has failed). */
+static VmRun *
+source_prepared (GAsyncResult *res, gpointer data)
 {
   SourceJob *job = g_task_get_task_data (G_TASK (res));
   if (g_cancellable_is_cancelled (job->alive))
-    return;
+    return NULL;
   VmRun *v = data;
   g_autoptr (GError) error = NULL;
-  /* Keep what release needs even when preparing failed half way. */
   if (job->state)
     {
       g_clear_pointer (&v->source_state, json_object_unref);
@@ -1354,32 +1356,29 @@ on_source_prepared (GObject *source, GAsyncResult *res, gpointer data)
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
       finish (v, "Failed", error->message);
-      return;
+      return NULL;
     }
+  g_clear_pointer (&v->source_disks, json_array_unref);
   v->source_disks = g_steal_pointer (&job->disks);
   save (v->run);
-  begin_target (v);
+  return v;
 }
 
 static void
+on_source_prepared (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmRun *v = source_prepared (res, data);
+  if (v)
+    begin_target (v);
+}
+
+/* After a restart: prepared again, the VM resumes its copy. */
+static void
 on_source_reprepared (GObject *source, GAsyncResult *res, gpointer data)
 {
-  SourceJob *job = g_task_get_task_data (G_TASK (res));
-  if (g_cancellable_is_cancelled (job->alive))
+  VmRun *v = source_prepared (res, data);
+  if (v == NULL)
     return;
-  VmRun *v = data;
-  g_autoptr (GError) error = NULL;
-  if (job->state)
-    {
-      g_clear_pointer (&v->source_state, json_object_unref);
-      v->source_state = json_object_ref (job->state);
-    }
-  if (!g_task_propagate_boolean (G_TASK (res), &error))
-    {
-      finish (v, "Failed", error->message);
-      return;
-    }
-  v->source_disks = g_steal_pointer (&job->disks);
   v->resume = TRUE;
   begin (v);
 }
