@@ -69,7 +69,10 @@ run_strategy (const MtvVmBuildInput *in)
   const char *state = json_object_get_string_member_with_default (in->plan_vm, "targetPowerState", NULL);
   if (state == NULL)
     state = json_object_get_string_member_with_default (in->plan_spec, "targetPowerState", "auto");
-  /* "auto" follows the source; an OVA has no power state, so it stays off. */
+  /* "auto" follows the source's power state before the migration; an OVA
+   * has none, so it stays off. */
+  if (g_strcmp0 (state, "auto") == 0)
+    return g_strcmp0 (str (in->vm, "powerState"), "On") == 0 ? "Always" : "Halted";
   return g_strcmp0 (state, "on") == 0 ? "Always" : "Halted";
 }
 
@@ -120,6 +123,54 @@ data_volume (const MtvVmBuildInput *in, JsonObject *disk, JsonObject *dest, guin
   json_object_set_object_member (spec, "storage", storage);
   json_object_set_object_member (dv, "spec", spec);
   return dv;
+}
+
+/* A KubeVirt source VM (its object in the inventory) keeps what its own
+ * template says — CPU model and topology, memory, firmware, machine,
+ * features, clock, other devices, eviction and such, its instance type and
+ * preference — with the disks, interfaces, volumes and networks the maps
+ * gave, as Forklift recreates the VM from the export's manifest. */
+static void
+keep_source_template (const MtvVmBuildInput *in, JsonObject *spec, JsonObject *tspec, JsonObject *domain)
+{
+  JsonNode *object = json_object_get_member (in->vm, "object");
+  if (object == NULL || !JSON_NODE_HOLDS_OBJECT (object))
+    return;
+  JsonObject *src_spec = json_object_get_object_member (json_node_get_object (object), "spec");
+  JsonObject *src_tmpl = src_spec && json_object_has_member (src_spec, "template")
+                           ? json_object_get_object_member (src_spec, "template") : NULL;
+  JsonObject *src_tspec = src_tmpl && json_object_has_member (src_tmpl, "spec")
+                            ? json_object_get_object_member (src_tmpl, "spec") : NULL;
+  if (src_tspec == NULL)
+    return;
+  const char *const own[] = { "instancetype", "preference" };
+  for (gsize i = 0; i < G_N_ELEMENTS (own); i++)
+    if (json_object_has_member (src_spec, own[i]))
+      json_object_set_member (spec, own[i], json_node_copy (json_object_get_member (src_spec, own[i])));
+  g_autoptr (GList) members = json_object_get_members (src_tspec);
+  for (GList *l = members; l; l = l->next)
+    if (!g_str_equal (l->data, "domain") && !g_str_equal (l->data, "volumes") && !g_str_equal (l->data, "networks")
+        && !json_object_has_member (tspec, l->data))
+      json_object_set_member (tspec, l->data, json_node_copy (json_object_get_member (src_tspec, l->data)));
+  JsonObject *src_domain = json_object_has_member (src_tspec, "domain") ? json_object_get_object_member (src_tspec, "domain")
+                                                                         : NULL;
+  if (src_domain == NULL)
+    return;
+  /* The domain is the source's, but for the disks and interfaces built above. */
+  JsonObject *devices = json_object_get_object_member (domain, "devices");
+  JsonNode *disks = json_node_copy (json_object_get_member (devices, "disks"));
+  JsonNode *interfaces = json_node_copy (json_object_get_member (devices, "interfaces"));
+  g_autoptr (GList) names = json_object_get_members (domain);
+  for (GList *l = names; l; l = l->next)
+    json_object_remove_member (domain, l->data);
+  g_autoptr (GList) src_names = json_object_get_members (src_domain);
+  for (GList *l = src_names; l; l = l->next)
+    json_object_set_member (domain, l->data, json_node_copy (json_object_get_member (src_domain, l->data)));
+  if (!json_object_has_member (domain, "devices"))
+    json_object_set_object_member (domain, "devices", json_object_new ());
+  devices = json_object_get_object_member (domain, "devices");
+  json_object_set_member (devices, "disks", disks);
+  json_object_set_member (devices, "interfaces", interfaces);
 }
 
 JsonArray *
@@ -272,6 +323,7 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
   json_object_set_object_member (tmpl, "spec", tspec);
   json_object_set_object_member (spec, "template", tmpl);
   json_object_set_object_member (vm, "spec", spec);
+  keep_source_template (in, spec, tspec, domain);
   json_array_add_object_element (out, g_steal_pointer (&vm));
   return g_steal_pointer (&out);
 }

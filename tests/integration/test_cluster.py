@@ -362,8 +362,13 @@ class Cluster(unittest.TestCase):
         self.assertIsNotNone(target_vm)
         self.assertEqual(target_vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][0]["macAddress"],
                          "02:00:00:00:00:01")
-        self.assertEqual(vms[0]["memoryMB"], 1024)                         # the source's size, carried over
-        self.assertIn("1024Mi", json.dumps(target_vm["spec"]["template"]["spec"]["domain"]))
+        self.assertEqual(vms[0]["memoryMB"], 1024)
+        # The source's own template is kept (its memory request), with the mapped disks and networks.
+        domain = target_vm["spec"]["template"]["spec"]["domain"]
+        self.assertEqual(domain["resources"], {"requests": {"memory": "1Gi"}})
+        self.assertEqual([d["name"] for d in domain["devices"]["disks"]],
+                         [vol["name"] for vol in target_vm["spec"]["template"]["spec"]["volumes"]])
+        self.assertEqual(target_vm["spec"]["runStrategy"], "Always")   # auto: the source was running
 
     def test_live_migration(self):
         cluster = self.cluster
