@@ -12,7 +12,8 @@ inventory_kind (const char *word)
   static const char *const kinds[][2] = {
     { "vm", "vms" }, { "network", "networks" }, { "storage", "storages" }, { "disk", "disks" },
     { "host", "hosts" }, { "cluster", "clusters" }, { "datastore", "datastores" },
-    { "datacenter", "datacenters" }, { "namespace", "namespaces" },
+    { "datacenter", "datacenters" }, { "namespace", "namespaces" }, { "pvc", "pvcs" },
+    { "data-volume", "datavolumes" }, { "datavolume", "datavolumes" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (kinds); i++)
     if (g_strcmp0 (word, kinds[i][0]) == 0 || g_strcmp0 (word, kinds[i][1]) == 0)

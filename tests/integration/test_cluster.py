@@ -333,6 +333,8 @@ class Cluster(unittest.TestCase):
         self.provider("kvdst")
         self.status("kvsrc", "Ready")
         self.status("kvdst", "Ready")
+        dvs = self.inventory("kvsrc", "datavolumes", "namespace = 'apps'")
+        self.assertEqual([(d["name"], d["capacity"]) for d in dvs], [("src1-root", 4 << 20)])
         vms = self.inventory("kvsrc", "vms", "name = 'src1'")
         self.assertEqual(vms[0]["disks"][0]["capacity"], 4 << 20)
         self.assertEqual(vms[0]["networks"], [{"id": "pod", "name": "pod"}])

@@ -294,6 +294,35 @@ collect (MtvKube *kube, GError **error)
         json_array_add_string_element (gates, json_array_get_string_element (json_node_get_array (list), k));
     }
   json_object_set_array_member (inventory, "featureGates", gates);
+  /* PVCs and DataVolumes, Forklift's openshift inventory kinds pvcs and data-volumes. */
+  JsonArray *out_pvcs = json_array_new (), *out_dvs = json_array_new ();
+  g_autoptr (JsonArray) no_pvcs = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (pvcs); i++)
+    {
+      JsonObject *pvc = json_array_get_object_element (pvcs, i);
+      JsonObject *e = named_entry (pvc, TRUE);
+      JsonObject *pspec = mtv_json_object (pvc, "spec");
+      const char *sc = mtv_json_string (pspec, "storageClassName");
+      json_object_set_string_member (e, "storageClass", sc ? sc : "");
+      json_object_set_int_member (e, "capacity", quantity_bytes (mtv_json_string (mtv_json_object (mtv_json_object (pspec,
+                                                                                                          "resources"), "requests"), "storage")));
+      json_object_set_string_member (e, "phase", mtv_json_string (mtv_json_object (pvc, "status"), "phase")
+                                                   ? mtv_json_string (mtv_json_object (pvc, "status"), "phase") : "");
+      json_array_add_object_element (out_pvcs, e);
+    }
+  for (guint i = 0; i < json_array_get_length (dvs); i++)
+    {
+      JsonObject *dv = json_array_get_object_element (dvs, i);
+      JsonObject *e = named_entry (dv, TRUE);
+      const char *ns = mtv_json_string (mtv_json_object (dv, "metadata"), "namespace");
+      json_object_set_int_member (e, "capacity", claim_size (dvs, no_pvcs, ns,
+                                                             mtv_json_string (mtv_json_object (dv, "metadata"), "name")));
+      const char *phase = mtv_json_string (mtv_json_object (dv, "status"), "phase");
+      json_object_set_string_member (e, "phase", phase ? phase : "");
+      json_array_add_object_element (out_dvs, e);
+    }
+  json_object_set_array_member (inventory, "pvcs", out_pvcs);
+  json_object_set_array_member (inventory, "datavolumes", out_dvs);
   json_object_set_array_member (inventory, "namespaces", out_ns);
   json_object_set_array_member (inventory, "storages", out_sc);
   json_object_set_array_member (inventory, "networks", out_nets);
@@ -421,7 +450,7 @@ openshift_stop (gpointer instance)
   g_free (o);
 }
 
-static const char *const kinds[] = { "vms", "namespaces", "networks", "storages", NULL };
+static const char *const kinds[] = { "vms", "namespaces", "networks", "storages", "pvcs", "datavolumes", NULL };
 
 const MtvProviderBackend mtv_openshift_backend = {
   .type = "openshift",
