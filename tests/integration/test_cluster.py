@@ -321,7 +321,9 @@ class Cluster(unittest.TestCase):
                          "storage": {"storageClassName": "fast", "resources": {"requests": {"storage": "4Mi"}}}}})
             cluster.create(("kubevirt.io", "v1", "virtualmachines"), "apps", {
                 "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "src1"},
-                "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"app": "src1"}}, "spec": {
+                "spec": {"runStrategy": "Always",
+                         "preference": {"name": "fedora", "kind": "VirtualMachineClusterPreference"},
+                         "template": {"metadata": {"labels": {"app": "src1"}}, "spec": {
                     "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}],
                                            "interfaces": [{"name": "default", "masquerade": {},
                                                            "macAddress": "02:00:00:00:00:01"}]},
@@ -371,6 +373,8 @@ class Cluster(unittest.TestCase):
         self.assertEqual([d["name"] for d in domain["devices"]["disks"]],
                          [vol["name"] for vol in target_vm["spec"]["template"]["spec"]["volumes"]])
         self.assertEqual(target_vm["spec"]["runStrategy"], "Always")   # auto: the source was running
+        self.assertEqual(vms[0]["preference"], "fedora")
+        self.assertEqual(target_vm["spec"]["preference"], {"name": "fedora", "kind": "VirtualMachineClusterPreference"})
 
     def test_live_migration(self):
         cluster = self.cluster

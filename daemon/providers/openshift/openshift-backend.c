@@ -223,6 +223,11 @@ vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs, JsonArray *vmis)
   if (memory == NULL)
     memory = mtv_json_string (mtv_json_object (mtv_json_object (domain, "resources"), "requests"), "memory");
   json_object_set_int_member (e, "memoryMB", MAX (1, quantity_bytes (memory) >> 20));
+  /* Instance type and preference, as the VM names them (kept on the target). */
+  const char *instancetype = mtv_json_string (mtv_json_object (spec, "instancetype"), "name");
+  const char *preference = mtv_json_string (mtv_json_object (spec, "preference"), "name");
+  json_object_set_string_member (e, "instanceType", instancetype ? instancetype : "");
+  json_object_set_string_member (e, "preference", preference ? preference : "");
   json_object_set_object_member (e, "object", json_object_ref (vm));
   json_object_set_array_member (e, "concerns", json_array_new ());
   return e;
