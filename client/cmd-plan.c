@@ -28,6 +28,9 @@ static const MtvFlag plan_flags[] = {
   { "target-power-state", 0, MTV_FLAG_STRING, "targetPowerState", "on, off or auto (as the source)", "STATE" },
   { "target-labels", 'L', MTV_FLAG_MAP, "targetLabels", "Labels for the target VMs, k=v,k2=v2", "LABELS" },
   { "target-node-selector", 0, MTV_FLAG_MAP, "targetNodeSelector", "Node selector for the target VMs, k=v,...", "SELECTOR" },
+  { "target-affinity", 0, MTV_FLAG_RAW, NULL,
+    "Kubernetes affinity of the target VMs: JSON or YAML, or @file (kubectl-mtv's KARL syntax is not supported)",
+    "AFFINITY" },
   { "pvc-name-template", 0, MTV_FLAG_STRING, "pvcNameTemplate", "Template for PVC names", "TEMPLATE" },
   { "volume-name-template", 0, MTV_FLAG_STRING, "volumeNameTemplate", "Template for volume names", "TEMPLATE" },
   { "network-name-template", 0, MTV_FLAG_STRING, "networkNameTemplate", "Template for network names", "TEMPLATE" },
@@ -279,6 +282,22 @@ run_plan (MtvCtl *ctl, int argc, char **argv, gboolean create)
       || !(client = mtv_ctl_client (ctl, &error)))
     goto out;
 
+  const char *affinity = g_hash_table_lookup (values.raw, "target-affinity");
+  if (affinity)
+    {
+      g_autofree char *text = mtv_flags_value_or_file (affinity, "--target-affinity", &error);
+      g_autoptr (JsonNode) node = text ? mtv_yaml_parse (text, strlen (text), "--target-affinity", &error) : NULL;
+      if (node == NULL)
+        goto out;
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_set_error (&error, MTV_ERROR, MTV_ERROR_INVALID, "--target-affinity: not an object (an Affinity, "
+                       "with nodeAffinity, podAffinity or podAntiAffinity)");
+          goto out;
+        }
+      g_autofree char *json = json_to_string (node, FALSE);
+      g_variant_dict_insert (&values.spec, "targetAffinity", "s", json);
+    }
   if (g_hash_table_contains (values.raw, "warm"))
     g_variant_dict_insert (&values.spec, "type", "s", "warm");
   const char *vms = g_hash_table_lookup (values.raw, "vms");

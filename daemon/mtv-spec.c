@@ -63,6 +63,7 @@ signature_of (MtvFieldType type)
     case MTV_FIELD_STRING:
     case MTV_FIELD_REFERENCE:
     case MTV_FIELD_NAMESPACED_REFERENCE:
+    case MTV_FIELD_JSON_OBJECT:
       return "s";
     case MTV_FIELD_BOOLEAN:
       return "b";
@@ -181,6 +182,19 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
         while (g_variant_iter_next (&iter, "{&s&s}", &k, &v))
           json_object_set_string_member (map, k, v);
         return take_object (map);
+      }
+    case MTV_FIELD_JSON_OBJECT:
+      {
+        const char *text = g_variant_get_string (value, NULL);
+        g_autoptr (GError) parse_error = NULL;
+        g_autoptr (JsonNode) node = *text ? json_from_string (text, &parse_error) : NULL;
+        if (*text && (node == NULL || !JSON_NODE_HOLDS_OBJECT (node)))
+          {
+            invalid (error, "%s: not a JSON object (%s)", field->key,
+                     parse_error ? parse_error->message : "another JSON value");
+            return NULL;
+          }
+        return node ? g_steal_pointer (&node) : take_object (json_object_new ());
       }
     case MTV_FIELD_REFERENCE:
       {
@@ -336,6 +350,13 @@ json_to_variant (const MtvField *field, JsonNode *node)
         g_autofree char *text = g_strdup_printf (
           "%s/%s", json_object_get_string_member_with_default (o, "namespace", ""),
           json_object_get_string_member_with_default (o, "name", ""));
+        return g_variant_new_string (text);
+      }
+    case MTV_FIELD_JSON_OBJECT:
+      {
+        if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node) || json_object_get_size (json_node_get_object (node)) == 0)
+          return g_variant_new_string ("");
+        g_autofree char *text = json_to_string (node, FALSE);
         return g_variant_new_string (text);
       }
     case MTV_FIELD_STRING_MAP:

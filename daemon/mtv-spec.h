@@ -17,6 +17,7 @@ typedef enum {
   MTV_FIELD_REFERENCE,            /* s name <-> {"name": name} */
   MTV_FIELD_NAMESPACED_REFERENCE, /* s "namespace/name" <-> {"namespace", "name"} */
   MTV_FIELD_LIST,                 /* aa{sv} <-> [{...}], each item checked by check_item */
+  MTV_FIELD_JSON_OBJECT,          /* s JSON text <-> {...} (a Kubernetes object such as an Affinity) */
 } MtvFieldType;
 
 typedef enum {

@@ -139,6 +139,7 @@ static const MtvField fields[] = {
     .allowed = power_states },
   { .key = "targetLabels", .json_path = "targetLabels", .type = MTV_FIELD_STRING_MAP },
   { .key = "targetNodeSelector", .json_path = "targetNodeSelector", .type = MTV_FIELD_STRING_MAP },
+  { .key = "targetAffinity", .json_path = "targetAffinity", .type = MTV_FIELD_JSON_OBJECT },
   { .key = "pvcNameTemplate", .json_path = "pvcNameTemplate", .type = MTV_FIELD_STRING },
   { .key = "volumeNameTemplate", .json_path = "volumeNameTemplate", .type = MTV_FIELD_STRING },
   { .key = "networkNameTemplate", .json_path = "networkNameTemplate", .type = MTV_FIELD_STRING },

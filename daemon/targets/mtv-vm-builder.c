@@ -320,6 +320,9 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
   if (json_object_has_member (in->plan_spec, "targetNodeSelector"))
     json_object_set_member (tspec, "nodeSelector",
                             json_node_copy (json_object_get_member (in->plan_spec, "targetNodeSelector")));
+  JsonNode *affinity = json_object_get_member (in->plan_spec, "targetAffinity");
+  if (affinity && JSON_NODE_HOLDS_OBJECT (affinity) && json_object_get_size (json_node_get_object (affinity)) > 0)
+    json_object_set_member (tspec, "affinity", json_node_copy (affinity));
   json_object_set_object_member (tmpl, "spec", tspec);
   json_object_set_object_member (spec, "template", tmpl);
   json_object_set_object_member (vm, "spec", spec);

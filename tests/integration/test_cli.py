@@ -133,6 +133,14 @@ class Cli(unittest.TestCase):
         self.assertEqual(spec["targetNamespace"], "web2")
         self.assertFalse(spec["skipGuestConversion"])
         self.assertEqual(spec["type"], "warm")
+        # A Kubernetes affinity, given as YAML.
+        self.ok("patch", "plan", "web", "--target-affinity",
+                "nodeAffinity:\n  requiredDuringSchedulingIgnoredDuringExecution:\n    nodeSelectorTerms:\n"
+                "    - matchExpressions: [{key: zone, operator: In, values: [a]}]\n")
+        spec = json.loads(self.ok("get", "plan", "web", "-o", "json"))["spec"]
+        self.assertEqual(spec["targetAffinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                         ["nodeSelectorTerms"][0]["matchExpressions"][0]["key"], "zone")
+        self.fails("patch", "plan", "web", "--target-affinity", "- a list", words=["--target-affinity", "not an object"])
 
         # delete: in-use objects are refused, with who uses them.
         self.fails("delete", "provider", "vcenter", words=["in use", "Plan \"web\""])

@@ -44,11 +44,22 @@ def build(plan=None, vm=None, plan_vm=None, files=None):
 class VmBuilder(unittest.TestCase):
     def test_manifests_validate_strictly(self):
         for plan in ({}, {"skipGuestConversion": True}, {"skipGuestConversion": True, "useCompatibilityMode": False},
-                     {"targetLabels": {"team": "web"}, "targetNodeSelector": {"zone": "a"}, "targetPowerState": "on"}):
+                     {"targetLabels": {"team": "web"}, "targetNodeSelector": {"zone": "a"}, "targetPowerState": "on"},
+                     {"targetAffinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                         "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In",
+                                                                      "values": ["a", "b"]}]}]}}}}):
             for vm in (VM, dict(VM, firmware="bios"), dict(VM, secureBoot=True)):
                 with self.subTest(plan=plan, firmware=vm["firmware"], secure=vm["secureBoot"]):
                     for m in build(plan=plan, vm=vm)["manifests"]:
                         self.assertEqual(check(m), [], json.dumps(m, indent=1))
+
+    def test_affinity_from_the_plan(self):
+        affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 50, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                               "labelSelector": {"matchLabels": {"app": "db"}}}}]}}
+        vm = [m for m in build(plan={"targetAffinity": affinity})["manifests"] if m["kind"] == "VirtualMachine"][0]
+        self.assertEqual(vm["spec"]["template"]["spec"]["affinity"], affinity)
+        self.assertEqual(check(vm), [])
 
     def test_validator_rejects_unknown_fields(self):
         # The check is only worth something if it refuses what a cluster refuses.
