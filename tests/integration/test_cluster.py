@@ -490,6 +490,36 @@ class Cluster(unittest.TestCase):
             urllib.request.urlopen(url, timeout=10)
         self.assertEqual(cm.exception.code, 404)
 
+    def test_api_server_killed_mid_upload(self):
+        # A cluster of its own, killed while the disk is on its way: the VM
+        # fails naming the copy, and mtvd goes on serving.
+        tmp = tempfile.mkdtemp(prefix="mtv-killed-", dir=self.tmp)
+        server, url = kube_standin.start(tmp)
+        try:
+            ovas = os.path.join(self.tmp, "ovas5")
+            make_ova(ovas, "gone1", disks=((3, "g"),))
+            self.sb.create("CreateProvider", "ova5", {"type": S("ova"), "url": S("file://" + ovas)})
+            self.provider("doomed", url=url)
+            self.status("doomed", "Ready")
+            self.migration_plan("doom", "gone1", "doomed", 1, source="ova5")
+            self.assertEqual(self.wait_plan("doom", ("Ready",), timeout=30)["phase"], "Ready")
+            server.cluster.upload_gate = threading.Event()
+            self.sb.call(object_path("plans", "doom"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and server.cluster.uploads_waiting == 0:
+                time.sleep(0.1)
+            self.assertEqual(server.cluster.uploads_waiting, 1)
+            server.cluster.fail_uploads_after = 0       # the in-flight upload dies with the server
+            server.shutdown()
+            server.server_close()
+            server.cluster.upload_gate.set()
+            status = self.wait_plan("doom", ("Succeeded", "Failed", "Canceled"), timeout=120)
+            self.assertEqual(status["phase"], "Failed")
+            self.assertIn("copying disk", json.dumps(status["migration"]["vms"][0]))
+            self.assertEqual(self.sb.export(object_path("plans", "doom"))["status"]["phase"], "Failed")
+        finally:
+            server.server_close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

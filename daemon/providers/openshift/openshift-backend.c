@@ -120,7 +120,8 @@ claim_size (JsonArray *dvs, JsonArray *pvcs, const char *ns, const char *claim)
 
 /* A VirtualMachine as an inventory VM with Forklift's field names: its
  * disks (one per DataVolume or PVC volume), networks and NICs. */
-/* Whether the VM's instance says it can live-migrate (condition LiveMigratable). */
+/* Whether the VM's instance says it can live-migrate: LiveMigratable True and
+ * StorageLiveMigratable not False. */
 static gboolean
 live_migratable (JsonArray *vmis, const char *ns, const char *name)
 {
@@ -132,13 +133,20 @@ live_migratable (JsonArray *vmis, const char *ns, const char *name)
         continue;
       JsonNode *conditions = json_object_get_member (mtv_json_object (vmi, "status") ? mtv_json_object (vmi, "status")
                                                                                      : vmi, "conditions");
+      gboolean live = FALSE;
       for (guint k = 0; conditions && JSON_NODE_HOLDS_ARRAY (conditions)
                         && k < json_array_get_length (json_node_get_array (conditions)); k++)
         {
           JsonObject *c = json_array_get_object_element (json_node_get_array (conditions), k);
-          if (g_strcmp0 (mtv_json_string (c, "type"), "LiveMigratable") == 0)
-            return g_strcmp0 (mtv_json_string (c, "status"), "True") == 0;
+          const char *type = mtv_json_string (c, "type");
+          /* Both the VM and its storage must be able to move. */
+          if ((g_strcmp0 (type, "LiveMigratable") == 0 || g_strcmp0 (type, "StorageLiveMigratable") == 0)
+              && g_strcmp0 (mtv_json_string (c, "status"), "True") != 0)
+            return FALSE;
+          if (g_strcmp0 (type, "LiveMigratable") == 0)
+            live = TRUE;
         }
+      return live;
     }
   return FALSE;
 }
