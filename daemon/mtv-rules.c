@@ -460,9 +460,13 @@ mtv_rules_names (MtvRules *rules, const char *provider_type)
 JsonObject *
 mtv_rules_apply (MtvRules *rules, const char *provider_type, JsonObject *inventory)
 {
+  /* Inventories are not changed once published: without rules to add, the
+   * same one serves (no copy of a large inventory on every report). */
+  if (mtv_rules_count (rules, provider_type) == 0)
+    return json_object_ref (inventory);
   JsonObject *result = mtv_json_object_copy (inventory);
   JsonNode *vms = json_object_get_member (result, "vms");
-  if (vms == NULL || !JSON_NODE_HOLDS_ARRAY (vms) || mtv_rules_count (rules, provider_type) == 0)
+  if (vms == NULL || !JSON_NODE_HOLDS_ARRAY (vms))
     return result;
   JsonArray *array = json_node_get_array (vms);
   for (guint i = 0; i < json_array_get_length (array); i++)

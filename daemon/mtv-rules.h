@@ -38,5 +38,6 @@ JsonArray *mtv_rules_evaluate_rule (MtvRules *rules, const char *provider_type, 
 /* The names of the rules of @provider_type, in load order. */
 GStrv mtv_rules_names (MtvRules *rules, const char *provider_type);
 
-/* A copy of @inventory whose VMs' concerns gain the rules' concerns. */
+/* @inventory with the rules' concerns added to its VMs' (a copy; @inventory
+ * itself, with a new reference, when no rule applies to the type). */
 JsonObject *mtv_rules_apply (MtvRules *rules, const char *provider_type, JsonObject *inventory);

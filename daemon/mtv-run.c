@@ -92,6 +92,39 @@ snap (MtvRun *run, const char *key)
   return json_object_get_object_member (run->snapshot, key);
 }
 
+static const char *
+target_namespace (MtvRun *run)
+{
+  return json_object_get_string_member_with_default (snap (run, "planSpec"), "targetNamespace", "default");
+}
+
+/* The credentials of the plan's source provider (a new object). */
+static JsonObject *
+source_credentials (MtvRun *run)
+{
+  const char *name = mtv_reference_name (mtv_json_lookup_path (snap (run, "planSpec"), "provider.source"));
+  return mtv_daemon_provider_credentials (run->host->daemon, name ? name : "");
+}
+
+/* What the VM builder needs of @v; the local target adds its disk files. */
+static MtvVmBuildInput
+build_input (VmRun *v)
+{
+  MtvRun *run = v->run;
+  return (MtvVmBuildInput) {
+    .name = v->target_name,
+    .namespace = target_namespace (run),
+    .plan_name = run->plan,
+    .plan_uid = json_object_get_string_member (run->snapshot, "planUid"),
+    .migration_id = run->id,
+    .plan_spec = snap (run, "planSpec"),
+    .plan_vm = v->plan_vm,
+    .vm = v->vm,
+    .network_map = snap (run, "networkMap"),
+    .storage_map = snap (run, "storageMap"),
+  };
+}
+
 /* ---- state, persisted and shown --------------------------------------------- */
 
 static JsonObject *
@@ -390,7 +423,7 @@ cluster_job_new (VmRun *v, JobKind kind)
   job->kind = kind;
   job->kube = g_atomic_rc_box_acquire (run->kube);
   job->alive = g_object_ref (run->alive);
-  job->ns = g_strdup (json_object_get_string_member_with_default (snap (run, "planSpec"), "targetNamespace", "default"));
+  job->ns = g_strdup (target_namespace (run));
   job->name = g_strdup (v->target_name);
   job->migration = g_strdup (run->id);
   job->proxy = g_strdup (run->proxy_url);
@@ -443,20 +476,7 @@ cluster_remove (VmRun *v)
 static JsonArray *
 cluster_manifests (VmRun *v, GError **error)
 {
-  MtvRun *run = v->run;
-  JsonObject *plan_spec = snap (run, "planSpec");
-  MtvVmBuildInput in = {
-    .name = v->target_name,
-    .namespace = json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
-    .plan_name = run->plan,
-    .plan_uid = json_object_get_string_member (run->snapshot, "planUid"),
-    .migration_id = run->id,
-    .plan_spec = plan_spec,
-    .plan_vm = v->plan_vm,
-    .vm = v->vm,
-    .network_map = snap (run, "networkMap"),
-    .storage_map = snap (run, "storageMap"),
-  };
+  MtvVmBuildInput in = build_input (v);
   return mtv_vm_build_manifests (&in, error);
 }
 
@@ -624,19 +644,14 @@ begin_live (VmRun *v)
   LiveJob *job = g_new0 (LiveJob, 1);
   job->target = g_atomic_rc_box_acquire (run->kube);
   job->source_spec = json_object_ref (snap (run, "sourceProvider"));
-  const char *source_name = mtv_reference_name (mtv_json_lookup_path (snap (run, "planSpec"), "provider.source"));
-  job->source_credentials = mtv_daemon_provider_credentials (run->host->daemon, source_name ? source_name : "");
+  job->source_credentials = source_credentials (run);
   job->vm_object = json_object_ref (object);
   job->storage_map = json_object_ref (snap (run, "storageMap"));
-  job->target_namespace = g_strdup (json_object_get_string_member_with_default (snap (run, "planSpec"), "targetNamespace",
-                                                                                "default"));
+  job->target_namespace = g_strdup (target_namespace (run));
   job->target_name = g_strdup (v->target_name);
   job->migration_id = g_strdup_printf ("%s-%s", v->id, run->id);
-  job->labels = json_object_new ();
-  json_object_set_string_member (job->labels, "app", v->target_name);
-  json_object_set_string_member (job->labels, "plan", json_object_get_string_member (run->snapshot, "planUid"));
-  json_object_set_string_member (job->labels, "migration", run->id);
-  json_object_set_string_member (job->labels, "vmID", v->id);
+  MtvVmBuildInput in = build_input (v);
+  job->labels = mtv_vm_build_labels (&in);
   job->v = v;
   job->alive = g_object_ref (run->alive);
   v->dir_created = TRUE;   /* objects may exist in the target from here on */
@@ -684,8 +699,7 @@ source_job_new (VmRun *v)
   SourceJob *job = g_new0 (SourceJob, 1);
   job->backend = source_backend (run);
   job->spec = json_object_ref (snap (run, "sourceProvider"));
-  const char *name = mtv_reference_name (mtv_json_lookup_path (snap (run, "planSpec"), "provider.source"));
-  job->credentials = mtv_daemon_provider_credentials (run->host->daemon, name ? name : "");
+  job->credentials = source_credentials (run);
   job->vm = json_object_ref (v->vm);
   job->state = v->source_state ? json_object_ref (v->source_state) : NULL;
   job->workdir = g_strdup (run->host->runtime_dir);
@@ -843,21 +857,9 @@ create_vm (VmRun *v)
     }
   g_ptr_array_add (files, NULL);
   g_ptr_array_add (formats, NULL);
-  JsonObject *plan_spec = snap (run, "planSpec");
-  MtvVmBuildInput in = {
-    .name = v->target_name,
-    .namespace = json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
-    .plan_name = run->plan,
-    .plan_uid = json_object_get_string_member (run->snapshot, "planUid"),
-    .migration_id = run->id,
-    .plan_spec = plan_spec,
-    .plan_vm = v->plan_vm,
-    .vm = v->vm,
-    .network_map = snap (run, "networkMap"),
-    .storage_map = snap (run, "storageMap"),
-    .disk_files = (const char *const *) files->pdata,
-    .disk_formats = (const char *const *) formats->pdata,
-  };
+  MtvVmBuildInput in = build_input (v);
+  in.disk_files = (const char *const *) files->pdata;
+  in.disk_formats = (const char *const *) formats->pdata;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonArray) manifests = mtv_vm_build_manifests (&in, &error);
   g_autofree char *xml = manifests ? mtv_vm_build_domain_xml (&in, &error) : NULL;
@@ -1388,7 +1390,6 @@ begin_target (VmRun *v)
 {
   MtvRun *run = v->run;
   enter (v, "CreateDataVolumes");
-  JsonObject *plan_spec = snap (run, "planSpec");
   g_autoptr (GError) error = NULL;
   if (is_cluster (run))
     {
@@ -1405,9 +1406,7 @@ begin_target (VmRun *v)
       return;
     }
   g_free (v->dir);
-  v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
-                             json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
-                             v->target_name);
+  v->dir = mtv_local_vm_dir (snap (run, "targetProvider"), target_namespace (run), v->target_name);
   if (!mtv_local_prepare (v->dir, &error))
     {
       finish (v, "Failed", error->message);
@@ -1611,10 +1610,7 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
       if (json_object_has_member (o, "sourceState"))
         v->source_state = json_object_ref (json_object_get_object_member (o, "sourceState"));
       g_ptr_array_add (run->vms, v);
-      JsonObject *plan_spec = snap (run, "planSpec");
-      v->dir = mtv_local_vm_dir (snap (run, "targetProvider"),
-                                 json_object_get_string_member_with_default (plan_spec, "targetNamespace", "default"),
-                                 v->target_name);
+      v->dir = mtv_local_vm_dir (snap (run, "targetProvider"), target_namespace (run), v->target_name);
       v->disk = (guint) json_object_get_int_member_with_default (o, "disk", 0);
       v->bytes_base = (guint64) json_object_get_int_member_with_default (o, "bytesBase", 0);
       if (g_str_equal (v->status, "Running") && g_str_equal (v->phase, "CopyDisks") && v->dir_created)

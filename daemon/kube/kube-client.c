@@ -701,6 +701,17 @@ mtv_kube_delete (MtvKube *kube, const MtvKubeResource *r, const char *ns, const 
   return TRUE;
 }
 
+gboolean
+mtv_kube_set_run_strategy (MtvKube *kube, const char *ns, const char *name, const char *strategy, GError **error)
+{
+  g_autoptr (JsonObject) patch = json_object_new ();
+  JsonObject *spec = json_object_new ();
+  json_object_set_string_member (spec, "runStrategy", strategy);
+  json_object_set_object_member (patch, "spec", spec);
+  g_autoptr (JsonObject) done = mtv_kube_merge_patch (kube, &MTV_KUBE_VIRTUAL_MACHINES, ns, name, patch, NULL, error);
+  return done != NULL;
+}
+
 JsonObject *
 mtv_kube_update (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, MtvKubeMutate mutate,
                  gpointer user_data, GError **error)

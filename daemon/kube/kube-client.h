@@ -74,6 +74,10 @@ JsonObject *mtv_kube_apply (MtvKube *kube, const MtvKubeResource *r, const char 
 /* Deletes; an object already gone is not an error. */
 gboolean mtv_kube_delete (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, GError **error);
 
+/* Sets a VirtualMachine's spec.runStrategy (Always, Halted, ...) by merge patch. */
+gboolean mtv_kube_set_run_strategy (MtvKube *kube, const char *ns, const char *name, const char *strategy,
+                                    GError **error);
+
 /* Get, change with @mutate, replace; again from a fresh get when the object
  * changed meanwhile (409 Conflict), a few times. */
 typedef gboolean (*MtvKubeMutate) (JsonObject *object, gpointer user_data, GError **error);

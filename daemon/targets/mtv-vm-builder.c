@@ -76,8 +76,8 @@ run_strategy (const MtvVmBuildInput *in)
   return g_strcmp0 (state, "on") == 0 ? "Always" : "Halted";
 }
 
-static JsonObject *
-labels (const MtvVmBuildInput *in)
+JsonObject *
+mtv_vm_build_labels (const MtvVmBuildInput *in)
 {
   JsonObject *l = json_object_new ();
   json_object_set_string_member (l, "app", in->name);
@@ -97,7 +97,7 @@ data_volume (const MtvVmBuildInput *in, JsonObject *disk, JsonObject *dest, guin
   JsonObject *meta = json_object_new ();
   json_object_set_string_member (meta, "name", name);
   json_object_set_string_member (meta, "namespace", in->namespace);
-  json_object_set_object_member (meta, "labels", labels (in));
+  json_object_set_object_member (meta, "labels", mtv_vm_build_labels (in));
   json_object_set_object_member (dv, "metadata", meta);
 
   JsonObject *spec = json_object_new ();
@@ -256,14 +256,14 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
   JsonObject *meta = json_object_new ();
   json_object_set_string_member (meta, "name", in->name);
   json_object_set_string_member (meta, "namespace", in->namespace);
-  json_object_set_object_member (meta, "labels", labels (in));
+  json_object_set_object_member (meta, "labels", mtv_vm_build_labels (in));
   json_object_set_object_member (vm, "metadata", meta);
 
   JsonObject *spec = json_object_new ();
   json_object_set_string_member (spec, "runStrategy", run_strategy (in));
   JsonObject *tmpl = json_object_new ();
   JsonObject *tmeta = json_object_new ();
-  JsonObject *tlabels = labels (in);
+  JsonObject *tlabels = mtv_vm_build_labels (in);
   JsonObject *extra = json_object_has_member (in->plan_spec, "targetLabels")
                         ? json_object_get_object_member (in->plan_spec, "targetLabels") : NULL;
   g_autoptr (GList) keys = extra ? json_object_get_members (extra) : NULL;

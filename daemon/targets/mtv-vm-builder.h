@@ -28,5 +28,9 @@ JsonArray *mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error);
 /* The libvirt domain XML. */
 char *mtv_vm_build_domain_xml (const MtvVmBuildInput *in, GError **error);
 
+/* The labels everything made for the VM carries: app, plan, migration, vmID
+ * (how a failed or cancelled VM's objects are found again). */
+JsonObject *mtv_vm_build_labels (const MtvVmBuildInput *in);
+
 /* The DataVolume name of disk @index of VM @vm_name. */
 char *mtv_vm_disk_volume_name (const char *vm_name, guint index);

@@ -131,8 +131,8 @@ live_migratable (JsonArray *vmis, const char *ns, const char *name)
       JsonObject *meta = mtv_json_object (vmi, "metadata");
       if (g_strcmp0 (mtv_json_string (meta, "name"), name) != 0 || g_strcmp0 (mtv_json_string (meta, "namespace"), ns) != 0)
         continue;
-      JsonNode *conditions = json_object_get_member (mtv_json_object (vmi, "status") ? mtv_json_object (vmi, "status")
-                                                                                     : vmi, "conditions");
+      JsonObject *status = mtv_json_object (vmi, "status");
+      JsonNode *conditions = status ? json_object_get_member (status, "conditions") : NULL;
       gboolean live = FALSE;
       for (guint k = 0; conditions && JSON_NODE_HOLDS_ARRAY (conditions)
                         && k < json_array_get_length (json_node_get_array (conditions)); k++)
@@ -213,14 +213,11 @@ vm_entry (JsonObject *vm, JsonArray *dvs, JsonArray *pvcs, JsonArray *vmis)
   json_object_set_array_member (e, "disks", disks);
   json_object_set_array_member (e, "networks", networks);
   json_object_set_array_member (e, "nics", nics);
-  json_object_set_string_member (e, "firmware", mtv_json_object (mtv_json_object (mtv_json_object (tspec, "domain"), "firmware"),
-                                                                 "bootloader")
-                                                    && mtv_json_object (mtv_json_object (mtv_json_object (mtv_json_object (tspec, "domain"),
-                                                                                                                "firmware"), "bootloader"), "efi")
-                                                  ? "efi" : "bios");
+  JsonObject *domain = mtv_json_object (tspec, "domain");
+  JsonObject *bootloader = mtv_json_object (mtv_json_object (domain, "firmware"), "bootloader");
+  json_object_set_string_member (e, "firmware", mtv_json_object (bootloader, "efi") ? "efi" : "bios");
   /* CPU and memory as the other providers name them, so the VM built on the
    * target has the source's size. */
-  JsonObject *domain = mtv_json_object (tspec, "domain");
   JsonObject *cpu = mtv_json_object (domain, "cpu");
   gint64 sockets = cpu && json_object_has_member (cpu, "sockets") ? json_object_get_int_member (cpu, "sockets") : 1;
   gint64 cores = cpu && json_object_has_member (cpu, "cores") ? json_object_get_int_member (cpu, "cores") : 1;

@@ -24,17 +24,6 @@ kube_connect (JsonObject *spec, JsonObject *credentials, GError **error)
   return config ? mtv_kube_new (config) : NULL;
 }
 
-static gboolean
-set_run_strategy (MtvKube *kube, const char *ns, const char *name, const char *strategy, GError **error)
-{
-  g_autoptr (JsonObject) patch = json_object_new ();
-  JsonObject *spec = json_object_new ();
-  json_object_set_string_member (spec, "runStrategy", strategy);
-  json_object_set_object_member (patch, "spec", spec);
-  g_autoptr (JsonObject) done = mtv_kube_merge_patch (kube, &MTV_KUBE_VIRTUAL_MACHINES, ns, name, patch, NULL, error);
-  return done != NULL;
-}
-
 /* Polls until the VM's instance is gone (the VM is off). */
 static gboolean
 wait_stopped (MtvKube *kube, const char *ns, const char *name, GError **error)
@@ -142,7 +131,7 @@ mtv_openshift_prepare_vm (JsonObject *spec, JsonObject *credentials, JsonObject 
   json_object_set_string_member (*state, "vm", name);
   json_object_set_string_member (*state, "export", export_name);
   json_object_set_string_member (*state, "runStrategy", strategy ? strategy : "Halted");
-  if ((g_strcmp0 (strategy, "Halted") != 0 && !set_run_strategy (kube, ns, name, "Halted", error))
+  if ((g_strcmp0 (strategy, "Halted") != 0 && !mtv_kube_set_run_strategy (kube, ns, name, "Halted", error))
       || !wait_stopped (kube, ns, name, error))
     return NULL;
   g_autoptr (JsonObject) intent = json_object_new ();
@@ -216,7 +205,7 @@ mtv_openshift_release_vm (JsonObject *spec, JsonObject *credentials, JsonObject 
     return FALSE;
   const char *strategy = mtv_json_string (state, "runStrategy");
   if (restore_power && strategy && g_strcmp0 (strategy, "Halted") != 0)
-    return set_run_strategy (kube, ns, vm, strategy, error);
+    return mtv_kube_set_run_strategy (kube, ns, vm, strategy, error);
   return TRUE;
 }
 

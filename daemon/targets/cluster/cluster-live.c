@@ -196,11 +196,5 @@ mtv_cluster_live_migrate (MtvKube *source, MtvKube *target, const MtvLiveInput *
   if (done == NULL)
     return FALSE;
   /* The VM runs on the target now: give it its own run strategy back. */
-  g_autoptr (JsonObject) patch = json_object_new ();
-  JsonObject *spec = json_object_new ();
-  json_object_set_string_member (spec, "runStrategy", strategy);
-  json_object_set_object_member (patch, "spec", spec);
-  g_autoptr (JsonObject) restored = mtv_kube_merge_patch (target, &MTV_KUBE_VIRTUAL_MACHINES, in->target_namespace,
-                                                          in->target_name, patch, NULL, error);
-  return restored != NULL;
+  return mtv_kube_set_run_strategy (target, in->target_namespace, in->target_name, strategy, error);
 }
