@@ -1186,6 +1186,13 @@ start_transfer (VmRun *v)
   g_subprocess_communicate_utf8_async (v->transfer, NULL, NULL, on_transfer_done, v);
 }
 
+/* Disk servers (qemu-nbd) allocate a buffer per request. With glibc's default
+ * thresholds a 1 MiB buffer (mtv-transfer's read size) is handed back to the
+ * kernel when freed and returns page-faulted and zeroed for the next request:
+ * that doubled qemu-nbd's CPU time per copy. Keeping freed memory (at most
+ * what is in flight) avoids it; see bench/README.md. */
+#define DISK_SERVER_MALLOC_TUNABLES "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
+
 /* qemu-nbd takes a moment to listen; the socket's appearance says it does. */
 static gboolean
 wait_for_socket (gpointer data)
@@ -1269,6 +1276,7 @@ copy_disk (VmRun *v)
     }
   g_autoptr (GSubprocessLauncher) launcher =
     launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_setenv (launcher, "GLIBC_TUNABLES", DISK_SERVER_MALLOC_TUNABLES, TRUE);
   v->server = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
   if (v->server == NULL)
     {
