@@ -637,6 +637,37 @@ mtv_kube_get (MtvKube *kube, const MtvKubeResource *r, const char *ns, const cha
 }
 
 JsonObject *
+mtv_kube_wait_status (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, const char *field,
+                      const char *const *want, const char *failed, int seconds, GError **error)
+{
+  for (int i = 0; i < seconds * 4; i++)
+    {
+      GError *local = NULL;
+      JsonObject *o = mtv_kube_get (kube, r, ns, name, &local);
+      if (o == NULL && !g_error_matches (local, MTV_KUBE_ERROR, 404))
+        {
+          g_propagate_error (error, local);
+          return NULL;
+        }
+      g_clear_error (&local);
+      const char *value = o ? mtv_json_string (mtv_json_object (o, "status"), field) : NULL;
+      if (value && g_strv_contains (want, value))
+        return o;
+      if (value && failed && g_str_equal (value, failed))
+        {
+          json_object_unref (o);
+          g_set_error (error, MTV_KUBE_ERROR, 0, "%s %s/%s: %s is %s", r->plural, ns, name, field, failed);
+          return NULL;
+        }
+      g_clear_pointer (&o, json_object_unref);
+      g_usleep (G_USEC_PER_SEC / 4);
+    }
+  g_set_error (error, MTV_KUBE_ERROR, 408, "%s %s/%s: %s not %s within %d s", r->plural, ns, name, field, want[0],
+               seconds);
+  return NULL;
+}
+
+JsonObject *
 mtv_kube_create (MtvKube *kube, const MtvKubeResource *r, const char *ns, JsonObject *object, GError **error)
 {
   g_autofree char *path = mtv_kube_path (r, ns, NULL, NULL);

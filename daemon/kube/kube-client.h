@@ -61,6 +61,12 @@ JsonNode *mtv_kube_request (MtvKube *kube, const char *method, const char *path_
                             JsonNode *body, GError **error);
 
 JsonObject *mtv_kube_get (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, GError **error);
+/* Polls an object until status.@field is one of @want (NULL-terminated) and
+ * returns it; fails when it is @failed (may be NULL), on any error but 404
+ * (not there yet), and after @seconds. */
+JsonObject *mtv_kube_wait_status (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name,
+                                  const char *field, const char *const *want, const char *failed, int seconds,
+                                  GError **error);
 JsonObject *mtv_kube_create (MtvKube *kube, const MtvKubeResource *r, const char *ns, JsonObject *object,
                              GError **error);
 /* PUT of the whole object (it must carry metadata.resourceVersion), or of its status with @sub "status". */

@@ -48,30 +48,6 @@ wait_stopped (MtvKube *kube, const char *ns, const char *name, GError **error)
   return FALSE;
 }
 
-static JsonObject *
-wait_export_ready (MtvKube *kube, const char *ns, const char *name, GError **error)
-{
-  for (int i = 0; i < POLL_SECONDS * 2; i++)
-    {
-      JsonObject *export = mtv_kube_get (kube, &VM_EXPORTS, ns, name, error);
-      if (export == NULL)
-        return NULL;
-      const char *phase = mtv_json_string (mtv_json_object (export, "status"), "phase");
-      if (g_strcmp0 (phase, "Ready") == 0)
-        return export;
-      json_object_unref (export);
-      if (g_strcmp0 (phase, "Skipped") == 0)
-        {
-          g_set_error (error, MTV_KUBE_ERROR, 0, "the export of %s/%s has nothing to export (phase Skipped)", ns, name);
-          return NULL;
-        }
-      g_usleep (G_USEC_PER_SEC / 2);
-    }
-  g_set_error (error, MTV_KUBE_ERROR, 408, "VirtualMachineExport %s/%s was not Ready within %d s", ns, name,
-               POLL_SECONDS);
-  return NULL;
-}
-
 static char *
 export_token (MtvKube *kube, const char *ns, JsonObject *export, GError **error)
 {
@@ -148,7 +124,11 @@ mtv_openshift_prepare_vm (JsonObject *spec, JsonObject *credentials, JsonObject 
   json_object_set_object_member (espec, "source", source);
   json_object_set_object_member (intent, "spec", espec);
   g_autoptr (JsonObject) applied = mtv_kube_apply (kube, &VM_EXPORTS, ns, intent, TRUE, error);
-  g_autoptr (JsonObject) export = applied ? wait_export_ready (kube, ns, export_name, error) : NULL;
+  /* Skipped: the VM has no volume to export. */
+  static const char *const ready[] = { "Ready", NULL };
+  g_autoptr (JsonObject) export = applied ? mtv_kube_wait_status (kube, &VM_EXPORTS, ns, export_name, "phase", ready,
+                                                                  "Skipped", POLL_SECONDS, error)
+                                          : NULL;
   g_autofree char *token = export ? export_token (kube, ns, export, error) : NULL;
   if (token == NULL)
     {

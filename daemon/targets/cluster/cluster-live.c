@@ -87,38 +87,6 @@ create_target_vm (MtvKube *target, const MtvLiveInput *in, char **original_strat
   return applied != NULL;
 }
 
-/* Polls @path's object until @field of its status is one of @want. */
-static JsonObject *
-wait_status (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, const char *field,
-             const char *const *want, const char *failed, GError **error)
-{
-  for (int i = 0; i < WAIT_SECONDS * 4; i++)
-    {
-      GError *local = NULL;
-      JsonObject *o = mtv_kube_get (kube, r, ns, name, &local);
-      if (o == NULL && !g_error_matches (local, MTV_KUBE_ERROR, 404))
-        {
-          g_propagate_error (error, local);
-          return NULL;
-        }
-      g_clear_error (&local);
-      const char *value = o ? mtv_json_string (mtv_json_object (o, "status"), field) : NULL;
-      if (value && g_strv_contains (want, value))
-        return o;
-      if (value && failed && g_str_equal (value, failed))
-        {
-          json_object_unref (o);
-          g_set_error (error, MTV_KUBE_ERROR, 0, "%s %s/%s: %s is %s", r->plural, ns, name, field, failed);
-          return NULL;
-        }
-      g_clear_pointer (&o, json_object_unref);
-      g_usleep (G_USEC_PER_SEC / 4);
-    }
-  g_set_error (error, MTV_KUBE_ERROR, 408, "%s %s/%s: %s not %s within %d s", r->plural, ns, name, field, want[0],
-               WAIT_SECONDS);
-  return NULL;
-}
-
 static JsonObject *
 migration_object (const char *ns, const char *vmi, const char *role, const char *id, const char *connect_url,
                   JsonObject *labels)
@@ -156,8 +124,8 @@ mtv_cluster_live_migrate (MtvKube *source, MtvKube *target, const MtvLiveInput *
     return FALSE;
   phase ("WaitForTargetVMI", data);
   static const char *const waiting[] = { "WaitingForSync", NULL };
-  g_autoptr (JsonObject) vmi = wait_status (target, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, in->target_namespace,
-                                            in->target_name, "phase", waiting, "Failed", error);
+  g_autoptr (JsonObject) vmi = mtv_kube_wait_status (target, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, in->target_namespace,
+                                                     in->target_name, "phase", waiting, "Failed", WAIT_SECONDS, error);
   if (vmi == NULL)
     return FALSE;
   phase ("CreateVMIMs", data);
@@ -191,8 +159,8 @@ mtv_cluster_live_migrate (MtvKube *source, MtvKube *target, const MtvLiveInput *
     return FALSE;
   phase ("WaitForStateTransfer", data);
   static const char *const succeeded[] = { "Succeeded", NULL };
-  g_autoptr (JsonObject) done = wait_status (target, &VMIMS, in->target_namespace, receiver_name, "phase", succeeded,
-                                             "Failed", error);
+  g_autoptr (JsonObject) done = mtv_kube_wait_status (target, &VMIMS, in->target_namespace, receiver_name, "phase",
+                                                      succeeded, "Failed", WAIT_SECONDS, error);
   if (done == NULL)
     return FALSE;
   /* The VM runs on the target now: give it its own run strategy back. */
