@@ -30,7 +30,21 @@ typedef struct {
   int fd;                  /* file or block device, or -1 */
   gboolean fresh_file;     /* a regular file we truncated: holes are already zero */
   struct nbd_handle *nbd;  /* or an NBD export */
+  gsize max_io;            /* the longest read or write it takes */
 } Sink;
+
+/* The longest request up to @wanted a server takes (its NBD block size
+ * constraints: nbdcopy honours them too), a multiple of its minimum. */
+static gsize
+fit_request (struct nbd_handle *nbd, gsize wanted)
+{
+  int64_t max = nbd_get_block_size (nbd, LIBNBD_SIZE_MAXIMUM);
+  int64_t min = nbd_get_block_size (nbd, LIBNBD_SIZE_MINIMUM);
+  gsize size = max > 0 ? MIN (wanted, (gsize) max) : wanted;
+  if (min > 1)
+    size = MAX (size - size % (gsize) min, (gsize) min);
+  return size;
+}
 
 static gboolean
 nbd_failed (GError **error, const char *what)
@@ -179,11 +193,13 @@ static gboolean
 sink_open (Sink *sink, const char *dest, guint64 size, gboolean full_copy, GError **error)
 {
   sink->fd = -1;
+  sink->max_io = G_MAXSIZE;
   if (is_nbd_uri (dest))
     {
       sink->nbd = nbd_handle_new ();
       if (sink->nbd == NULL || nbd_connect_uri (sink->nbd, dest) == -1)
         return nbd_failed (error, dest);
+      sink->max_io = fit_request (sink->nbd, G_MAXSIZE);
       int64_t dsize = nbd_get_size (sink->nbd);
       if (dsize < 0)
         return nbd_failed (error, dest);
@@ -506,15 +522,17 @@ store_chunk (Worker *w, guint64 at, const guint8 *buf, gsize len, GArray *runs, 
           g_atomic_pointer_add (&c->bytes_zeroed, (gssize) run);
         }
       else
-        {
-          if (!sink_write (w->sink, buf + g, run, at + g, error))
-            return FALSE;
-          Written written = { at + g, run, mtv_crc32c (0, buf + g, run) };
-          g_array_append_val (runs, written);
-          if (w->sink->fd >= 0 && !writeback (w, &written, error))
-            return FALSE;
-          g_atomic_pointer_add (&c->bytes_written, (gssize) run);
-        }
+        for (gsize piece, p = 0; p < run; p += piece)
+          {
+            piece = MIN (run - p, w->sink->max_io);
+            if (!sink_write (w->sink, buf + g + p, piece, at + g + p, error))
+              return FALSE;
+            Written written = { at + g + p, piece, mtv_crc32c (0, buf + g + p, piece) };
+            g_array_append_val (runs, written);
+            if (w->sink->fd >= 0 && !writeback (w, &written, error))
+              return FALSE;
+            g_atomic_pointer_add (&c->bytes_written, (gssize) piece);
+          }
       g += run;
     }
   return TRUE;
@@ -832,7 +850,8 @@ gboolean
 mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **error)
 {
   gboolean ok = FALSE;
-  Sink sink = { -1, FALSE, NULL };
+  Sink sink = { -1, FALSE, NULL, G_MAXSIZE };
+  MtvCopyOptions fitted;
   GArray *ranges = NULL;
   Copy c = { 0 };
   Worker *workers = NULL;
@@ -870,6 +889,10 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
       goto out;
     }
   result->size = (guint64) size;
+  /* Reads no longer than the server takes. */
+  fitted = *options;
+  fitted.request_size = fit_request (src, options->request_size);
+  options = &fitted;
 
   if (from_file)
     ranges = extents_from_file (options->extents + strlen ("file:"), result->size, error);

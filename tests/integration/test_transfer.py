@@ -142,6 +142,25 @@ class Transfer(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_server_block_size_limits_are_honoured(self):
+        # Servers may refuse requests longer than their maximum block size
+        # (nbdkit's blocksize-policy filter with the error policy refuses them
+        # as such a server does): reads and writes must fit both ends.
+        src = self.image("bs.qcow2", 32 << 20, [("0x7", "1M", "5M"), ("0x6", "30M", "1M")])
+        raw = self.path("bs.raw")
+        sh("qemu-img", "convert", "-f", "qcow2", "-O", "raw", src, raw)
+        src_uri = self.nbdkit("--filter=blocksize-policy", "file", raw, "blocksize-error-policy=error",
+                              "blocksize-maximum=256K", "blocksize-minimum=512", name="bsrc")
+        dst = self.nbdkit("--filter=blocksize-policy", "memory", "size=32M", "blocksize-error-policy=error",
+                          "blocksize-maximum=96K", "blocksize-minimum=4096", name="bdst")
+        summary, _ = self.transfer(src_uri, self.path("bs.out"))     # 1 MiB requests by default
+        self.same(raw, "raw", self.path("bs.out"))
+        summary, _ = self.transfer(src_uri, dst, "--request-size", "4M")
+        self.assertTrue(summary["verified"])
+        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raw, dst.replace("nbd+unix:///?socket=", "nbd:unix:")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_nbd_destination_that_loses_writes_fails_verification(self):
         # nbdkit's null plugin accepts every write and reads back zeroes: the
         # read-back must notice, name the offset, and fail the copy.
