@@ -58,7 +58,7 @@ main (int argc, char **argv)
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure, "HTTPS destination: do not verify its certificate", NULL },
     { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "Do not read back and compare what was written", NULL },
     { "request-size", 0, 0, G_OPTION_ARG_STRING, &request_size_text,
-      "Read requests of SIZE bytes, with K or M: 64K to 32M (default 1M; a plain number means MiB); lowered to the longest request the source or an NBD destination takes", "SIZE" },
+      "Read requests of SIZE bytes, with K or M: 64K to 32M (default 1M; a plain number means MiB); kept within the NBD block size limits the source (and an NBD destination) advertise", "SIZE" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
     { "connections", 0, 0, G_OPTION_ARG_INT, &connections, "NBD connections when the server allows several (default: one per core, up to 4)", "N" },
     { "requests", 0, 0, G_OPTION_ARG_INT, &requests, "Reads in flight per connection (default 16)", "N" },
