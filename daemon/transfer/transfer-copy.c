@@ -199,6 +199,11 @@ sink_open (Sink *sink, const char *dest, guint64 size, gboolean full_copy, GErro
       sink->nbd = nbd_handle_new ();
       if (sink->nbd == NULL || nbd_connect_uri (sink->nbd, dest) == -1)
         return nbd_failed (error, dest);
+      if (nbd_is_read_only (sink->nbd) == 1)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "the destination %s is read-only", dest);
+          return FALSE;
+        }
       sink->max_io = fit_request (sink->nbd, G_MAXSIZE);
       int64_t dsize = nbd_get_size (sink->nbd);
       if (dsize < 0)
@@ -296,7 +301,7 @@ sink_zero (Sink *sink, guint64 offset, guint64 length, GError **error)
 {
   if (sink->fresh_file)
     return TRUE;
-  if (sink->nbd)
+  if (sink->nbd && nbd_can_zero (sink->nbd) == 1)
     {
       if (nbd_zero (sink->nbd, length, offset, 0) == -1)
         {
@@ -305,13 +310,20 @@ sink_zero (Sink *sink, guint64 offset, guint64 length, GError **error)
         }
       return TRUE;
     }
-  if (fallocate (sink->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) offset, (off_t) length) == 0
-      || fallocate (sink->fd, FALLOC_FL_ZERO_RANGE, (off_t) offset, (off_t) length) == 0)
+  if (sink->fd >= 0
+      && (fallocate (sink->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) offset, (off_t) length) == 0
+          || fallocate (sink->fd, FALLOC_FL_ZERO_RANGE, (off_t) offset, (off_t) length) == 0))
     return TRUE;
-  static const guint8 zeroes[ZERO_GRAIN];
-  for (guint64 at = offset; at < offset + length; at += ZERO_GRAIN)
-    if (!sink_write (sink, zeroes, (gsize) MIN ((guint64) ZERO_GRAIN, offset + length - at), at, error))
-      return FALSE;
+  /* No way to say "zeroes" (an NBD server without WRITE_ZEROES, a device
+   * without discard): write them. */
+  static const guint8 zeroes[1 << 20];
+  for (guint64 at = offset; at < offset + length;)
+    {
+      gsize piece = (gsize) MIN (MIN ((guint64) sizeof zeroes, (guint64) sink->max_io), offset + length - at);
+      if (!sink_write (sink, zeroes, piece, at, error))
+        return FALSE;
+      at += piece;
+    }
   return TRUE;
 }
 

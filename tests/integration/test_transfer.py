@@ -161,6 +161,22 @@ class Transfer(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_nbd_destination_without_zero_support(self):
+        # A server that cannot be asked for zeroes gets them written; one that
+        # is read-only is refused before anything is read.
+        src = self.image("nz.qcow2", 32 << 20, [("0x7", "1M", "2M"), ("0x6", "30M", "1M")])
+        dst = self.nbdkit("--filter=nozero", "memory", "size=32M", name="nozero")
+        # Fill it first so that the holes must really be zeroed.
+        sh("nbdcopy", self.nbdkit("pattern", "size=32M", name="pattern"), dst)
+        summary, _ = self.transfer(self.qemu_nbd(src), dst)
+        self.assertTrue(summary["verified"])
+        r = subprocess.run(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", src, dst.replace("nbd+unix:///?socket=", "nbd:unix:")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.transfer(self.qemu_nbd(src, name="src2"), self.nbdkit("-r", "memory", "size=32M", name="ro"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is read-only", r.stderr)
+
     def test_nbd_destination_that_loses_writes_fails_verification(self):
         # nbdkit's null plugin accepts every write and reads back zeroes: the
         # read-back must notice, name the offset, and fail the copy.
