@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EXTENT_WINDOW (G_GUINT64_CONSTANT (1) << 30)
+/* What one NBD_CMD_BLOCK_STATUS asks about: its length is 32 bits, and a
+ * large disk with few extents costs a round trip per window. */
+#define EXTENT_WINDOW (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024 - 1024 * 1024)
 #define ZERO_GRAIN (64 * 1024)
 
 /* A range to copy; zero ranges are written as zeroes (or left as holes). */
