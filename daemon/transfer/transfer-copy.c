@@ -21,6 +21,20 @@
 #define EXTENT_WINDOW (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024 - 1024 * 1024)
 #define ZERO_GRAIN (64 * 1024)
 
+/* A failed request is tried this many more times, on fresh connections. */
+#define RETRIES 4
+
+/* Waits before retry @attempt (from 0): 0.1, 0.3, 0.9, 2.7 s, so that a
+ * server restarting has time to come back. */
+static void
+retry_backoff (int attempt)
+{
+  gulong delay = 100000;
+  for (int k = 0; k < attempt; k++)
+    delay *= 3;
+  g_usleep (delay);
+}
+
 /* A range to copy; zero ranges are written as zeroes (or left as holes). */
 typedef struct {
   guint64 offset, length;
@@ -32,6 +46,8 @@ typedef struct {
   int fd;                  /* file or block device, or -1 */
   gboolean fresh_file;     /* a regular file we truncated: holes are already zero */
   struct nbd_handle *nbd;  /* or an NBD export */
+  const char *uri;         /* the NBD export's, to connect again */
+  volatile sig_atomic_t *stop; /* set when the copy is to stop: no more retries */
   gsize max_io;            /* the longest read or write it takes */
 } Sink;
 
@@ -198,6 +214,7 @@ sink_open (Sink *sink, const char *dest, guint64 size, gboolean full_copy, GErro
   sink->max_io = G_MAXSIZE;
   if (is_nbd_uri (dest))
     {
+      sink->uri = dest;
       sink->nbd = nbd_handle_new ();
       if (sink->nbd == NULL || nbd_connect_uri (sink->nbd, dest) == -1)
         return nbd_failed (error, dest);
@@ -268,18 +285,44 @@ sink_close (Sink *sink)
     }
 }
 
+/* A write (or with @zero, a zero request) to an NBD destination. A failure
+ * is tried again with backoff on a fresh connection (the server may have
+ * restarted or dropped it); one that persists fails naming the offset. */
+static gboolean
+sink_nbd_request (Sink *sink, gboolean zero, const guint8 *buf, guint64 len, guint64 offset, GError **error)
+{
+  g_autofree char *last = NULL;
+  int attempt = 0;
+  for (;; attempt++)
+    {
+      if ((zero ? nbd_zero (sink->nbd, len, offset, 0) : nbd_pwrite (sink->nbd, buf, (size_t) len, offset, 0)) == 0)
+        return TRUE;
+      g_free (last);
+      last = g_strdup (nbd_get_error () ? nbd_get_error () : "unknown error");
+      if (attempt == RETRIES || (sink->stop && *sink->stop))
+        break;
+      retry_backoff (attempt);
+      /* The old handle stays when no new one connects: the next try fails
+       * on it with its own error. */
+      struct nbd_handle *fresh = nbd_handle_new ();
+      if (fresh && nbd_connect_uri (fresh, sink->uri) == 0)
+        {
+          nbd_close (sink->nbd);
+          sink->nbd = fresh;
+        }
+      else if (fresh)
+        nbd_close (fresh);
+    }
+  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+               " failed %d times: %s", zero ? "zeroing" : "writing", len, offset, attempt + 1, last);
+  return FALSE;
+}
+
 static gboolean
 sink_write (Sink *sink, const guint8 *buf, gsize len, guint64 offset, GError **error)
 {
   if (sink->nbd)
-    {
-      if (nbd_pwrite (sink->nbd, buf, len, offset, 0) == -1)
-        {
-          g_autofree char *what = g_strdup_printf ("writing %zu bytes at offset %" G_GUINT64_FORMAT, len, offset);
-          return nbd_failed (error, what);
-        }
-      return TRUE;
-    }
+    return sink_nbd_request (sink, FALSE, buf, len, offset, error);
   gsize done = 0;
   while (done < len)
     {
@@ -304,14 +347,7 @@ sink_zero (Sink *sink, guint64 offset, guint64 length, GError **error)
   if (sink->fresh_file)
     return TRUE;
   if (sink->nbd && nbd_can_zero (sink->nbd) == 1)
-    {
-      if (nbd_zero (sink->nbd, length, offset, 0) == -1)
-        {
-          g_autofree char *what = g_strdup_printf ("zeroing %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT, length, offset);
-          return nbd_failed (error, what);
-        }
-      return TRUE;
-    }
+    return sink_nbd_request (sink, TRUE, NULL, length, offset, error);
   if (sink->fd >= 0
       && (fallocate (sink->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) offset, (off_t) length) == 0
           || fallocate (sink->fd, FALLOC_FL_ZERO_RANGE, (off_t) offset, (off_t) length) == 0))
@@ -375,7 +411,6 @@ sink_read (Sink *sink, const char *dest, guint8 *buf, gsize len, guint64 offset,
  */
 
 #define ZERO_PIECE (G_GUINT64_CONSTANT (1) << 30)
-#define RETRIES 4
 
 static gboolean
 all_zero (const guint8 *p, gsize len)
@@ -575,11 +610,7 @@ retry_read (Worker *w, guint8 *buf, Range *r, GError **error)
     {
       if (*w->copy->options->stop || g_atomic_int_get (&w->copy->failed))
         break;
-      /* 0.1, 0.3, 0.9, 2.7 s: a server restarting has time to come back. */
-      gulong delay = 100000;
-      for (int k = 0; k < attempt; k++)
-        delay *= 3;
-      g_usleep (delay);
+      retry_backoff (attempt);
       g_autoptr (GError) local_error = NULL;
       struct nbd_handle *fresh = connect_source (w->copy, &local_error);
       if (fresh == NULL)
@@ -864,7 +895,7 @@ gboolean
 mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **error)
 {
   gboolean ok = FALSE;
-  Sink sink = { -1, FALSE, NULL, G_MAXSIZE };
+  Sink sink = { .fd = -1, .max_io = G_MAXSIZE };
   MtvCopyOptions fitted;
   GArray *ranges = NULL;
   Copy c = { 0 };
@@ -948,6 +979,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   gboolean resuming = c.done_items && g_hash_table_size (c.done_items) > 0;
   if (!sink_open (&sink, options->destination, result->size, !dirty_mode && !from_file && !resuming, error))
     goto out;
+  sink.stop = options->stop;
 
   c.options = options;
   c.result = result;
@@ -981,6 +1013,7 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
               n_workers = i;
               break;
             }
+          workers[i].own_sink.stop = options->stop;
           workers[i].sink = &workers[i].own_sink;
         }
     }

@@ -209,6 +209,21 @@ class Transfer(unittest.TestCase):
         self.assertTrue(summary["verified"])
         self.same(raw, "raw", self.path("flaky.out"))
 
+    def test_nbd_destination_write_errors(self):
+        # Transient write and zero errors are tried again on fresh connections;
+        # persistent ones fail naming the offset and the cause.
+        src = self.image("w.qcow2", 32 << 20, [("0x7", "1M", "8M"), ("0x9", "20M", "3M")])
+        flaky = self.nbdkit("--filter=error", "memory", "size=32M", "error=EIO", "error-pwrite-rate=10%",
+                            "error-zero-rate=10%", name="wflaky")
+        summary, _ = self.transfer(self.qemu_nbd(src), flaky)
+        self.assertTrue(summary["verified"])
+        self.same(src, "qcow2", flaky.replace("nbd+unix:///?socket=", "nbd:unix:"))
+        broken = self.nbdkit("--filter=error", "memory", "size=32M", "error=EIO", "error-pwrite-rate=100%", name="wbroken")
+        r = self.transfer(self.qemu_nbd(src, name="src2"), broken, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"writing \d+ bytes at offset \d+ failed 5 times: .*Input/output error")
+        self.assertEqual(r.stdout, "")
+
     def test_many_requests_and_connections(self):
         src = self.image("m.qcow2", 128 << 20, [("0x1", 0, "40M"), ("0x2", "64M", "30M"), ("0x3", "127M", "1M")])
         for conns, reqs in (("1", "1"), ("4", "32")):
