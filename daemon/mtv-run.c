@@ -57,6 +57,7 @@ typedef struct {
   JsonArray *manifests;         /* cluster target: [DataVolume..., VirtualMachine] */
   JsonArray *source_disks;      /* prepared source (an exported KubeVirt VM): its disks as served */
   JsonObject *source_state;     /* what releasing the source needs (stored) */
+  JsonArray *copies;            /* mtv-transfer's summary of each disk it copied, with its index "disk" (stored) */
   char *upload_url, *upload_token;
   MtvObjectSkeleton *object;
   MtvMigrationVm *iface;
@@ -147,6 +148,7 @@ vm_state (VmRun *v)
   json_object_set_int_member (o, "bytesBase", (gint64) v->bytes_base);
   if (v->source_state)
     json_object_set_object_member (o, "sourceState", json_object_ref (v->source_state));
+  json_object_set_array_member (o, "copies", json_array_ref (v->copies));
   return o;
 }
 
@@ -1036,6 +1038,12 @@ on_transfer_done (GObject *source, GAsyncResult *res, gpointer data)
                    && g_subprocess_get_exit_status (v->transfer) == 0;
   g_free (v->transfer_error);
   v->transfer_error = NULL;
+  JsonObject *summary = v->transfer_ok && out ? mtv_json_object_from_string (out, "mtv-transfer's summary", NULL) : NULL;
+  if (summary)
+    {
+      json_object_set_int_member (summary, "disk", v->disk);
+      json_array_add_object_element (v->copies, summary);
+    }
   if (!v->transfer_ok)
     {
       g_autofree char *msg = g_strdup (err && *err ? g_strstrip (err) : (error ? error->message : "mtv-transfer failed"));
@@ -1440,6 +1448,7 @@ vm_new (MtvRun *run, guint index, JsonObject *plan_vm, JsonObject *vm, const cha
   v->target_name = g_strdup (target_name);
   v->status = g_strdup ("Pending");
   v->phase = g_strdup ("Pending");
+  v->copies = json_array_new ();
   JsonArray *disks = disks_of (v);
   for (guint i = 0; disks && i < json_array_get_length (disks); i++)
     v->bytes_total += (guint64) json_object_get_int_member_with_default (json_array_get_object_element (disks, i), "capacity", 0);
@@ -1471,6 +1480,7 @@ vm_free (VmRun *v)
   g_clear_pointer (&v->manifests, json_array_unref);
   g_clear_pointer (&v->source_disks, json_array_unref);
   g_clear_pointer (&v->source_state, json_object_unref);
+  json_array_unref (v->copies);
   g_free (v->upload_url);
   g_free (v->upload_token);
   g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
@@ -1617,6 +1627,12 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
       v->dir_created = json_object_get_boolean_member_with_default (o, "dirCreated", FALSE);
       if (json_object_has_member (o, "sourceState"))
         v->source_state = json_object_ref (json_object_get_object_member (o, "sourceState"));
+      JsonNode *copies = json_object_get_member (o, "copies");
+      if (copies && JSON_NODE_HOLDS_ARRAY (copies))
+        {
+          json_array_unref (v->copies);
+          v->copies = json_array_ref (json_node_get_array (copies));
+        }
       g_ptr_array_add (run->vms, v);
       v->dir = mtv_local_vm_dir (snap (run, "targetProvider"), target_namespace (run), v->target_name);
       v->disk = (guint) json_object_get_int_member_with_default (o, "disk", 0);
@@ -1752,6 +1768,52 @@ mtv_run_cancel (MtvRun *run, const char *const *vms, GError **error)
   return TRUE;
 }
 
+/* Forklift's DiskTransfer tasks: one per disk, in MB, with what mtv-transfer
+ * reported for a disk it copied (bytes read, written and zeroed, whether it
+ * was verified). @step_phase is the DiskTransfer step's. */
+static JsonArray *
+disk_tasks (VmRun *v, const char *step_phase)
+{
+  JsonArray *tasks = json_array_new ();
+  JsonArray *disks = disks_of (v);
+  for (guint i = 0; disks && i < json_array_get_length (disks); i++)
+    {
+      JsonObject *disk = json_array_get_object_element (disks, i);
+      guint64 capacity = (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
+      gboolean done = g_str_equal (step_phase, "Completed") || i < v->disk;
+      gboolean current = !done && i == v->disk && !g_str_equal (step_phase, "Pending");
+      JsonObject *task = json_object_new ();
+      g_autofree char *fallback = g_strdup_printf ("disk-%u", i);
+      json_object_set_string_member (task, "name", json_object_get_string_member_with_default (disk, "name", fallback));
+      json_object_set_string_member (task, "phase", done ? "Completed" : current ? step_phase : "Pending");
+      JsonObject *progress = json_object_new ();
+      json_object_set_int_member (progress, "completed", (gint64) ((done ? capacity : current ? v->bytes_now : 0) >> 20));
+      json_object_set_int_member (progress, "total", (gint64) (capacity >> 20));
+      json_object_set_object_member (task, "progress", progress);
+      JsonObject *annotations = json_object_new ();
+      json_object_set_string_member (annotations, "unit", "MB");
+      for (guint c = 0; c < json_array_get_length (v->copies); c++)
+        {
+          JsonObject *copy = json_array_get_object_element (v->copies, c);
+          if (json_object_get_int_member_with_default (copy, "disk", -1) != (gint64) i)
+            continue;
+          /* A copy resumed after a restart reports what it did since. */
+          static const char *const counts[] = { "bytes_read", "bytes_written", "bytes_zeroed", NULL };
+          static const char *const names[] = { "bytesRead", "bytesWritten", "bytesZeroed" };
+          for (guint k = 0; counts[k]; k++)
+            {
+              g_autofree char *value = g_strdup_printf ("%" G_GINT64_FORMAT, json_object_get_int_member_with_default (copy, counts[k], 0));
+              json_object_set_string_member (annotations, names[k], value);
+            }
+          json_object_set_string_member (annotations, "verified",
+                                         json_object_get_boolean_member_with_default (copy, "verified", FALSE) ? "true" : "false");
+        }
+      json_object_set_object_member (task, "annotations", annotations);
+      json_array_add_object_element (tasks, task);
+    }
+  return tasks;
+}
+
 JsonObject *
 mtv_run_status (MtvRun *run)
 {
@@ -1818,6 +1880,8 @@ mtv_run_status (MtvRun *run)
               JsonObject *annotations = json_object_new ();
               json_object_set_string_member (annotations, "unit", "MB");
               json_object_set_object_member (step, "annotations", annotations);
+              if (!is_live (run))
+                json_object_set_array_member (step, "tasks", disk_tasks (v, phase));
             }
           json_array_add_object_element (steps, step);
         }

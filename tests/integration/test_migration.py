@@ -13,7 +13,16 @@ import unittest
 import yaml
 
 from mtvtest import CallError, Sandbox, object_path, v
-from openapi import check
+from openapi import REFERENCE, check, validate
+
+
+def pipeline_step_errors(step):
+    """What in a VM's pipeline step Forklift's Plan CRD schema refuses."""
+    with open(os.path.join(REFERENCE, "forklift", "crds", "plans.yaml")) as f:
+        crd = yaml.safe_load(f)
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    schema = status["properties"]["migration"]["properties"]["vms"]["items"]["properties"]["pipeline"]["items"]
+    return validate(step, schema, {})
 from ovabuilder import make_ova
 
 S = lambda x: v("s", x)  # noqa: E731
@@ -146,6 +155,17 @@ class Migration(Base):
         self.assertEqual([s["name"] for s in vms["web1"]["pipeline"]], ["Initialize", "DiskTransfer", "VirtualMachineCreation"])
         disk = vms["web1"]["pipeline"][1]
         self.assertEqual((disk["phase"], disk["progress"]["completed"], disk["progress"]["total"]), ("Completed", 24, 24))
+        # ... with a task per disk saying what mtv-transfer read, wrote and verified.
+        tasks = disk["tasks"]
+        self.assertEqual([(t["name"], t["phase"], t["progress"]["completed"], t["progress"]["total"]) for t in tasks],
+                         [("web1-disk1.vmdk", "Completed", 16, 16), ("web1-disk2.vmdk", "Completed", 8, 8)])
+        for t, raw in zip(tasks, web_raws):
+            self.assertEqual(t["annotations"]["verified"], "true")
+            self.assertGreater(int(t["annotations"]["bytesWritten"]), 0)
+            self.assertLessEqual(int(t["annotations"]["bytesWritten"]), os.path.getsize(raw))
+        # The steps, tasks included, fit Forklift's Plan schema.
+        for step in vms["web1"]["pipeline"]:
+            self.assertEqual(pipeline_step_errors(step), [])
         props = self.sb.objects()[path + "/vms/0"]["org.mtvd.Mtv1.MigrationVm"]
         self.assertEqual((props["Status"], props["Progress"], props["BytesTotal"]), ("Succeeded", 1.0, 24 << 20))
         self.assertEqual(props["Destination"], os.path.join(self.target, "prod", "web1"))
@@ -253,6 +273,11 @@ class SlowMigration(Base):
         self.assertIn(b"glibc.malloc.trim_threshold=134217728\0", env)
         # One VM at a time: the other waits.
         self.assertEqual(self.vm_status()["next"]["status"], "Pending")
+        # The copying disk's task runs; the waiting VM's are pending.
+        task = self.vm_status()["slow"]["pipeline"][1]["tasks"][0]
+        self.assertEqual((task["name"], task["phase"], task["progress"]["total"]), ("slow-disk1.vmdk", "Running", 48))
+        self.assertLess(task["progress"]["completed"], 48)
+        self.assertEqual(self.vm_status()["next"]["pipeline"][1]["tasks"][0]["phase"], "Pending")
         r = self.sb.mtvctl("cancel", "plan", "p", "--vms", "slow")
         self.assertEqual(r.returncode, 0, r.stderr)
         st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
