@@ -34,6 +34,8 @@ class Server:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)  # a server started again on it waits for its own
 
 
 class Transfer(unittest.TestCase):
@@ -263,6 +265,36 @@ class Transfer(unittest.TestCase):
         r = self.transfer(fast, self.path("big.out"), "--checkpoint", checkpoint, check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("another copy", r.stderr)
+
+    def test_resume_into_an_nbd_destination_that_takes_less(self):
+        # The destination comes back after a crash with a smaller maximum block
+        # size: the runs written before are read back in pieces it takes.
+        raw = self.path("r.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(16 << 20))
+        out = self.path("r.out")
+        with open(out, "wb") as f:
+            f.truncate(16 << 20)
+        checkpoint = self.path("r.checkpoint")
+        slow = self.nbdkit("--filter=delay", "file", raw, "rdelay=300ms", name="rslow")
+        dst = self.nbdkit("file", out, name="rdst")
+        p = subprocess.Popen([TRANSFER, "--checkpoint", checkpoint, "--requests", "2", "--connections", "1", slow, dst],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(2.0)
+        p.kill()
+        p.wait()
+        recorded = [l for l in open(checkpoint).read().splitlines() if l.startswith("item ")]
+        self.assertTrue(0 < len(recorded) < 16, recorded)
+        for s in self.servers[-2:]:
+            s.stop()
+        fast = self.nbdkit("file", raw, name="rfast")
+        again = self.nbdkit("--filter=blocksize-policy", "file", out, "blocksize-error-policy=error",
+                            "blocksize-maximum=128K", name="rdst")
+        self.assertEqual(again, dst)   # the same URI: the checkpoint's copy
+        summary, _ = self.transfer(fast, again, "--checkpoint", checkpoint, "--connections", "1")
+        self.assertTrue(summary["verified"])
+        self.assertLess(summary["bytes_read"], 16 << 20)
+        self.same(raw, "raw", out)
 
     def test_server_killed_mid_copy_then_resume(self):
         raw = self.path("k.raw")
