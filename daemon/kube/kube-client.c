@@ -637,6 +637,22 @@ mtv_kube_get (MtvKube *kube, const MtvKubeResource *r, const char *ns, const cha
 }
 
 JsonObject *
+mtv_kube_object_new (const char *api_version, const char *kind, const char *ns, const char *name,
+                     const char *generate_name, JsonObject *labels)
+{
+  JsonObject *o = json_object_new ();
+  json_object_set_string_member (o, "apiVersion", api_version);
+  json_object_set_string_member (o, "kind", kind);
+  JsonObject *meta = json_object_new ();
+  json_object_set_string_member (meta, name ? "name" : "generateName", name ? name : generate_name);
+  json_object_set_string_member (meta, "namespace", ns);
+  if (labels)
+    json_object_set_object_member (meta, "labels", labels);
+  json_object_set_object_member (o, "metadata", meta);
+  return o;
+}
+
+JsonObject *
 mtv_kube_wait_status (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, const char *field,
                       const char *const *want, const char *failed, int seconds, GError **error)
 {

@@ -60,6 +60,11 @@ char *mtv_kube_path (const MtvKubeResource *r, const char *ns, const char *name,
 JsonNode *mtv_kube_request (MtvKube *kube, const char *method, const char *path_and_query, const char *content_type,
                             JsonNode *body, GError **error);
 
+/* A new object of @api_version and @kind in namespace @ns, named @name or,
+ * when @name is NULL, given metadata.generateName @generate_name; @labels
+ * (taken, may be NULL) become its metadata.labels. */
+JsonObject *mtv_kube_object_new (const char *api_version, const char *kind, const char *ns, const char *name,
+                                 const char *generate_name, JsonObject *labels);
 JsonObject *mtv_kube_get (MtvKube *kube, const MtvKubeResource *r, const char *ns, const char *name, GError **error);
 /* Polls an object until status.@field is one of @want (NULL-terminated) and
  * returns it; fails when it is @failed (may be NULL), on any error but 404

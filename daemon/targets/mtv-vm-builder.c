@@ -1,6 +1,7 @@
 #include "mtv-vm-builder.h"
 #include "mtv-error.h"
 #include "mtv-inventory.h"
+#include "kube-client.h"
 
 /* Raw copy mode keeps the guest as it is, so it gets devices every guest
  * has drivers for (SATA, E1000E) unless compatibility mode is turned off. */
@@ -91,14 +92,8 @@ static JsonObject *
 data_volume (const MtvVmBuildInput *in, JsonObject *disk, JsonObject *dest, guint index)
 {
   g_autofree char *name = mtv_vm_disk_volume_name (in->name, index);
-  JsonObject *dv = json_object_new ();
-  json_object_set_string_member (dv, "apiVersion", "cdi.kubevirt.io/v1beta1");
-  json_object_set_string_member (dv, "kind", "DataVolume");
-  JsonObject *meta = json_object_new ();
-  json_object_set_string_member (meta, "name", name);
-  json_object_set_string_member (meta, "namespace", in->namespace);
-  json_object_set_object_member (meta, "labels", mtv_vm_build_labels (in));
-  json_object_set_object_member (dv, "metadata", meta);
+  JsonObject *dv = mtv_kube_object_new ("cdi.kubevirt.io/v1beta1", "DataVolume", in->namespace, name, NULL,
+                                        mtv_vm_build_labels (in));
 
   JsonObject *spec = json_object_new ();
   JsonObject *source = json_object_new ();
@@ -182,7 +177,6 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
   g_autoptr (JsonArray) volumes = json_array_new ();
   g_autoptr (JsonArray) interfaces = json_array_new ();
   g_autoptr (JsonArray) networks = json_array_new ();
-  g_autoptr (JsonObject) vm = json_object_new ();
 
   JsonArray *disks = array (in->vm, "disks");
   for (guint i = 0; disks && i < json_array_get_length (disks); i++)
@@ -251,13 +245,8 @@ mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error)
       json_array_add_object_element (networks, network);
     }
 
-  json_object_set_string_member (vm, "apiVersion", "kubevirt.io/v1");
-  json_object_set_string_member (vm, "kind", "VirtualMachine");
-  JsonObject *meta = json_object_new ();
-  json_object_set_string_member (meta, "name", in->name);
-  json_object_set_string_member (meta, "namespace", in->namespace);
-  json_object_set_object_member (meta, "labels", mtv_vm_build_labels (in));
-  json_object_set_object_member (vm, "metadata", meta);
+  g_autoptr (JsonObject) vm = mtv_kube_object_new ("kubevirt.io/v1", "VirtualMachine", in->namespace, in->name, NULL,
+                                                   mtv_vm_build_labels (in));
 
   JsonObject *spec = json_object_new ();
   json_object_set_string_member (spec, "runStrategy", run_strategy (in));

@@ -110,13 +110,8 @@ mtv_openshift_prepare_vm (JsonObject *spec, JsonObject *credentials, JsonObject 
   if ((g_strcmp0 (strategy, "Halted") != 0 && !mtv_kube_set_run_strategy (kube, ns, name, "Halted", error))
       || !wait_stopped (kube, ns, name, error))
     return NULL;
-  g_autoptr (JsonObject) intent = json_object_new ();
-  json_object_set_string_member (intent, "apiVersion", "export.kubevirt.io/v1");
-  json_object_set_string_member (intent, "kind", "VirtualMachineExport");
-  JsonObject *meta = json_object_new ();
-  json_object_set_string_member (meta, "name", export_name);
-  json_object_set_string_member (meta, "namespace", ns);
-  json_object_set_object_member (intent, "metadata", meta);
+  g_autoptr (JsonObject) intent = mtv_kube_object_new ("export.kubevirt.io/v1", "VirtualMachineExport", ns, export_name,
+                                                       NULL, NULL);
   JsonObject *espec = json_object_new (), *source = json_object_new ();
   json_object_set_string_member (source, "apiGroup", "kubevirt.io");
   json_object_set_string_member (source, "kind", "VirtualMachine");

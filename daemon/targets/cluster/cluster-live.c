@@ -39,14 +39,8 @@ ensure_data_volumes (MtvKube *source, MtvKube *target, const MtvLiveInput *in, G
       const char *sc = storage_class_for (in->storage_map, vm, claim);
       if (sc)
         json_object_set_string_member (storage, "storageClassName", sc);
-      g_autoptr (JsonObject) dv = json_object_new ();
-      json_object_set_string_member (dv, "apiVersion", "cdi.kubevirt.io/v1beta1");
-      json_object_set_string_member (dv, "kind", "DataVolume");
-      JsonObject *m = json_object_new ();
-      json_object_set_string_member (m, "name", claim);
-      json_object_set_string_member (m, "namespace", in->target_namespace);
-      json_object_set_object_member (m, "labels", mtv_json_object_copy (in->labels));
-      json_object_set_object_member (dv, "metadata", m);
+      g_autoptr (JsonObject) dv = mtv_kube_object_new ("cdi.kubevirt.io/v1beta1", "DataVolume", in->target_namespace,
+                                                       claim, NULL, mtv_json_object_copy (in->labels));
       JsonObject *spec = json_object_new (), *source_blank = json_object_new ();
       /* Blank: the live migration fills it. */
       json_object_set_object_member (source_blank, "blank", json_object_new ());
@@ -66,18 +60,12 @@ create_target_vm (MtvKube *target, const MtvLiveInput *in, char **original_strat
   JsonObject *src_spec = mtv_json_object (in->source_vm, "spec");
   const char *strategy = mtv_json_string (src_spec, "runStrategy");
   *original_strategy = g_strdup (strategy ? strategy : "Always");
-  g_autoptr (JsonObject) vm = json_object_new ();
-  json_object_set_string_member (vm, "apiVersion", "kubevirt.io/v1");
-  json_object_set_string_member (vm, "kind", "VirtualMachine");
-  JsonObject *m = json_object_new ();
-  json_object_set_string_member (m, "name", in->target_name);
-  json_object_set_string_member (m, "namespace", in->target_namespace);
-  json_object_set_object_member (m, "labels", mtv_json_object_copy (in->labels));
+  g_autoptr (JsonObject) vm = mtv_kube_object_new ("kubevirt.io/v1", "VirtualMachine", in->target_namespace,
+                                                   in->target_name, NULL, mtv_json_object_copy (in->labels));
   JsonObject *annotations = json_object_new ();
   /* Where the run strategy waits while the VM is a receiver, as Forklift keeps it. */
   json_object_set_string_member (annotations, "forklift.konveyor.io/runStrategy", *original_strategy);
-  json_object_set_object_member (m, "annotations", annotations);
-  json_object_set_object_member (vm, "metadata", m);
+  json_object_set_object_member (mtv_json_object (vm, "metadata"), "annotations", annotations);
   JsonObject *spec = mtv_json_object_copy (src_spec);
   json_object_remove_member (spec, "running");
   json_object_set_string_member (spec, "runStrategy", "WaitAsReceiver");
@@ -91,14 +79,8 @@ static JsonObject *
 migration_object (const char *ns, const char *vmi, const char *role, const char *id, const char *connect_url,
                   JsonObject *labels)
 {
-  JsonObject *o = json_object_new ();
-  json_object_set_string_member (o, "apiVersion", "kubevirt.io/v1");
-  json_object_set_string_member (o, "kind", "VirtualMachineInstanceMigration");
-  JsonObject *m = json_object_new ();
-  json_object_set_string_member (m, "generateName", "mtv-");
-  json_object_set_string_member (m, "namespace", ns);
-  json_object_set_object_member (m, "labels", mtv_json_object_copy (labels));
-  json_object_set_object_member (o, "metadata", m);
+  JsonObject *o = mtv_kube_object_new ("kubevirt.io/v1", "VirtualMachineInstanceMigration", ns, NULL, "mtv-",
+                                       mtv_json_object_copy (labels));
   JsonObject *spec = json_object_new (), *side = json_object_new ();
   json_object_set_string_member (spec, "vmiName", vmi);
   json_object_set_string_member (side, "migrationID", id);

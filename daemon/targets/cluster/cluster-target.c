@@ -49,13 +49,8 @@ mtv_cluster_prepare_disk (MtvKube *kube, JsonObject *dv, const char *proxy_url, 
   g_autofree char *proxy = upload_proxy (kube, proxy_url, error);
   if (proxy == NULL)
     return FALSE;
-  g_autoptr (JsonObject) request = json_object_new ();
-  json_object_set_string_member (request, "apiVersion", "upload.cdi.kubevirt.io/v1beta1");
-  json_object_set_string_member (request, "kind", "UploadTokenRequest");
-  JsonObject *meta = json_object_new ();
-  json_object_set_string_member (meta, "generateName", name);
-  json_object_set_string_member (meta, "namespace", ns);
-  json_object_set_object_member (request, "metadata", meta);
+  g_autoptr (JsonObject) request = mtv_kube_object_new ("upload.cdi.kubevirt.io/v1beta1", "UploadTokenRequest", ns, NULL,
+                                                        name, NULL);
   JsonObject *spec = json_object_new ();
   json_object_set_string_member (spec, "pvcName", name);
   json_object_set_object_member (request, "spec", spec);
