@@ -160,6 +160,12 @@ class Cluster(unittest.TestCase):
                 return status
             time.sleep(0.3)
 
+    def run_plan(self, name):
+        """Starts a plan once it is Ready; its status when the migration has ended."""
+        self.assertEqual(self.wait_plan(name, ("Ready",), timeout=30)["phase"], "Ready")
+        self.sb.call(object_path("plans", name), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        return self.wait_plan(name, ("Succeeded", "Failed", "Canceled"))
+
     def migration_plan(self, plan, vm, target, disks, source="ova2"):
         pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
                                  "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
@@ -183,9 +189,7 @@ class Cluster(unittest.TestCase):
         self.provider("kv")
         self.status("kv", "Ready")
         self.migration_plan("mig", "db1", "kv", 2)
-        self.assertEqual(self.wait_plan("mig", ("Ready",), timeout=30)["phase"], "Ready")
-        self.sb.call(object_path("plans", "mig"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-        status = self.wait_plan("mig", ("Succeeded", "Failed", "Canceled"))
+        status = self.run_plan("mig")
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
         # Each disk arrived through CDI's upload proxy, byte for byte.
         uploads = sorted((name, path) for (ns, name), path in self.cluster.uploads.items() if name.startswith("db1-"))
@@ -213,9 +217,7 @@ class Cluster(unittest.TestCase):
         self.provider("kv-limited", token="nodv-token")
         self.status("kv-limited", "Ready")
         self.migration_plan("mig2", "app1", "kv-limited", 1)
-        self.assertEqual(self.wait_plan("mig2", ("Ready",), timeout=30)["phase"], "Ready")
-        self.sb.call(object_path("plans", "mig2"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-        status = self.wait_plan("mig2", ("Succeeded", "Failed", "Canceled"))
+        status = self.run_plan("mig2")
         self.assertEqual(status["phase"], "Failed")
         vm_status = status["migration"]["vms"][0]
         self.assertIn("403 Forbidden", json.dumps(vm_status))
@@ -226,9 +228,7 @@ class Cluster(unittest.TestCase):
         self.cluster.fail_uploads_after = 4096
         try:
             self.migration_plan("mig3", "app1", "kv", 1)
-            self.assertEqual(self.wait_plan("mig3", ("Ready",), timeout=30)["phase"], "Ready")
-            self.sb.call(object_path("plans", "mig3"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-            status = self.wait_plan("mig3", ("Succeeded", "Failed", "Canceled"))
+            status = self.run_plan("mig3")
         finally:
             self.cluster.fail_uploads_after = None
         self.assertEqual(status["phase"], "Failed")
@@ -246,9 +246,7 @@ class Cluster(unittest.TestCase):
         self.cluster.expire_upload_tokens = True
         try:
             self.migration_plan("mig4", "app1", "kv", 1)
-            self.assertEqual(self.wait_plan("mig4", ("Ready",), timeout=30)["phase"], "Ready")
-            self.sb.call(object_path("plans", "mig4"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-            status = self.wait_plan("mig4", ("Succeeded", "Failed", "Canceled"))
+            status = self.run_plan("mig4")
         finally:
             self.cluster.expire_upload_tokens = False
         self.assertEqual(status["phase"], "Failed")
@@ -350,9 +348,7 @@ class Cluster(unittest.TestCase):
         self.sb.create("CreatePlan", "kk", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
                                             "networkMap": S("kk-net"), "storageMap": S("kk-st"),
                                             "targetNamespace": S("mtv-test"), "vms": v("aa{sv}", [{"name": S("src1")}])})
-        self.assertEqual(self.wait_plan("kk", ("Ready",), timeout=30)["phase"], "Ready")
-        self.sb.call(object_path("plans", "kk"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-        status = self.wait_plan("kk", ("Succeeded", "Failed", "Canceled"))
+        status = self.run_plan("kk")
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
         # The disk went from the source's export to the target's upload proxy, byte for byte.
         with open(cluster.uploads[("mtv-test", "src1-disk-0")], "rb") as a, open(data, "rb") as b:
@@ -416,9 +412,7 @@ class Cluster(unittest.TestCase):
         self.sb.create("CreatePlan", "lm", {"sourceProvider": S("lmsrc"), "targetProvider": S("lmdst"),
                                             "networkMap": S("lm-net"), "storageMap": S("lm-st"), "type": S("live"),
                                             "targetNamespace": S("mtv-test"), "vms": v("aa{sv}", [{"name": S("lm1")}])})
-        self.assertEqual(self.wait_plan("lm", ("Ready",), timeout=30)["phase"], "Ready")
-        self.sb.call(object_path("plans", "lm"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-        status = self.wait_plan("lm", ("Succeeded", "Failed", "Canceled"))
+        status = self.run_plan("lm")
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
         with cluster.lock:
             target_vm = cluster.objects[("kubevirt.io", "v1", "virtualmachines", "mtv-test", "lm1")]
@@ -472,9 +466,7 @@ class Cluster(unittest.TestCase):
         self.provider("kvpull", transferMode="cluster", diskServerAddress="127.0.0.1:0")
         self.status("kvpull", "Ready")
         self.migration_plan("pull", "pull1", "kvpull", 1, source="ova4")
-        self.assertEqual(self.wait_plan("pull", ("Ready",), timeout=30)["phase"], "Ready")
-        self.sb.call(object_path("plans", "pull"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
-        status = self.wait_plan("pull", ("Succeeded", "Failed", "Canceled"))
+        status = self.run_plan("pull")
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
         with open(self.cluster.uploads[("mtv-test", "pull1-disk-0")], "rb") as a, open(raws[0], "rb") as b:
             self.assertTrue(a.read() == b.read())
