@@ -8,6 +8,13 @@
 
 typedef struct _MtvAuth MtvAuth;
 
+/* The polkit actions. */
+#define MTV_ACTION_READ "org.mtvd.mtv1.read"
+#define MTV_ACTION_MANAGE_PROVIDERS "org.mtvd.mtv1.manage-providers"
+#define MTV_ACTION_MANAGE_PLANS "org.mtvd.mtv1.manage-plans"
+#define MTV_ACTION_RUN_MIGRATIONS "org.mtvd.mtv1.run-migrations"
+#define MTV_ACTION_MANAGE_SETTINGS "org.mtvd.mtv1.manage-settings"
+
 typedef void (*MtvAuthorizedFunc) (GDBusMethodInvocation *invocation, gpointer data);
 
 MtvAuth *mtv_auth_new (gboolean session_bus, GError **error);

@@ -3,11 +3,12 @@
 #include "mtv-query.h"
 #include "mtv-auth.h"
 #include "mtv-error.h"
+#include "mtv-inventory.h"
 #include "mtv-item.h"
 #include "mtv-json.h"
 #include "mtv-store.h"
 #include "mtv-provider-runtime.h"
-#include "mtv-run.h"
+#include "migration/run.h"
 #include "mtv-rules.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ struct _MtvDaemon {
   guint not_found_subtrees[MTV_N_KINDS];
   GPtrArray *runs;                /* MtvRun, oldest first */
   MtvRunHost run_host;
+  MtvProviderRuntimeHost runtime_host;
   char *runtime_dir;
   char *checkpoint_dir;
   char *transfer_path;
@@ -79,6 +81,28 @@ mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name)
   return item ? item->runtime : NULL;
 }
 
+/* ---- what runs and running providers get of the daemon ---------------------------- */
+
+static JsonObject *
+host_credentials (gpointer data, const char *name)
+{
+  return mtv_daemon_provider_credentials (data, name);
+}
+
+static const MtvSourceAdapter *
+host_source_adapter (gpointer data, const char *type)
+{
+  const MtvProviderType *t = mtv_provider_type_lookup (type);
+  return t ? t->source : NULL;
+}
+
+static const MtvTargetAdapter *
+host_target_adapter (gpointer data, const char *type)
+{
+  const MtvProviderType *t = mtv_provider_type_lookup (type);
+  return t ? t->target : NULL;
+}
+
 MtvRun *
 mtv_daemon_plan_run (MtvDaemon *daemon, const char *plan)
 {
@@ -86,6 +110,15 @@ mtv_daemon_plan_run (MtvDaemon *daemon, const char *plan)
     if (g_strcmp0 (mtv_run_plan (daemon->runs->pdata[i - 1]), plan) == 0)
       return daemon->runs->pdata[i - 1];
   return NULL;
+}
+
+static void provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed);
+static gboolean drop_plan_runs (MtvDaemon *daemon, const char *plan, GError **error);
+
+static void
+runtime_reported (gpointer data, const char *name, gboolean inventory_changed)
+{
+  provider_reported (data, name, inventory_changed);
 }
 
 /* ---- status ----------------------------------------------------------------- */
@@ -230,16 +263,17 @@ start_runtime (MtvDaemon *daemon, MtvItem *item)
   g_autoptr (JsonObject) stored = mtv_store_get_inventory (daemon->store, item->record->name, &error);
   if (stored == NULL)
     g_warning ("provider %s: stored inventory unreadable, collecting anew: %s", item->record->name, error->message);
-  item->runtime = mtv_provider_runtime_start (daemon, item->record, stored, !restart);
+  g_autoptr (JsonObject) credentials = mtv_daemon_provider_credentials (daemon, item->record->name);
+  item->runtime = mtv_provider_runtime_start (&daemon->runtime_host, item->record, credentials, stored, !restart);
   item->runtime_free = (GDestroyNotify) mtv_provider_runtime_free;
   MtvProviderRuntime *rt = item->runtime;
   mtv_provider_set_inventory_revision (MTV_PROVIDER (item->kind_iface), rt && rt->inventory ? rt->revision : 0);
 }
 
-MtvRules *
-mtv_daemon_rules (MtvDaemon *daemon)
+static MtvRules *
+runtime_rules (gpointer data)
 {
-  return daemon->rules;
+  return ((MtvDaemon *) data)->rules;
 }
 
 static void
@@ -268,7 +302,7 @@ reload_rules (gpointer data)
   g_hash_table_iter_init (&iter, daemon->items[MTV_KIND_PROVIDER]);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &item))
     if (item->runtime && mtv_provider_runtime_reapply (item->runtime))
-      mtv_daemon_provider_reported (daemon, item->record->name, TRUE);
+      provider_reported (daemon, item->record->name, TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -297,8 +331,8 @@ watch_rules (MtvDaemon *daemon)
     }
 }
 
-void
-mtv_daemon_provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed)
+static void
+provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed)
 {
   MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
   MtvProviderRuntime *rt = item ? item->runtime : NULL;
@@ -459,6 +493,12 @@ delete_item (MtvDaemon *daemon, MtvItem *item, GError **error)
     }
   if (!mtv_store_delete (daemon->store, kind, name, error))
     return FALSE;
+  if (kind == MTV_KIND_PLAN)
+    {
+      g_autoptr (GError) runs_error = NULL;
+      if (!drop_plan_runs (daemon, name, &runs_error))
+        g_warning ("plan %s: its migrations could not all be removed: %s", name, runs_error->message);
+    }
   g_dbus_object_manager_server_unexport (daemon->object_manager, item->object_path);
   g_hash_table_remove (daemon->items[kind], name);
   refresh_statuses (daemon);
@@ -752,15 +792,41 @@ handle_get_inventory (MtvProvider *provider, GDBusMethodInvocation *invocation, 
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* ---- migrations ------------------------------------------------------------- */
+/* ---- settings ---------------------------------------------------------------- */
+
+/* The service's settings, with the names of Forklift's ForkliftController. */
+typedef struct {
+  const char *key;
+  guint min, max;
+  const char *unit;
+} Setting;
+
+static const Setting settings[] = {
+  { "controller_max_vm_inflight", 1, 1000, "VMs" },
+};
 
 #define SETTING_MAX_IN_FLIGHT "controller_max_vm_inflight"
+/* Forklift's default, a warm precopy every hour; its setting
+ * (controller_precopy_interval) comes with warm migration from vSphere. */
+#define PRECOPY_MINUTES 60
+
+static guint
+setting (MtvDaemon *daemon, const char *key, guint fallback)
+{
+  gint64 v = json_object_get_int_member_with_default (daemon->settings, key, 0);
+  return v > 0 ? (guint) v : fallback;
+}
 
 static guint
 max_in_flight (MtvDaemon *daemon)
 {
-  gint64 v = json_object_get_int_member_with_default (daemon->settings, SETTING_MAX_IN_FLIGHT, 0);
-  return v > 0 ? (guint) v : daemon->max_in_flight;
+  return setting (daemon, SETTING_MAX_IN_FLIGHT, daemon->max_in_flight);
+}
+
+static guint
+precopy_interval (gpointer data)
+{
+  return PRECOPY_MINUTES * 60;
 }
 
 static void
@@ -773,6 +839,15 @@ show_settings (MtvDaemon *daemon)
 }
 
 static void schedule (MtvDaemon *daemon);
+
+static const Setting *
+find_setting (const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
+    if (g_str_equal (settings[i].key, key))
+      return &settings[i];
+  return NULL;
+}
 
 static void
 do_set_settings (GDBusMethodInvocation *invocation, gpointer data)
@@ -788,21 +863,27 @@ do_set_settings (GDBusMethodInvocation *invocation, gpointer data)
   while (g_variant_iter_next (&iter, "{&sv}", &key, &raw))
     {
       g_autoptr (GVariant) value = raw;
-      if (!g_str_equal (key, SETTING_MAX_IN_FLIGHT))
+      const Setting *known = find_setting (key);
+      if (known == NULL)
         {
+          g_autoptr (GString) names = g_string_new (NULL);
+          for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
+            g_string_append_printf (names, "%s%s", i ? ", " : "", settings[i].key);
+          g_autofree char *shown = g_strescape (key, NULL);
           g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
-                                                 "\"%s\" is not a setting (known: " SETTING_MAX_IN_FLIGHT ")", key);
+                                                 "\"%s\" is not a setting (known: %s)", shown, names->str);
           return;
         }
       if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) && *g_variant_get_string (value, NULL) == '\0')
         json_object_remove_member (next, key);
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) && g_variant_get_uint32 (value) >= 1
-               && g_variant_get_uint32 (value) <= 1000)
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) && g_variant_get_uint32 (value) >= known->min
+               && g_variant_get_uint32 (value) <= known->max)
         json_object_set_int_member (next, key, g_variant_get_uint32 (value));
       else
         {
           g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
-                                                 SETTING_MAX_IN_FLIGHT ": expected a number from 1 to 1000 (D-Bus type u)");
+                                                 "%s: expected a number of %s from %u to %u (D-Bus type u)", key,
+                                                 known->unit, known->min, known->max);
           return;
         }
     }
@@ -828,6 +909,11 @@ handle_set_settings (MtvManager *manager, GDBusMethodInvocation *invocation, GVa
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- migrations ------------------------------------------------------------- */
+
+/* Finished migrations kept per plan (on the bus and in the store). */
+#define KEPT_MIGRATIONS 10
+
 static gboolean
 schedule_now (gpointer data)
 {
@@ -852,55 +938,175 @@ schedule (MtvDaemon *daemon)
 }
 
 static void
-on_run_changed (MtvDaemon *daemon, MtvRun *run)
+on_run_changed (gpointer data, MtvRun *run)
 {
-  schedule (daemon);
+  schedule (data);
 }
 
 static gboolean
-save_run (MtvDaemon *daemon, const char *id, const char *plan, JsonObject *state, GError **error)
+save_run (gpointer data, const char *id, const char *plan, JsonObject *state, GError **error)
 {
-  return mtv_store_put_run (daemon->store, id, plan, state, error);
+  return mtv_store_put_run (((MtvDaemon *) data)->store, id, plan, state, error);
 }
 
-static void do_cancel (GDBusMethodInvocation *invocation, gpointer data);
-
-static gboolean
-handle_cancel (MtvMigration *iface, GDBusMethodInvocation *invocation, const char *const *vms, GVariant *options,
-               gpointer user_data)
-{
-  MtvDaemon *daemon = user_data;
-  const char *path = g_dbus_method_invocation_get_object_path (invocation);
-  mtv_auth_check (daemon->auth, invocation, MTV_ACTION_RUN_MIGRATIONS, options, mtv_migration_get_plan (iface),
-                  do_cancel, target_new (daemon, MTV_KIND_PLAN, path), (GDestroyNotify) target_free);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
+/* The plan's Migration (latest) and Migrations (all kept) properties. */
 static void
-do_cancel (GDBusMethodInvocation *invocation, gpointer data)
+show_plan_runs (MtvDaemon *daemon, const char *plan)
 {
-  Target *t = data;
-  MtvRun *run = NULL;
-  for (guint i = 0; i < t->daemon->runs->len; i++)
-    if (g_str_equal (mtv_run_object_path (t->daemon->runs->pdata[i]), t->name))
-      run = t->daemon->runs->pdata[i];
-  g_autoptr (GError) error = NULL;
-  g_autofree const char **vms = NULL;
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(^a&s@a{sv})", &vms, NULL);
-  gboolean ok = run != NULL && mtv_run_cancel (run, vms, &error);
-  if (run == NULL)
-    g_set_error (&error, MTV_ERROR, MTV_ERROR_NOT_FOUND, "the migration is gone");
-  reply (invocation, ok, error);
+  MtvItem *item = lookup_item (daemon, MTV_KIND_PLAN, plan);
+  if (item == NULL)
+    return;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new ();
+  for (guint i = 0; i < daemon->runs->len; i++)
+    if (g_strcmp0 (mtv_run_plan (daemon->runs->pdata[i]), plan) == 0)
+      g_ptr_array_add (paths, (gpointer) mtv_run_object_path (daemon->runs->pdata[i]));
+  g_ptr_array_add (paths, NULL);
+  MtvRun *latest = mtv_daemon_plan_run (daemon, plan);
+  mtv_plan_set_migration (MTV_PLAN (item->kind_iface), latest ? mtv_run_object_path (latest) : "/");
+  mtv_plan_set_migrations (MTV_PLAN (item->kind_iface), (const char *const *) paths->pdata);
+}
+
+/* Removes run @index from the bus and the store. */
+static gboolean
+drop_run (MtvDaemon *daemon, guint index, GError **error)
+{
+  MtvRun *run = daemon->runs->pdata[index];
+  if (!mtv_store_delete_run (daemon->store, mtv_run_id (run), error))
+    return FALSE;
+  g_message ("migration %s of plan %s removed", mtv_run_id (run), mtv_run_plan (run));
+  g_ptr_array_remove_index (daemon->runs, index);
+  return TRUE;
+}
+
+/* Keeps the plan's last KEPT_MIGRATIONS finished migrations. */
+static void
+prune_runs (MtvDaemon *daemon, const char *plan)
+{
+  guint count = 0;
+  for (guint i = daemon->runs->len; i > 0; i--)
+    {
+      MtvRun *run = daemon->runs->pdata[i - 1];
+      if (g_strcmp0 (mtv_run_plan (run), plan) != 0 || !mtv_run_finished (run) || ++count <= KEPT_MIGRATIONS)
+        continue;
+      g_autoptr (GError) error = NULL;
+      if (!drop_run (daemon, i - 1, &error))
+        g_warning ("plan %s: an old migration could not be removed: %s", plan, error->message);
+    }
+}
+
+/* A plan's migrations go with it (it is deleted only when none runs). */
+static gboolean
+drop_plan_runs (MtvDaemon *daemon, const char *plan, GError **error)
+{
+  for (guint i = daemon->runs->len; i > 0; i--)
+    if (g_strcmp0 (mtv_run_plan (daemon->runs->pdata[i - 1]), plan) == 0 && !drop_run (daemon, i - 1, error))
+      return FALSE;
+  return TRUE;
 }
 
 static void
 add_run (MtvDaemon *daemon, MtvRun *run)
 {
   g_ptr_array_add (daemon->runs, run);
-  g_signal_connect (mtv_run_iface (run), "handle-cancel", G_CALLBACK (handle_cancel), daemon);
-  MtvItem *plan = lookup_item (daemon, MTV_KIND_PLAN, mtv_run_plan (run));
-  if (plan)
-    mtv_plan_set_migration (MTV_PLAN (plan->kind_iface), mtv_run_object_path (run));
+  prune_runs (daemon, mtv_run_plan (run));
+  show_plan_runs (daemon, mtv_run_plan (run));
+}
+
+/* What a run keeps of the plan and what it refers to, as they are now. */
+static JsonObject *
+run_snapshot (MtvDaemon *daemon, const MtvRecord *plan, GError **error)
+{
+  JsonObject *spec = plan->spec;
+#define REF(path) mtv_reference_name (mtv_json_lookup_path (spec, path))
+  const MtvRecord *source = mtv_daemon_lookup_record (daemon, MTV_KIND_PROVIDER, REF ("provider.source"));
+  const MtvRecord *target = mtv_daemon_lookup_record (daemon, MTV_KIND_PROVIDER, REF ("provider.destination"));
+  const MtvRecord *net = mtv_daemon_lookup_record (daemon, MTV_KIND_NETWORK_MAP, REF ("map.network"));
+  const MtvRecord *storage = mtv_daemon_lookup_record (daemon, MTV_KIND_STORAGE_MAP, REF ("map.storage"));
+#undef REF
+  MtvProviderRuntime *rt = source ? mtv_daemon_provider_runtime (daemon, source->name) : NULL;
+  if (!source || !target || !net || !storage || rt == NULL || rt->inventory == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "the plan's providers, maps or inventory are not available");
+      return NULL;
+    }
+  g_autoptr (JsonObject) snapshot = json_object_new ();
+  json_object_set_object_member (snapshot, "planSpec", mtv_json_object_copy (spec));
+  json_object_set_string_member (snapshot, "planUid", plan->uid);
+  const MtvRecord *providers[] = { source, target };
+  const char *const sides[] = { "sourceProvider", "targetProvider" };
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *p = json_object_new ();
+      json_object_set_string_member (p, "name", providers[i]->name);
+      json_object_set_object_member (p, "spec", mtv_json_object_copy (providers[i]->spec));
+      json_object_set_object_member (snapshot, sides[i], p);
+    }
+  json_object_set_object_member (snapshot, "networkMap", mtv_json_object_copy (net->spec));
+  json_object_set_object_member (snapshot, "storageMap", mtv_json_object_copy (storage->spec));
+  const MtvProviderType *type = mtv_provider_type_lookup (json_object_get_string_member (source->spec, "type"));
+  json_object_set_boolean_member (snapshot, "requiresConversion",
+                                  type && type->needs_conversion
+                                    && !json_object_get_boolean_member_with_default (spec, "skipGuestConversion", FALSE));
+  JsonObject *hooks = json_object_new ();
+  json_object_set_object_member (snapshot, "hooks", hooks);
+  JsonArray *vms = json_array_new ();
+  json_object_set_array_member (snapshot, "vms", vms);
+  JsonArray *plan_vms = json_object_get_array_member (spec, "vms");
+  for (guint i = 0; i < json_array_get_length (plan_vms); i++)
+    {
+      JsonObject *plan_vm = json_array_get_object_element (plan_vms, i);
+      JsonObject *vm = mtv_inventory_find_vm (rt->inventory, plan_vm);
+      if (vm == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "vms[%u]: the VM is not in the source inventory", i);
+          return NULL;
+        }
+      const char *explicit_name = json_object_get_string_member_with_default (plan_vm, "targetName", NULL);
+      JsonObject *entry = json_object_new ();
+      json_object_set_object_member (entry, "planVm", mtv_json_object_copy (plan_vm));
+      json_object_set_object_member (entry, "vm", mtv_json_object_copy (vm));
+      g_autofree char *target_name = explicit_name ? g_strdup (explicit_name)
+                                                   : mtv_name_from_vm (json_object_get_string_member (vm, "name"));
+      json_object_set_string_member (entry, "targetName", target_name);
+      json_array_add_object_element (vms, entry);
+      JsonNode *vm_hooks = json_object_get_member (plan_vm, "hooks");
+      for (guint h = 0; vm_hooks && JSON_NODE_HOLDS_ARRAY (vm_hooks) && h < json_array_get_length (json_node_get_array (vm_hooks)); h++)
+        {
+          const char *name = mtv_reference_name (json_object_get_member (
+            json_array_get_object_element (json_node_get_array (vm_hooks), h), "hook"));
+          const MtvRecord *hook = mtv_daemon_lookup_record (daemon, MTV_KIND_HOOK, name);
+          if (hook == NULL)
+            {
+              g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "vms[%u].hooks[%u]: hook \"%s\" does not exist", i, h,
+                           name ? name : "");
+              return NULL;
+            }
+          JsonObject *entry_hook = json_object_new ();
+          json_object_set_string_member (entry_hook, "uid", hook->uid);
+          json_object_set_object_member (entry_hook, "spec", mtv_json_object_copy (hook->spec));
+          json_object_set_object_member (hooks, name, entry_hook);
+        }
+    }
+  return g_steal_pointer (&snapshot);
+}
+
+/* A plan starts only when nothing Critical stands against it; the reason
+ * (empty string when it may start) for the error. */
+static char *
+start_blockers (MtvItem *item)
+{
+  GString *blockers = g_string_new (NULL);
+  if (json_object_get_boolean_member_with_default (item->record->spec, "archived", FALSE))
+    g_string_append (blockers, "it is archived (unarchive it first)");
+  JsonArray *conditions = json_object_get_array_member (item->record->status, "conditions");
+  for (guint i = 0; conditions && i < json_array_get_length (conditions); i++)
+    {
+      JsonObject *c = json_array_get_object_element (conditions, i);
+      if (g_strcmp0 (json_object_get_string_member_with_default (c, "category", ""), "Critical") == 0)
+        g_string_append_printf (blockers, "%s%s: %s", blockers->len ? "; " : "", json_object_get_string_member (c, "type"),
+                                json_object_get_string_member_with_default (c, "message", ""));
+    }
+  return g_string_free (blockers, FALSE);
 }
 
 static void
@@ -919,25 +1125,29 @@ do_start (GDBusMethodInvocation *invocation, gpointer data)
                                              mtv_run_id (current));
       return;
     }
-  /* A plan starts only when nothing Critical stands against it. */
-  g_autoptr (GString) blockers = g_string_new (NULL);
-  JsonArray *conditions = json_object_get_array_member (item->record->status, "conditions");
-  for (guint i = 0; conditions && i < json_array_get_length (conditions); i++)
-    {
-      JsonObject *c = json_array_get_object_element (conditions, i);
-      if (g_strcmp0 (json_object_get_string_member_with_default (c, "category", ""), "Critical") == 0)
-        g_string_append_printf (blockers, "%s%s: %s", blockers->len ? "; " : "",
-                                json_object_get_string_member (c, "type"),
-                                json_object_get_string_member_with_default (c, "message", ""));
-    }
-  if (blockers->len)
+  g_autofree char *blockers = start_blockers (item);
+  if (*blockers)
     {
       g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
-                                             "plan \"%s\" is not ready: %s", t->name, blockers->str);
+                                             "plan \"%s\" is not ready: %s", t->name, blockers);
+      return;
+    }
+  g_autoptr (GVariant) options = NULL;
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  g_autoptr (GVariant) cutover = g_variant_lookup_value (options, "cutover", NULL);
+  if (cutover && !g_variant_is_of_type (cutover, G_VARIANT_TYPE_STRING))
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                             "option cutover: expected an RFC 3339 time (D-Bus type s)");
       return;
     }
   g_autoptr (GError) error = NULL;
-  MtvRun *run = mtv_run_new (&daemon->run_host, item->record, &error);
+  g_autoptr (JsonObject) snapshot = run_snapshot (daemon, item->record, &error);
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *id = g_strndup (uuid, 8);
+  MtvRun *run = snapshot ? mtv_run_new (&daemon->run_host, id, t->name, snapshot,
+                                        cutover ? g_variant_get_string (cutover, NULL) : NULL, &error)
+                         : NULL;
   if (run == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
@@ -971,8 +1181,7 @@ export_item (MtvDaemon *daemon, MtvItem *item)
   g_hash_table_insert (daemon->items[item->record->kind], item->record->name, item);
   if (item->record->kind == MTV_KIND_PLAN)
     {
-      MtvRun *run = mtv_daemon_plan_run (daemon, item->record->name);
-      mtv_plan_set_migration (MTV_PLAN (item->kind_iface), run ? mtv_run_object_path (run) : "/");
+      show_plan_runs (daemon, item->record->name);
       g_signal_connect (item->kind_iface, "handle-start", G_CALLBACK (handle_start), daemon);
     }
   if (item->record->kind == MTV_KIND_PROVIDER)
@@ -1094,7 +1303,16 @@ load_items (MtvDaemon *daemon, GError **error)
   for (guint i = 0; i < runs->len; i++)
     {
       JsonObject *state = runs->pdata[i];
-      add_run (daemon, mtv_run_restore (&daemon->run_host, json_object_get_string_member (state, "id"), state));
+      const char *id = json_object_get_string_member (state, "id");
+      if (lookup_item (daemon, MTV_KIND_PLAN, json_object_get_string_member_with_default (state, "plan", "")) == NULL)
+        {
+          /* Its plan was deleted (by an mtvd that kept migrations). */
+          g_autoptr (GError) drop_error = NULL;
+          if (!mtv_store_delete_run (daemon->store, id, &drop_error))
+            g_warning ("migration %s: cannot remove it: %s", id, drop_error->message);
+          continue;
+        }
+      add_run (daemon, mtv_run_restore (&daemon->run_host, id, state));
     }
   refresh_statuses (daemon);
   schedule (daemon);
@@ -1149,21 +1367,31 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *
     daemon->items[k] = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                               (GDestroyNotify) mtv_item_free);
   daemon->object_manager = g_dbus_object_manager_server_new (MTV_ROOT_PATH);
-  daemon->run_host = (MtvRunHost) {
-    .daemon = daemon,
-    .objects = daemon->object_manager,
-    .runtime_dir = daemon->runtime_dir,
-    .checkpoint_dir = daemon->checkpoint_dir,
-    .transfer_path = daemon->transfer_path,
-    .changed = on_run_changed,
-    .save = save_run,
-  };
   daemon->store = mtv_store_open (state_dir, error);
   if (daemon->store == NULL)
     return NULL;
   daemon->auth = mtv_auth_new (session_bus, error);
   if (daemon->auth == NULL)
     return NULL;
+  daemon->run_host = (MtvRunHost) {
+    .objects = daemon->object_manager,
+    .auth = daemon->auth,
+    .runtime_dir = daemon->runtime_dir,
+    .checkpoint_dir = daemon->checkpoint_dir,
+    .transfer_path = daemon->transfer_path,
+    .data = daemon,
+    .changed = on_run_changed,
+    .save = save_run,
+    .credentials = host_credentials,
+    .precopy_interval = precopy_interval,
+    .source_adapter = host_source_adapter,
+    .target_adapter = host_target_adapter,
+  };
+  daemon->runtime_host = (MtvProviderRuntimeHost) {
+    .data = daemon,
+    .rules = runtime_rules,
+    .reported = runtime_reported,
+  };
   daemon->settings = mtv_store_get_settings (daemon->store, error);
   if (daemon->settings == NULL)
     return NULL;

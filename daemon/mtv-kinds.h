@@ -2,6 +2,7 @@
 #include "mtv-spec.h"
 #include "mtv-status.h"
 #include "mtv-record.h"
+#include "mtv-auth.h"
 
 typedef struct _MtvDaemon MtvDaemon;
 
@@ -37,12 +38,6 @@ const MtvKindInfo *mtv_kind_info (MtvKind kind);
 /* Every reference @spec of @kind makes to other items, as MtvReference. */
 GPtrArray *mtv_kind_references (MtvKind kind, JsonObject *spec);
 
-/* The polkit actions. */
-#define MTV_ACTION_READ "org.mtvd.mtv1.read"
-#define MTV_ACTION_MANAGE_PROVIDERS "org.mtvd.mtv1.manage-providers"
-#define MTV_ACTION_MANAGE_PLANS "org.mtvd.mtv1.manage-plans"
-#define MTV_ACTION_RUN_MIGRATIONS "org.mtvd.mtv1.run-migrations"
-#define MTV_ACTION_MANAGE_SETTINGS "org.mtvd.mtv1.manage-settings"
 
 /* Daemon services the kinds use. */
 const MtvRecord *mtv_daemon_lookup_record (MtvDaemon *daemon, MtvKind kind, const char *name);
@@ -51,6 +46,9 @@ gboolean mtv_daemon_provider_has_credentials (MtvDaemon *daemon, const char *nam
 /* The latest migration run of a plan, or NULL. */
 typedef struct _MtvRun MtvRun;
 MtvRun *mtv_daemon_plan_run (MtvDaemon *daemon, const char *plan);
+/* The runtime of a provider (its inventory), or NULL. */
+typedef struct _MtvProviderRuntime MtvProviderRuntime;
+MtvProviderRuntime *mtv_daemon_provider_runtime (MtvDaemon *daemon, const char *name);
 
 extern const MtvKindInfo mtv_kind_provider;
 extern const MtvKindInfo mtv_kind_network_map;

@@ -6,7 +6,7 @@
 static gboolean
 serve (MtvProviderRuntime *rt, JsonObject *raw)
 {
-  g_autoptr (JsonObject) applied = raw ? mtv_rules_apply (mtv_daemon_rules (rt->daemon), rt->backend->type, raw) : NULL;
+  g_autoptr (JsonObject) applied = raw ? mtv_rules_apply (rt->host->rules (rt->host->data), rt->backend->type, raw) : NULL;
   if (raw != rt->raw)
     {
       g_clear_pointer (&rt->raw, json_object_unref);
@@ -32,7 +32,7 @@ publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *f
   for (guint i = 0; faults && i < faults->len; i++)
     g_ptr_array_add (rt->faults, g_strdup (faults->pdata[i]));
   rt->reported = TRUE;
-  mtv_daemon_provider_reported (rt->daemon, rt->name, changed);
+  rt->host->reported (rt->host->data, rt->name, changed);
 }
 
 gboolean
@@ -44,13 +44,14 @@ mtv_provider_runtime_reapply (MtvProviderRuntime *rt)
 static const MtvInventorySink sink = { .publish = publish };
 
 MtvProviderRuntime *
-mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObject *stored, gboolean serve_stored)
+mtv_provider_runtime_start (const MtvProviderRuntimeHost *host, const MtvRecord *record, JsonObject *credentials,
+                            JsonObject *stored, gboolean serve_stored)
 {
   const MtvProviderType *type = mtv_provider_type_lookup (json_object_get_string_member (record->spec, "type"));
   if (type == NULL || type->backend == NULL)
     return NULL;
   MtvProviderRuntime *rt = g_new0 (MtvProviderRuntime, 1);
-  rt->daemon = daemon;
+  rt->host = host;
   rt->name = g_strdup (record->name);
   rt->backend = type->backend;
   rt->faults = g_ptr_array_new_with_free_func (g_free);
@@ -67,7 +68,6 @@ mtv_provider_runtime_start (MtvDaemon *daemon, const MtvRecord *record, JsonObje
           rt->reported = TRUE;
         }
     }
-  g_autoptr (JsonObject) credentials = mtv_daemon_provider_credentials (daemon, record->name);
   rt->instance = rt->backend->start (record->name, record->spec, credentials, &sink, rt);
   return rt;
 }

@@ -273,6 +273,12 @@ mtv_store_put_run (MtvStore *store, const char *id, const char *plan, JsonObject
               g_variant_new ("(sss)", id, plan, text), error);
 }
 
+gboolean
+mtv_store_delete_run (MtvStore *store, const char *id, GError **error)
+{
+  return run (store, "DELETE FROM runs WHERE id = ?;", g_variant_new ("(s)", id), error);
+}
+
 GPtrArray *
 mtv_store_load_runs (MtvStore *store, GError **error)
 {

@@ -22,6 +22,7 @@ gboolean mtv_store_delete (MtvStore *store, MtvKind kind, const char *name, GErr
 GPtrArray *mtv_store_load_all (MtvStore *store, GError **error);
 /* Migration runs: their state as JSON, by id. */
 gboolean mtv_store_put_run (MtvStore *store, const char *id, const char *plan, JsonObject *state, GError **error);
+gboolean mtv_store_delete_run (MtvStore *store, const char *id, GError **error);
 /* id -> state (JsonObject), in the order they were started. */
 GPtrArray *mtv_store_load_runs (MtvStore *store, GError **error);
 

@@ -2,7 +2,7 @@
 #include "map-common.h"
 #include "plan-vms.h"
 #include "plan-target.h"
-#include "mtv-run.h"
+#include "migration/run.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
 #include "mtv-dbus-generated.h"

@@ -19,6 +19,8 @@ const MtvKubeResource MTV_KUBE_CDIS = { "cdi.kubevirt.io", "v1beta1", "cdis", FA
 const MtvKubeResource MTV_KUBE_VIRTUAL_MACHINES = { "kubevirt.io", "v1", "virtualmachines", TRUE };
 const MtvKubeResource MTV_KUBE_VIRTUAL_MACHINE_INSTANCES = { "kubevirt.io", "v1", "virtualmachineinstances", TRUE };
 const MtvKubeResource MTV_KUBE_KUBEVIRTS = { "kubevirt.io", "v1", "kubevirts", TRUE };
+const MtvKubeResource MTV_KUBE_JOBS = { "batch", "v1", "jobs", TRUE };
+const MtvKubeResource MTV_KUBE_CONFIG_MAPS = { "", "v1", "configmaps", TRUE };
 
 #define FIELD_MANAGER "mtvd"
 #define REQUEST_TIMEOUT 60

@@ -5,6 +5,10 @@
 extern const MtvProviderBackend mtv_ova_backend;
 extern const MtvProviderBackend mtv_local_backend;
 extern const MtvProviderBackend mtv_openshift_backend;
+extern const MtvSourceAdapter mtv_ova_source;
+extern const MtvSourceAdapter mtv_openshift_source;
+extern const MtvTargetAdapter mtv_local_target;
+extern const MtvTargetAdapter mtv_cluster_target;
 
 static const char *const https_schemes[] = { "https", "http", NULL };
 static const char *const file_schemes[] = { "file", NULL };
@@ -17,13 +21,18 @@ static const char *const cold_live[] = { "cold", "live", NULL };
 static const char *const none[] = { NULL };
 
 static const MtvProviderType types[] = {
-  { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", NULL, cold_warm, TRUE },
-  { "ovirt", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://engine.example.com/ovirt-engine/api", NULL, cold_warm, TRUE },
-  { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL, cold_only, TRUE },
-  { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or file:///srv/vm.ova", &mtv_ova_backend, cold_only, TRUE },
+  { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", NULL, NULL, NULL, cold_warm, TRUE },
+  { "ovirt", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://engine.example.com/ovirt-engine/api", NULL, NULL, NULL,
+    cold_warm, TRUE },
+  { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL, NULL, NULL, cold_only,
+    TRUE },
+  { "ova", MTV_ROLE_SOURCE, TRUE, ova_schemes, "file:///srv/ova or file:///srv/vm.ova", &mtv_ova_backend, &mtv_ova_source,
+    NULL, cold_only, TRUE },
   /* An empty URL means the cluster mtvd itself is configured for. */
-  { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443", &mtv_openshift_backend, cold_live, FALSE },
-  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend, none, FALSE },
+  { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443",
+    &mtv_openshift_backend, &mtv_openshift_source, &mtv_cluster_target, cold_live, FALSE },
+  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend, NULL,
+    &mtv_local_target, none, FALSE },
 };
 
 static const struct {

@@ -2,6 +2,7 @@
 #include "mtv-error.h"
 #include "mtv-inventory.h"
 #include "kube-client.h"
+#include "migration/target-adapter.h"
 
 /* Raw copy mode keeps the guest as it is, so it gets devices every guest
  * has drivers for (SATA, E1000E) unless compatibility mode is turned off. */
@@ -418,4 +419,21 @@ mtv_vm_build_domain_xml (const MtvVmBuildInput *in, GError **error)
   element (xml, 2, "</devices>");
   element (xml, 0, "</domain>");
   return g_string_free (g_steal_pointer (&xml), FALSE);
+}
+
+MtvVmBuildInput
+mtv_vm_build_input (const MtvTargetContext *ctx)
+{
+  return (MtvVmBuildInput) {
+    .name = ctx->name,
+    .namespace = ctx->namespace,
+    .plan_name = ctx->plan_name,
+    .plan_uid = ctx->plan_uid,
+    .migration_id = ctx->migration_id,
+    .plan_spec = ctx->plan_spec,
+    .plan_vm = ctx->plan_vm,
+    .vm = ctx->vm,
+    .network_map = ctx->network_map,
+    .storage_map = ctx->storage_map,
+  };
 }

@@ -22,6 +22,10 @@ typedef struct {
   const char *const *disk_formats; /* per disk: raw or qcow2 */
 } MtvVmBuildInput;
 
+/* The input for a VM a target adapter is migrating. */
+typedef struct _MtvTargetContext MtvTargetContext;
+MtvVmBuildInput mtv_vm_build_input (const MtvTargetContext *ctx);
+
 /* [DataVolume..., VirtualMachine]. Fails when a disk or network is not mapped. */
 JsonArray *mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error);
 

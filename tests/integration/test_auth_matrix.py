@@ -64,6 +64,9 @@ def calls_for(tag):
             # caller gets past polkit to Invalid.
             calls.append(("org.mtvd.Mtv1.Plan.Start", path, ["{}"], coll))
     calls.append(("org.mtvd.Mtv1.Migration.Cancel", MIGRATION.get("path", "/"), ["@as []", "{}"], "migrations"))
+    # A cold migration: an allowed caller gets past polkit to Invalid.
+    calls.append(("org.mtvd.Mtv1.Migration.Cutover", MIGRATION.get("path", "/"), ["'2030-01-01T00:00:00Z'", "{}"],
+                  "migrations"))
     calls.append(("org.mtvd.Mtv1.Manager.SetSettings", ROOT_PATH, ["{'controller_max_vm_inflight': <uint32 20>}", "{}"],
                   "settings"))
     # Delete in reverse dependency order so nothing is still in use.
@@ -154,6 +157,10 @@ class AuthMatrix(unittest.TestCase):
                     self.assertEqual(err, "org.mtvd.Mtv1.Error.Invalid", out)
                     self.assertIn("not ready", out)
                     continue
+                if method.endswith(".Cutover"):
+                    self.assertEqual(err, "org.mtvd.Mtv1.Error.Invalid", out)
+                    self.assertIn("only warm migrations have a cutover", out)
+                    continue
                 self.assertTrue(ok, f"{method} on {coll} refused to {user or 'root'}: {out}")
                 if method.endswith(".Export"):
                     self.assertIn("forklift.konveyor.io/v1beta1", out)
@@ -182,7 +189,7 @@ class AuthMatrix(unittest.TestCase):
         for method, path, args, coll in calls_for("victim"):
             if ".Export" in method or "Inventory" in method:
                 want = "org.mtvd.mtv1.read"
-            elif ".Start" in method or ".Cancel" in method:
+            elif ".Start" in method or ".Cancel" in method or ".Cutover" in method:
                 want = "org.mtvd.mtv1.run-migrations"
             elif ".SetSettings" in method:
                 want = "org.mtvd.mtv1.manage-settings"

@@ -7,7 +7,6 @@
 #include "kube-client.h"
 #include "mtv-json.h"
 #include "openshift-connection.h"
-#include "openshift-source.h"
 #include "mtv-provider-backend.h"
 #include "mtv-provider-types.h"
 
@@ -467,7 +466,4 @@ const MtvProviderBackend mtv_openshift_backend = {
   .inventory_kinds = kinds,
   .start = openshift_start,
   .stop = openshift_stop,
-  .disk_server_argv = mtv_openshift_disk_server_argv,
-  .prepare_vm = mtv_openshift_prepare_vm,
-  .release_vm = mtv_openshift_release_vm,
 };

@@ -1,16 +1,18 @@
-/* An openshift provider as a migration source (cold): the VM is stopped, a
+/* An openshift provider as a migration source (cold): the VM is stopped
+ * (its runStrategy set to Halted, and back on failure), a
  * VirtualMachineExport makes its volumes readable over HTTPS, and each disk
- * is served to mtv-transfer as NBD by nbdkit's curl plugin, the export token
- * given to it by a header script in mtvd's private runtime directory. */
-#include "openshift-source.h"
+ * is served as NBD by nbdkit's curl plugin, the export token given to it by
+ * a header script in mtvd's private runtime directory. The session holds
+ * the VM's namespace and name, the export's name and the script's path. */
+#include "migration/source-adapter.h"
 #include "openshift-connection.h"
 #include "mtv-json.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POLL_SECONDS 300
 
@@ -18,34 +20,86 @@ static const MtvKubeResource VM_EXPORTS = { "export.kubevirt.io", "v1", "virtual
 static const MtvKubeResource SECRETS = { "", "v1", "secrets", TRUE };
 
 static MtvKube *
-kube_connect (JsonObject *spec, JsonObject *credentials, GError **error)
+kube_connect (const MtvSourceContext *ctx, GError **error)
 {
-  MtvKubeConfig *config = mtv_openshift_connection (spec, credentials, error);
+  MtvKubeConfig *config = mtv_openshift_connection (ctx->spec, ctx->credentials, error);
   return config ? mtv_kube_new (config) : NULL;
 }
 
-/* Polls until the VM's instance is gone (the VM is off). */
-static gboolean
-wait_stopped (MtvKube *kube, const char *ns, const char *name, GError **error)
+static const char *
+vm_namespace (const MtvSourceContext *ctx)
 {
-  for (int i = 0; i < POLL_SECONDS * 2; i++)
+  return mtv_json_string (ctx->vm, "namespace");
+}
+
+static const char *
+vm_name (const MtvSourceContext *ctx)
+{
+  return mtv_json_string (ctx->vm, "name");
+}
+
+static gboolean
+source_open (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
+  g_autoptr (JsonObject) vm = kube ? mtv_kube_get (kube, &MTV_KUBE_VIRTUAL_MACHINES, vm_namespace (ctx), vm_name (ctx),
+                                                   error)
+                                   : NULL;
+  if (vm == NULL)
+    return FALSE;
+  json_object_set_string_member (ctx->session, "namespace", vm_namespace (ctx));
+  json_object_set_string_member (ctx->session, "vm", vm_name (ctx));
+  return TRUE;
+}
+
+/* The run strategy: what power_restore sets again. */
+static char *
+power_state (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
+  g_autoptr (JsonObject) vm = kube ? mtv_kube_get (kube, &MTV_KUBE_VIRTUAL_MACHINES, vm_namespace (ctx), vm_name (ctx),
+                                                   error)
+                                   : NULL;
+  if (vm == NULL)
+    return NULL;
+  const char *strategy = mtv_json_string (mtv_json_object (vm, "spec"), "runStrategy");
+  return g_strdup (strategy ? strategy : "Halted");
+}
+
+static gboolean
+power_off (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
+  return kube && mtv_kube_set_run_strategy (kube, vm_namespace (ctx), vm_name (ctx), "Halted", error);
+}
+
+/* Off once its instance is gone. */
+static gboolean
+powered_off (const MtvSourceContext *ctx, gboolean *off, GError **error)
+{
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
+  if (kube == NULL)
+    return FALSE;
+  GError *local = NULL;
+  g_autoptr (JsonObject) vmi = mtv_kube_get (kube, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, vm_namespace (ctx), vm_name (ctx),
+                                             &local);
+  if (vmi == NULL && !g_error_matches (local, MTV_KUBE_ERROR, 404))
     {
-      GError *local = NULL;
-      g_autoptr (JsonObject) vmi = mtv_kube_get (kube, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, ns, name, &local);
-      if (vmi == NULL && g_error_matches (local, MTV_KUBE_ERROR, 404))
-        {
-          g_error_free (local);
-          return TRUE;
-        }
-      if (vmi == NULL)
-        {
-          g_propagate_error (error, local);
-          return FALSE;
-        }
-      g_usleep (G_USEC_PER_SEC / 2);
+      g_propagate_error (error, local);
+      return FALSE;
     }
-  g_set_error (error, MTV_KUBE_ERROR, 408, "VM %s/%s did not stop within %d s", ns, name, POLL_SECONDS);
-  return FALSE;
+  g_clear_error (&local);
+  *off = vmi == NULL;
+  return TRUE;
+}
+
+static gboolean
+power_restore (const MtvSourceContext *ctx, const char *state, GError **error)
+{
+  if (g_strcmp0 (state, "Halted") == 0)
+    return TRUE;
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
+  return kube && mtv_kube_set_run_strategy (kube, vm_namespace (ctx), vm_name (ctx), state, error);
 }
 
 static char *
@@ -89,27 +143,38 @@ volume_url (JsonObject *export, const char *claim)
   return NULL;
 }
 
-JsonArray *
-mtv_openshift_prepare_vm (JsonObject *spec, JsonObject *credentials, JsonObject *vm, const char *workdir,
-                          JsonObject **state, GError **error)
+/* The token reaches nbdkit through a script only root can read. */
+static char *
+write_header_script (const char *workdir, const char *ns, const char *name, char *token, GError **error)
 {
-  g_autoptr (MtvKube) kube = kube_connect (spec, credentials, error);
+  char *script = g_strdup_printf ("%s/%s-%s-export-headers.sh", workdir, ns, name);
+  g_autofree char *text = g_strdup_printf ("#!/bin/sh\nprintf '%%s\\n' 'x-kubevirt-export-token: %s'\n", token);
+  memset (token, 0, strlen (token));
+  int fd = g_open (script, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+  gboolean ok = fd >= 0 && write (fd, text, strlen (text)) == (ssize_t) strlen (text);
+  if (fd >= 0 && close (fd) < 0)
+    ok = FALSE;
+  memset (text, 0, strlen (text));
+  if (!ok)
+    {
+      g_set_error (error, MTV_KUBE_ERROR, 0, "cannot write %s: %s", script, g_strerror (errno));
+      g_free (script);
+      return NULL;
+    }
+  return script;
+}
+
+/* The VM is off: its export, and each disk with the export's raw link. */
+static JsonArray *
+open_disks (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
   if (kube == NULL)
     return NULL;
-  const char *ns = mtv_json_string (vm, "namespace"), *name = mtv_json_string (vm, "name");
-  g_autoptr (JsonObject) current = mtv_kube_get (kube, &MTV_KUBE_VIRTUAL_MACHINES, ns, name, error);
-  if (current == NULL)
-    return NULL;
-  const char *strategy = mtv_json_string (mtv_json_object (current, "spec"), "runStrategy");
+  const char *ns = vm_namespace (ctx), *name = vm_name (ctx);
   g_autofree char *export_name = g_strdup_printf ("mtv-%s", name);
-  *state = json_object_new ();
-  json_object_set_string_member (*state, "namespace", ns);
-  json_object_set_string_member (*state, "vm", name);
-  json_object_set_string_member (*state, "export", export_name);
-  json_object_set_string_member (*state, "runStrategy", strategy ? strategy : "Halted");
-  if ((g_strcmp0 (strategy, "Halted") != 0 && !mtv_kube_set_run_strategy (kube, ns, name, "Halted", error))
-      || !wait_stopped (kube, ns, name, error))
-    return NULL;
+  /* Stored before it exists: closing the session removes it whatever happens. */
+  json_object_set_string_member (ctx->session, "export", export_name);
   g_autoptr (JsonObject) intent = mtv_kube_object_new ("export.kubevirt.io/v1", "VirtualMachineExport", ns, export_name,
                                                        NULL, NULL);
   JsonObject *espec = json_object_new (), *source = json_object_new ();
@@ -130,62 +195,46 @@ mtv_openshift_prepare_vm (JsonObject *spec, JsonObject *credentials, JsonObject 
       g_prefix_error (error, "exporting VM %s/%s: ", ns, name);
       return NULL;
     }
-  /* The token reaches nbdkit through a script only root can read. */
-  g_autofree char *script = g_strdup_printf ("%s/%s-%s-export-headers.sh", workdir, ns, name);
-  g_autofree char *text = g_strdup_printf ("#!/bin/sh\nprintf '%%s\\n' 'x-kubevirt-export-token: %s'\n", token);
-  memset (token, 0, strlen (token));
-  int fd = g_open (script, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-  if (fd < 0 || write (fd, text, strlen (text)) != (ssize_t) strlen (text) || close (fd) < 0)
-    {
-      g_set_error (error, MTV_KUBE_ERROR, 0, "cannot write %s: %s", script, g_strerror (errno));
-      return NULL;
-    }
-  memset (text, 0, strlen (text));
-  json_object_set_string_member (*state, "headerScript", script);
-  JsonArray *disks = json_array_new ();
-  JsonNode *inv = json_object_get_member (vm, "disks");
+  g_autofree char *script = write_header_script (ctx->workdir, ns, name, token, error);
+  if (script == NULL)
+    return NULL;
+  json_object_set_string_member (ctx->session, "headerScript", script);
+  g_autoptr (JsonArray) disks = json_array_new ();
+  JsonNode *inv = json_object_get_member (ctx->vm, "disks");
   for (guint i = 0; inv && JSON_NODE_HOLDS_ARRAY (inv) && i < json_array_get_length (json_node_get_array (inv)); i++)
     {
-      JsonObject *disk = mtv_json_object_copy (json_array_get_object_element (json_node_get_array (inv), i));
+      g_autoptr (JsonObject) disk = mtv_json_object_copy (json_array_get_object_element (json_node_get_array (inv), i));
       const char *url = volume_url (export, mtv_json_string (disk, "name"));
       if (url == NULL)
         {
-          json_object_unref (disk);
-          json_array_unref (disks);
           g_set_error (error, MTV_KUBE_ERROR, 0, "the export of VM %s/%s has no raw link for volume %s", ns, name,
                        mtv_json_string (disk, "name"));
           return NULL;
         }
       json_object_set_string_member (disk, "exportUrl", url);
       json_object_set_string_member (disk, "headerScript", script);
-      if (g_strcmp0 (mtv_json_string (credentials, "insecureSkipVerify"), "true") == 0)
+      if (g_strcmp0 (mtv_json_string (ctx->credentials, "insecureSkipVerify"), "true") == 0)
         json_object_set_boolean_member (disk, "insecure", TRUE);
-      json_array_add_object_element (disks, disk);
+      json_array_add_object_element (disks, g_steal_pointer (&disk));
     }
-  return disks;
+  return g_steal_pointer (&disks);
 }
 
-gboolean
-mtv_openshift_release_vm (JsonObject *spec, JsonObject *credentials, JsonObject *state, gboolean restore_power,
-                          GError **error)
+static gboolean
+source_close (const MtvSourceContext *ctx, GError **error)
 {
-  const char *script = mtv_json_string (state, "headerScript");
+  const char *script = mtv_json_string (ctx->session, "headerScript");
   if (script)
     g_unlink (script);
-  g_autoptr (MtvKube) kube = kube_connect (spec, credentials, error);
-  if (kube == NULL)
-    return FALSE;
-  const char *ns = mtv_json_string (state, "namespace"), *vm = mtv_json_string (state, "vm");
-  if (!mtv_kube_delete (kube, &VM_EXPORTS, ns, mtv_json_string (state, "export"), error))
-    return FALSE;
-  const char *strategy = mtv_json_string (state, "runStrategy");
-  if (restore_power && strategy && g_strcmp0 (strategy, "Halted") != 0)
-    return mtv_kube_set_run_strategy (kube, ns, vm, strategy, error);
-  return TRUE;
+  const char *export = mtv_json_string (ctx->session, "export");
+  if (export == NULL)
+    return TRUE;
+  g_autoptr (MtvKube) kube = kube_connect (ctx, error);
+  return kube && mtv_kube_delete (kube, &VM_EXPORTS, vm_namespace (ctx), export, error);
 }
 
-char **
-mtv_openshift_disk_server_argv (JsonObject *disk, const char *socket, GError **error)
+static char **
+disk_server (JsonObject *disk, const char *socket, GError **error)
 {
   const char *url = mtv_json_string (disk, "exportUrl"), *script = mtv_json_string (disk, "headerScript");
   if (url == NULL || script == NULL)
@@ -202,3 +251,14 @@ mtv_openshift_disk_server_argv (JsonObject *disk, const char *socket, GError **e
     g_strv_builder_add (b, "sslverify=false");
   return g_strv_builder_end (b);
 }
+
+const MtvSourceAdapter mtv_openshift_source = {
+  .open = source_open,
+  .close = source_close,
+  .power_state = power_state,
+  .power_off = power_off,
+  .powered_off = powered_off,
+  .power_restore = power_restore,
+  .open_disks = open_disks,
+  .disk_server = disk_server,
+};

@@ -129,40 +129,6 @@ ova_stop (gpointer instance)
   g_free (ova);
 }
 
-/* qemu-nbd reads the streamOptimized VMDK in place: the raw driver cuts the
- * member out of the archive, the vmdk driver decodes it. Read-only. */
-static char **
-ova_disk_server_argv (JsonObject *disk, const char *socket, GError **error)
-{
-  const char *path = json_object_get_string_member_with_default (disk, "filePath", "");
-  const char *member = json_object_get_string_member_with_default (disk, "member", "");
-  if (*path == '\0')
-    {
-      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s has no file",
-                   json_object_get_string_member_with_default (disk, "name", "?"));
-      return NULL;
-    }
-  GStrvBuilder *b = g_strv_builder_new ();
-  g_strv_builder_add_many (b, "qemu-nbd", "--read-only", "--persistent", "--shared=4", "--socket", socket, NULL);
-  if (*member)
-    {
-      /* Commas in a file name are doubled in qemu's option syntax. */
-      g_auto (GStrv) parts = g_strsplit (path, ",", -1);
-      g_autofree char *escaped = g_strjoinv (",,", parts);
-      g_autofree char *opts = g_strdup_printf (
-        "driver=vmdk,file.driver=raw,file.offset=%" G_GINT64_FORMAT ",file.size=%" G_GINT64_FORMAT
-        ",file.file.driver=file,file.file.filename=%s",
-        json_object_get_int_member_with_default (disk, "memberOffset", 0),
-        json_object_get_int_member_with_default (disk, "memberSize", 0), escaped);
-      g_strv_builder_add_many (b, "--image-opts", opts, NULL);
-    }
-  else
-    g_strv_builder_add_many (b, "--format=vmdk", path, NULL);
-  char **argv = g_strv_builder_end (b);
-  g_strv_builder_unref (b);
-  return argv;
-}
-
 static const char *const ova_kinds[] = { "vms", "networks", "storages", "disks", NULL };
 
 const MtvProviderBackend mtv_ova_backend = {
@@ -170,5 +136,4 @@ const MtvProviderBackend mtv_ova_backend = {
   .inventory_kinds = ova_kinds,
   .start = ova_start,
   .stop = ova_stop,
-  .disk_server_argv = ova_disk_server_argv,
 };

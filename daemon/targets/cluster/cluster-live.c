@@ -91,32 +91,18 @@ migration_object (const char *ns, const char *vmi, const char *role, const char 
   return o;
 }
 
-gboolean
-mtv_cluster_live_migrate (MtvKube *source, MtvKube *target, const MtvLiveInput *in, MtvLivePhase phase, gpointer data,
-                          GError **error)
+static gboolean
+create_migrations (MtvKube *source, MtvKube *target, const MtvLiveInput *in, JsonObject *state, GError **error)
 {
   JsonObject *meta = mtv_json_object (in->source_vm, "metadata");
   const char *src_ns = mtv_json_string (meta, "namespace"), *src_name = mtv_json_string (meta, "name");
-  phase ("EnsureDataVolumes", data);
-  if (!ensure_data_volumes (source, target, in, error))
-    return FALSE;
-  phase ("CreateTarget", data);
-  g_autofree char *strategy = NULL;
-  if (!create_target_vm (target, in, &strategy, error))
-    return FALSE;
-  phase ("WaitForTargetVMI", data);
-  static const char *const waiting[] = { "WaitingForSync", NULL };
-  g_autoptr (JsonObject) vmi = mtv_kube_wait_status (target, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, in->target_namespace,
-                                                     in->target_name, "phase", waiting, "Failed", WAIT_SECONDS, error);
-  if (vmi == NULL)
-    return FALSE;
-  phase ("CreateVMIMs", data);
   g_autoptr (JsonObject) receive = migration_object (in->target_namespace, in->target_name, "receive",
                                                      in->migration_id, NULL, in->labels);
   g_autoptr (JsonObject) receiver = mtv_kube_create (target, &VMIMS, in->target_namespace, receive, error);
   if (receiver == NULL)
     return FALSE;
   const char *receiver_name = mtv_json_string (mtv_json_object (receiver, "metadata"), "name");
+  json_object_set_string_member (state, "receiver", receiver_name);
   g_autofree char *address = NULL;
   for (int i = 0; i < WAIT_SECONDS * 4 && address == NULL; i++)
     {
@@ -137,14 +123,51 @@ mtv_cluster_live_migrate (MtvKube *source, MtvKube *target, const MtvLiveInput *
     }
   g_autoptr (JsonObject) send = migration_object (src_ns, src_name, "sendTo", in->migration_id, address, in->labels);
   g_autoptr (JsonObject) sender = mtv_kube_create (source, &VMIMS, src_ns, send, error);
-  if (sender == NULL)
-    return FALSE;
-  phase ("WaitForStateTransfer", data);
-  static const char *const succeeded[] = { "Succeeded", NULL };
-  g_autoptr (JsonObject) done = mtv_kube_wait_status (target, &VMIMS, in->target_namespace, receiver_name, "phase",
-                                                      succeeded, "Failed", WAIT_SECONDS, error);
-  if (done == NULL)
-    return FALSE;
-  /* The VM runs on the target now: give it its own run strategy back. */
-  return mtv_kube_set_run_strategy (target, in->target_namespace, in->target_name, strategy, error);
+  return sender != NULL;
+}
+
+gboolean
+mtv_cluster_live_step (MtvKube *source, MtvKube *target, const MtvLiveInput *in, const char *phase, JsonObject *state,
+                       GError **error)
+{
+  if (g_str_equal (phase, "EnsureDataVolumes"))
+    return ensure_data_volumes (source, target, in, error);
+  if (g_str_equal (phase, "CreateTarget"))
+    {
+      g_autofree char *strategy = NULL;
+      if (!create_target_vm (target, in, &strategy, error))
+        return FALSE;
+      json_object_set_string_member (state, "runStrategy", strategy);
+      return TRUE;
+    }
+  if (g_str_equal (phase, "WaitForTargetVMI"))
+    {
+      static const char *const waiting[] = { "WaitingForSync", NULL };
+      g_autoptr (JsonObject) vmi = mtv_kube_wait_status (target, &MTV_KUBE_VIRTUAL_MACHINE_INSTANCES,
+                                                         in->target_namespace, in->target_name, "phase", waiting,
+                                                         "Failed", WAIT_SECONDS, error);
+      return vmi != NULL;
+    }
+  if (g_str_equal (phase, "CreateVirtualMachineInstanceMigrations"))
+    return create_migrations (source, target, in, state, error);
+  if (g_str_equal (phase, "WaitForStateTransfer"))
+    {
+      const char *receiver = mtv_json_string (state, "receiver");
+      const char *strategy = mtv_json_string (state, "runStrategy");
+      static const char *const succeeded[] = { "Succeeded", NULL };
+      g_autoptr (JsonObject) done = receiver ? mtv_kube_wait_status (target, &VMIMS, in->target_namespace, receiver,
+                                                                     "phase", succeeded, "Failed", WAIT_SECONDS, error)
+                                             : NULL;
+      if (done == NULL)
+        {
+          if (receiver == NULL)
+            g_set_error (error, MTV_KUBE_ERROR, 0, "no receiving migration was created");
+          return FALSE;
+        }
+      /* The VM runs on the target now: give it its own run strategy back. */
+      return mtv_kube_set_run_strategy (target, in->target_namespace, in->target_name, strategy ? strategy : "Always",
+                                        error);
+    }
+  g_set_error (error, MTV_KUBE_ERROR, 0, "%s is not a phase of a live migration", phase);
+  return FALSE;
 }

@@ -2,12 +2,12 @@
 #include "kube-client.h"
 
 /* Decentralized live migration of a KubeVirt VM (KubeVirt's feature gate
- * DecentralizedLiveMigration), Forklift's OCP live itinerary: the target's
- * DataVolumes (blank, filled by the migration), the target VM waiting as a
- * receiver, the receiving and the sending VirtualMachineInstanceMigration,
- * then the target VM's run strategy restored. Blocking; @phase is called from
- * the calling thread as each step begins. */
-typedef void (*MtvLivePhase) (const char *phase, gpointer data);
+ * DecentralizedLiveMigration), Forklift's OCP live itinerary, one phase at a
+ * time: EnsureDataVolumes (the target's, blank: the migration fills them),
+ * CreateTarget (the VM waiting as a receiver), WaitForTargetVMI,
+ * CreateVirtualMachineInstanceMigrations (the receiving one, then the
+ * sending one with the receiver's address), WaitForStateTransfer (then the
+ * target VM's run strategy is restored). Blocking. */
 
 typedef struct {
   JsonObject *source_vm;       /* the source VirtualMachine object */
@@ -18,5 +18,7 @@ typedef struct {
   const char *migration_id;    /* unique: receive/sendTo migrationID */
 } MtvLiveInput;
 
-gboolean mtv_cluster_live_migrate (MtvKube *source, MtvKube *target, const MtvLiveInput *in, MtvLivePhase phase,
-                                   gpointer data, GError **error);
+/* @state (stored between phases) keeps the source's run strategy and the
+ * receiving migration's name. */
+gboolean mtv_cluster_live_step (MtvKube *source, MtvKube *target, const MtvLiveInput *in, const char *phase,
+                                JsonObject *state, GError **error);

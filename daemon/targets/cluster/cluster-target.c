@@ -153,7 +153,8 @@ gboolean
 mtv_cluster_remove_vm (MtvKube *kube, const char *ns, const char *migration_id, const char *vm_name, GError **error)
 {
   g_autofree char *selector = g_strdup_printf ("migration=%s,app=%s", migration_id, vm_name);
-  const MtvKubeResource *kinds[] = { &MTV_KUBE_VIRTUAL_MACHINES, &MTV_KUBE_DATAVOLUMES };
+  const MtvKubeResource *kinds[] = { &MTV_KUBE_VIRTUAL_MACHINES, &MTV_KUBE_DATAVOLUMES, &MTV_KUBE_JOBS,
+                                     &MTV_KUBE_CONFIG_MAPS };
   for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
     {
       g_autoptr (JsonArray) items = mtv_kube_list (kube, kinds[k], ns, selector, 0, NULL, error);

@@ -28,6 +28,6 @@ gboolean mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, const char *url
 /* Applies the VirtualMachine manifest. */
 gboolean mtv_cluster_create_vm (MtvKube *kube, JsonObject *vm, GError **error);
 
-/* Deletes the DataVolumes and VirtualMachine of one migrated VM. */
+/* Deletes the DataVolumes, VirtualMachine, hook Jobs and ConfigMaps of one migrated VM. */
 gboolean mtv_cluster_remove_vm (MtvKube *kube, const char *ns, const char *migration_id, const char *vm_name,
                                 GError **error);

@@ -17,8 +17,11 @@ mtv_local_vm_dir (JsonObject *provider_spec, const char *namespace, const char *
   return g_build_filename (uri ? g_uri_get_path (uri) : "/", namespace, name, NULL);
 }
 
+/* In a directory being filled: which migration fills it. */
+#define MARKER ".mtvd-migration"
+
 gboolean
-mtv_local_prepare (const char *dir, GError **error)
+mtv_local_prepare (const char *dir, const char *migration_id, GError **error)
 {
   g_autofree char *parent = g_path_get_dirname (dir);
   if (g_mkdir_with_parents (parent, 0755) < 0)
@@ -34,7 +37,21 @@ mtv_local_prepare (const char *dir, GError **error)
                                    : "cannot create %s: %s", dir, g_strerror (saved));
       return FALSE;
     }
+  g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
+  if (!g_file_set_contents_full (marker, migration_id, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, error))
+    {
+      g_rmdir (dir);
+      return FALSE;
+    }
   return TRUE;
+}
+
+void
+mtv_local_release (const char *dir)
+{
+  g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
+  g_unlink (marker);
 }
 
 char *
@@ -119,8 +136,12 @@ mtv_local_define (const char *uri, const char *domain_xml, GError **error)
 }
 
 void
-mtv_local_abort (const char *dir)
+mtv_local_abort (const char *dir, const char *migration_id)
 {
+  g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
+  g_autofree char *owner = NULL;
+  if (!g_file_get_contents (marker, &owner, NULL, NULL) || g_strcmp0 (owner, migration_id) != 0)
+    return;
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   const char *entry;
   while (d && (entry = g_dir_read_name (d)))
@@ -132,5 +153,6 @@ mtv_local_abort (const char *dir)
           g_unlink (path);
         }
     }
+  g_unlink (marker);
   g_rmdir (dir);
 }

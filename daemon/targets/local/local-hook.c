@@ -1,0 +1,155 @@
+#include "local-hook.h"
+#include "mtv-command.h"
+#include "mtv-error.h"
+#include "mtv-json.h"
+#include "mtv-yaml.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* A chatty playbook fills the journal no further than this. */
+#define MAX_LOGGED_LINES 10000
+
+typedef struct {
+  const MtvTargetContext *ctx;
+  const MtvHookRun *hook;
+  guint lines;
+} Output;
+
+static void
+log_line (const char *line, gpointer data)
+{
+  Output *o = data;
+  if (++o->lines > MAX_LOGGED_LINES)
+    {
+      if (o->lines == MAX_LOGGED_LINES + 1)
+        line = "(more output not logged)";
+      else
+        return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MTV_MIGRATION", o->ctx->migration_id, "MTV_PLAN",
+                    o->ctx->plan_name, "MTV_VM", mtv_json_string (o->ctx->vm, "name"), "MTV_HOOK", o->hook->name,
+                    "MTV_STEP", o->hook->step, "MESSAGE", "migration %s: VM %s: %s %s: %s", o->ctx->migration_id,
+                    mtv_json_string (o->ctx->vm, "name"), o->hook->step, o->hook->name, line);
+}
+
+static gboolean
+write_yaml (const char *dir, const char *name, JsonObject *object, GError **error)
+{
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
+  g_autofree char *text = mtv_yaml_emit (node);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, error);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileEnumerator) e = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                             G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  GFileInfo *info;
+  while (e && (info = g_file_enumerator_next_file (e, NULL, NULL)))
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+/* What a command hook reads on its standard input. */
+static GBytes *
+command_input (const MtvTargetContext *ctx, const MtvHookRun *hook)
+{
+  g_autoptr (JsonObject) o = json_object_new ();
+  JsonObject *plan = json_object_new ();
+  json_object_set_string_member (plan, "name", ctx->plan_name);
+  json_object_set_object_member (plan, "spec", json_object_ref (hook->plan));
+  json_object_set_object_member (o, "plan", plan);
+  json_object_set_object_member (o, "vm", json_object_ref (hook->workload));
+  json_object_set_string_member (o, "step", hook->step);
+  json_object_set_string_member (o, "migration", ctx->migration_id);
+  json_object_set_string_member (o, "targetName", ctx->name);
+  json_object_set_string_member (o, "targetNamespace", ctx->namespace);
+  char *text = mtv_json_object_to_string (o, FALSE);
+  return g_bytes_new_take (text, strlen (text));
+}
+
+gboolean
+mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop, GError **error)
+{
+  const char *command = mtv_json_string (hook->spec, "command");
+  const char *playbook = mtv_json_string (hook->spec, "playbook");
+  if ((command == NULL || *command == '\0') && (playbook == NULL || *playbook == '\0'))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "it has neither a command nor a playbook; a local target runs "
+                   "hooks on this host (an image runs only in a cluster)");
+      return FALSE;
+    }
+  g_autofree char *dir = g_dir_make_tmp ("mtvd-hook-XXXXXX", error);
+  if (dir == NULL)
+    return FALSE;
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (GBytes) input = NULL;
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_autofree char *e_plan = g_strdup_printf ("MTV_PLAN=%s", ctx->plan_name);
+  g_autofree char *e_vm = g_strdup_printf ("MTV_VM=%s", mtv_json_string (ctx->vm, "name"));
+  g_autofree char *e_step = g_strdup_printf ("MTV_STEP=%s", hook->step);
+  g_autofree char *e_migration = g_strdup_printf ("MTV_MIGRATION=%s", ctx->migration_id);
+  g_autofree char *e_target = g_strdup_printf ("MTV_TARGET_NAME=%s", ctx->name);
+  g_autofree char *e_namespace = g_strdup_printf ("MTV_TARGET_NAMESPACE=%s", ctx->namespace);
+  g_strv_builder_add_many (env, e_plan, e_vm, e_step, e_migration, e_target, e_namespace, NULL);
+  g_autofree char *e_home = g_strdup_printf ("HOME=%s", dir);
+  g_autofree char *e_tmp = g_strdup_printf ("ANSIBLE_LOCAL_TEMP=%s/.ansible", dir);
+  g_autofree char *e_remote = g_strdup_printf ("ANSIBLE_REMOTE_TEMP=%s/.ansible", dir);
+  gboolean ok = write_yaml (dir, "plan.yml", hook->plan, error) && write_yaml (dir, "workload.yml", hook->workload, error);
+  if (ok && command && *command)
+    {
+      ok = g_shell_parse_argv (command, NULL, &argv, error);
+      input = command_input (ctx, hook);
+    }
+  else if (ok)
+    {
+      gsize len = 0;
+      g_autofree guchar *text = g_base64_decode (playbook, &len);
+      g_autofree char *path = g_build_filename (dir, "playbook.yml", NULL);
+      g_autoptr (JsonObject) vars = json_object_new ();
+      json_object_set_object_member (vars, "plan", json_object_ref (hook->plan));
+      json_object_set_object_member (vars, "workload", json_object_ref (hook->workload));
+      g_autofree char *ansible = g_find_program_in_path ("ansible-playbook");
+      if (ansible == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "its playbook needs ansible-playbook on this host "
+                       "(Debian's package ansible-core)");
+          ok = FALSE;
+        }
+      ok = ok && g_file_set_contents_full (path, (const char *) text, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, error)
+           && write_yaml (dir, "vars.yml", vars, error);
+      if (ok)
+        {
+          const char *const args[] = { ansible, "-i", "localhost,", "-c", "local", "-e", "@vars.yml", "playbook.yml", NULL };
+          argv = g_strdupv ((char **) args);
+          g_strv_builder_add_many (env, e_home, e_tmp, e_remote, "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+                                   "ANSIBLE_HOST_KEY_CHECKING=False", NULL);
+        }
+    }
+  g_auto (GStrv) environment = g_strv_builder_end (env);
+  Output output = { ctx, hook, 0 };
+  MtvCommand run = {
+    .argv = (const char *const *) argv,
+    .env = (const char *const *) environment,
+    .cwd = dir,
+    .input = input,
+    .timeout_seconds = hook->deadline,
+    .stop = stop,
+    .on_line = log_line,
+    .data = &output,
+  };
+  ok = ok && mtv_command_run (&run, error);
+  remove_tree (dir);
+  return ok;
+}
