@@ -344,6 +344,9 @@ mtv_cmd_describe (MtvCtl *ctl, MtvKind kind, int argc, char **argv)
   printf ("Generation:  %" G_GINT64_FORMAT "\n", json_object_get_int_member_with_default (metadata, "generation", 0));
   printf ("Status:      %s\n", json_object_get_string_member_with_default (status, "phase", ""));
   printf ("\n");
+  JsonNode *annotations = json_object_get_member (metadata, "annotations");
+  if (annotations)
+    describe_value ("Annotations", annotations, 0);
   describe_value ("Spec", json_object_get_member (manifest, "spec"), 0);
   printf ("\nConditions:\n");
   g_autoptr (MtvTable) table = mtv_table_new ("  TYPE", "STATUS", "CATEGORY", "REASON", "MESSAGE", "SINCE", NULL);
@@ -358,6 +361,8 @@ mtv_cmd_describe (MtvCtl *ctl, MtvKind kind, int argc, char **argv)
 #undef S
     }
   mtv_table_print (table);
+  if (kind == MTV_KIND_PLAN)
+    mtv_describe_plan_migrations (client, name, manifest);
   return 0;
 }
 

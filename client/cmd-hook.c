@@ -8,7 +8,10 @@ static const MtvFlag hook_flags[] = {
   { "image", 0, MTV_FLAG_STRING, "image", "Container image that runs the playbook", "IMAGE" },
   { "playbook", 0, MTV_FLAG_RAW, NULL, "Ansible playbook, inline or @file (sent base64-encoded)", "PLAYBOOK" },
   { "service-account", 0, MTV_FLAG_STRING, "serviceAccount", "Service account the hook runs as", "NAME" },
-  { "deadline", 0, MTV_FLAG_INT, "deadline", "Seconds the hook may run", "SECONDS" },
+  { "deadline", 0, MTV_FLAG_INT, "deadline", "Seconds the hook may run (0: 3600)", "SECONDS" },
+  { "command", 0, MTV_FLAG_STRING, "command",
+    "Local targets: a command line (shell words) run on this host, as root, with the plan and VM as JSON on stdin",
+    "'ARGV...'" },
 };
 
 int

@@ -121,6 +121,22 @@ watch (MtvClient *client, const char *migration_path, GError **error)
     }
 }
 
+/* A cutover time as given (RFC 3339, checked by mtvd) or "now". */
+static char *
+cutover_time (const char *given)
+{
+  if (given == NULL || g_str_equal (given, "now"))
+    {
+      g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+      return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+    }
+  return g_strdup (given);
+}
+
+static const MtvFlag start_flags[] = {
+  { "cutover", 'c', MTV_FLAG_RAW, NULL, "When a warm plan cuts over: RFC 3339 (2026-12-24T22:00:00Z) or now", "TIME" },
+};
+
 int
 mtv_cmd_start_plan (MtvCtl *ctl, int argc, char **argv)
 {
@@ -134,22 +150,116 @@ mtv_cmd_start_plan (MtvCtl *ctl, int argc, char **argv)
         memmove (&argv[i], &argv[i + 1], (size_t) (argc - i) * sizeof (char *));
         argc--, i--;
       }
+  MtvFlagValues values;
+  mtv_flag_values_init (&values, start_flags, G_N_ELEMENTS (start_flags));
   MtvClient *client;
   const char *name;
-  if (!mtv_ctl_parse ("NAME [--wait]", "Start a migration plan; --wait follows it with progress bars.", &argc, &argv,
-                      NULL, &name_flag, NULL, &error)
+  if (!mtv_ctl_parse ("NAME [--wait] [--cutover TIME]", "Start a migration plan; --wait follows it with progress bars.",
+                      &argc, &argv, &values, &name_flag, NULL, &error)
       || !(name = mtv_ctl_single_name (argc, argv, name_flag, "plan", &error))
       || !(client = mtv_ctl_client (ctl, &error)))
-    return mtv_ctl_finish (FALSE, error);
-  g_autofree char *path = mtv_client_start_plan (client, name, &error);
+    {
+      mtv_flag_values_clear (&values);
+      return mtv_ctl_finish (FALSE, error);
+    }
+  const char *given = g_hash_table_lookup (values.raw, "cutover");
+  g_autofree char *cutover = given ? cutover_time (given) : NULL;
+  mtv_flag_values_clear (&values);
+  g_autofree char *path = mtv_client_start_plan (client, name, cutover, &error);
   if (path == NULL)
     return mtv_ctl_finish (FALSE, error);
-  g_print ("plan/%s started (migration %s)\n", name, strrchr (path, '/') + 1);
+  g_print ("plan/%s started (migration %s)%s%s\n", name, strrchr (path, '/') + 1, cutover ? ", cutover at " : "",
+           cutover ? cutover : "");
   if (!wait)
     return 0;
   int status = watch (client, path, &error);
   if (error)
     return mtv_ctl_finish (FALSE, error);
+  return status;
+}
+
+/* The path of the plan's latest migration, or NULL with why there is none. */
+static char *
+latest_migration (MtvClient *client, const char *plan, GError **error)
+{
+  g_autoptr (MtvObject) object = mtv_client_get (client, MTV_KIND_PLAN, plan, error);
+  if (object == NULL)
+    return NULL;
+  const char *path = mtv_plan_get_migration (mtv_object_peek_plan (object));
+  if (path == NULL || g_str_equal (path, "/"))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "plan \"%s\" has not been started", plan);
+      return NULL;
+    }
+  return g_strdup (path);
+}
+
+static const MtvFlag cutover_flags[] = {
+  { "cutover", 'c', MTV_FLAG_RAW, NULL, "When to cut over: RFC 3339 (2026-12-24T22:00:00Z) or now (the default)", "TIME" },
+};
+
+int
+mtv_cmd_cutover_plan (MtvCtl *ctl, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name_flag = NULL;
+  gboolean all = FALSE;
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--all"))
+      {
+        all = TRUE;
+        memmove (&argv[i], &argv[i + 1], (size_t) (argc - i) * sizeof (char *));
+        argc--, i--;
+      }
+  MtvFlagValues values;
+  mtv_flag_values_init (&values, cutover_flags, G_N_ELEMENTS (cutover_flags));
+  MtvClient *client = NULL;
+  if (!mtv_ctl_parse ("NAME[,NAME...] | --all [--cutover TIME|now]",
+                      "Set or move the cutover of running warm plans (default: now).", &argc, &argv, &values,
+                      &name_flag, NULL, &error)
+      || !(client = mtv_ctl_client (ctl, &error)))
+    {
+      mtv_flag_values_clear (&values);
+      return mtv_ctl_finish (FALSE, error);
+    }
+  g_autofree char *when = cutover_time (g_hash_table_lookup (values.raw, "cutover"));
+  mtv_flag_values_clear (&values);
+  g_auto (GStrv) names = mtv_ctl_requested_names (argc, argv, name_flag);
+  g_autoptr (GPtrArray) plans = g_ptr_array_new_with_free_func (g_free);
+  for (guint n = 0; names[n]; n++)
+    g_ptr_array_add (plans, g_strdup (names[n]));
+  if (all)
+    {
+      /* Every plan whose latest migration runs. */
+      g_autolist (MtvObject) list = mtv_client_list (client, MTV_KIND_PLAN, &error);
+      if (error)
+        return mtv_ctl_finish (FALSE, error);
+      for (GList *l = list; l; l = l->next)
+        {
+          const char *path = mtv_plan_get_migration (mtv_object_peek_plan (l->data));
+          g_autoptr (MtvObject) m = path && !g_str_equal (path, "/") ? mtv_client_object (client, path, NULL) : NULL;
+          if (m && g_strcmp0 (mtv_migration_get_phase (mtv_object_peek_migration (m)), "Running") == 0)
+            g_ptr_array_add (plans, g_strdup (mtv_resource_get_name (mtv_object_peek_resource (l->data))));
+        }
+    }
+  if (plans->len == 0)
+    {
+      g_set_error (&error, MTV_ERROR, MTV_ERROR_INVALID, all ? "no plan is running" : "a plan name (or --all) is required");
+      return mtv_ctl_finish (FALSE, error);
+    }
+  int status = 0;
+  for (guint n = 0; n < plans->len; n++)
+    {
+      g_autoptr (GError) one = NULL;
+      g_autofree char *path = latest_migration (client, plans->pdata[n], &one);
+      if (path && mtv_client_cutover (client, path, when, &one))
+        g_print ("plan/%s: cutover at %s\n", (char *) plans->pdata[n], when);
+      else
+        {
+          mtv_client_print_error (one);
+          status = 1;
+        }
+    }
   return status;
 }
 

@@ -39,6 +39,8 @@ call (MtvClient *client, const char *path, const char *iface, const char *method
                                       CALL_TIMEOUT_MS, NULL, error);
 }
 
+static GDBusObjectManager *objects (MtvClient *client, GError **error);
+
 static GVariant *
 empty_options (void)
 {
@@ -148,17 +150,53 @@ mtv_client_query_inventory (MtvClient *client, const char *provider, const char 
 }
 
 char *
-mtv_client_start_plan (MtvClient *client, const char *plan, GError **error)
+mtv_client_start_plan (MtvClient *client, const char *plan, const char *cutover, GError **error)
 {
   g_autofree char *path = mtv_object_path_for (MTV_KIND_PLAN, plan);
+  GVariantDict options;
+  g_variant_dict_init (&options, NULL);
+  if (cutover)
+    g_variant_dict_insert (&options, "cutover", "s", cutover);
   g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Plan", "Start",
-                                     g_variant_new ("(@a{sv})", empty_options ()), "(o)", error);
+                                     g_variant_new ("(@a{sv})", g_variant_dict_end (&options)), "(o)", error);
   name_missing (error, MTV_KIND_PLAN, plan);
   if (reply == NULL)
     return NULL;
   char *migration = NULL;
   g_variant_get (reply, "(o)", &migration);
   return migration;
+}
+
+gboolean
+mtv_client_cutover (MtvClient *client, const char *migration_path, const char *when, GError **error)
+{
+  g_autoptr (GVariant) reply = call (client, migration_path, "org.mtvd.Mtv1.Migration", "Cutover",
+                                     g_variant_new ("(s@a{sv})", when, empty_options ()), NULL, error);
+  return reply != NULL;
+}
+
+GList *
+mtv_client_migrations (MtvClient *client, GError **error)
+{
+  GDBusObjectManager *manager = objects (client, error);
+  if (manager == NULL)
+    return NULL;
+  GList *found = NULL;
+  g_autolist (GDBusObject) all = g_dbus_object_manager_get_objects (manager);
+  for (GList *l = all; l; l = l->next)
+    if (mtv_object_peek_migration (MTV_OBJECT (l->data)))
+      found = g_list_prepend (found, g_object_ref (l->data));
+  return g_list_reverse (found);
+}
+
+MtvObject *
+mtv_client_object (MtvClient *client, const char *path, GError **error)
+{
+  GDBusObjectManager *manager = objects (client, error);
+  GDBusObject *object = manager ? g_dbus_object_manager_get_object (manager, path) : NULL;
+  if (object == NULL && manager)
+    g_set_error (error, MTV_ERROR, MTV_ERROR_NOT_FOUND, "%s is gone", path);
+  return object ? MTV_OBJECT (object) : NULL;
 }
 
 gboolean

@@ -31,8 +31,14 @@ char *mtv_client_get_inventory (MtvClient *client, const char *provider, const c
 char *mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
                                   guint64 *revision, GError **error);
 
-/* Plan.Start: the new migration's object path. */
-char *mtv_client_start_plan (MtvClient *client, const char *plan, GError **error);
+/* Plan.Start (@cutover: RFC 3339, or NULL): the new migration's object path. */
+char *mtv_client_start_plan (MtvClient *client, const char *plan, const char *cutover, GError **error);
+/* Migration.Cutover. */
+gboolean mtv_client_cutover (MtvClient *client, const char *migration_path, const char *when, GError **error);
+/* Every Migration object (MtvObject proxies), in the order the bus has them. */
+GList *mtv_client_migrations (MtvClient *client, GError **error);
+/* The object at @path; NotFound when it is gone. */
+MtvObject *mtv_client_object (MtvClient *client, const char *path, GError **error);
 /* Migration.Cancel. */
 gboolean mtv_client_cancel (MtvClient *client, const char *migration_path, const char *const *vms, GError **error);
 

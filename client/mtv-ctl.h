@@ -49,6 +49,10 @@ int mtv_cmd_settings_set (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_settings_unset (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_start_plan (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_cancel_plan (MtvCtl *ctl, int argc, char **argv);
+int mtv_cmd_cutover_plan (MtvCtl *ctl, int argc, char **argv);
+int mtv_cmd_get_migrations (MtvCtl *ctl, int argc, char **argv);
+/* describe plan: its latest migration's VMs and the migrations kept. */
+void mtv_describe_plan_migrations (MtvClient *client, const char *plan_name, JsonObject *manifest);
 int mtv_cmd_archive_plan (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_unarchive_plan (MtvCtl *ctl, int argc, char **argv);
 /* Draws the plan's latest migration until it ends; 0 when it succeeded. */

@@ -6,6 +6,7 @@
 #include <glib-unix.h>
 #include <libxml/parser.h>
 #include <locale.h>
+#include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <sys/stat.h>
 
@@ -79,6 +80,9 @@ main (int argc, char **argv)
   xmlThrDefSetGenericErrorFunc (NULL, silence_libxml);
   /* Files mtvd creates (the database with credentials) are for root only. */
   umask (0077);
+  /* A helper that exits without reading what mtvd writes to it (a hook's
+   * standard input) is its failure to report, not a signal that kills mtvd. */
+  signal (SIGPIPE, SIG_IGN);
 
   g_autoptr (GOptionContext) options = g_option_context_new ("- virtual machine migration service");
   g_option_context_add_main_entries (options, entries, NULL);

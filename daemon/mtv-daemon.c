@@ -516,6 +516,8 @@ export_manifest (MtvDaemon *daemon, MtvItem *item)
   g_autoptr (JsonObject) manifest = mtv_item_to_manifest (item, spec);
   if (info->export_status)
     info->export_status (daemon, item->record, json_object_get_object_member (manifest, "status"));
+  if (info->export_manifest)
+    info->export_manifest (daemon, item->record, manifest);
   return mtv_json_object_to_string (manifest, TRUE);
 }
 

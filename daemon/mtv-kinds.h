@@ -31,6 +31,8 @@ typedef struct {
   void (*export_spec) (MtvDaemon *daemon, const MtvRecord *record, JsonObject *spec);
   /* Completes the exported status (a plan's migration). */
   void (*export_status) (MtvDaemon *daemon, const MtvRecord *record, JsonObject *status);
+  /* Moves what Forklift's CRD has no field for into metadata.annotations. */
+  void (*export_manifest) (MtvDaemon *daemon, const MtvRecord *record, JsonObject *manifest);
 } MtvKindInfo;
 
 const MtvKindInfo *mtv_kind_info (MtvKind kind);

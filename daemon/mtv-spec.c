@@ -152,7 +152,7 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
     case MTV_FIELD_STRING:
       {
         const char *s = g_variant_get_string (value, NULL);
-        if (*s == '\0' && (field->flags & MTV_FIELD_REQUIRED))
+        if (*s == '\0' && (field->flags & (MTV_FIELD_REQUIRED | MTV_FIELD_NON_EMPTY)))
           {
             invalid (error, "%s: must not be empty", field->key);
             return NULL;

@@ -23,7 +23,7 @@ typedef enum {
 typedef enum {
   MTV_FIELD_REQUIRED = 1 << 0,
   MTV_FIELD_IMMUTABLE = 1 << 1,
-  MTV_FIELD_NON_EMPTY = 1 << 2,   /* a list must have at least one item */
+  MTV_FIELD_NON_EMPTY = 1 << 2,   /* a list must have at least one item, a string given must not be empty */
 } MtvFieldFlags;
 
 typedef struct {

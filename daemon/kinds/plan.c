@@ -2,6 +2,7 @@
 #include "map-common.h"
 #include "plan-vms.h"
 #include "plan-target.h"
+#include "plan-hooks.h"
 #include "migration/run.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
@@ -249,6 +250,7 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
                             "StorageMapNotReady");
   mtv_plan_check_vms (daemon, spec, status);
   mtv_plan_check_target (daemon, spec, status);
+  mtv_plan_check_hooks (daemon, spec, status);
 
   /* A plan that ran shows its latest migration, as Forklift's plan does. */
   MtvRun *run = mtv_daemon_plan_run (daemon, record->name);

@@ -79,6 +79,9 @@ struct _MtvTargetAdapter {
   gboolean (*create_vm) (const MtvTargetContext *ctx, GError **error);
   /* One phase of the live itinerary, by its name (Forklift's). */
   gboolean (*live_step) (const MtvTargetContext *ctx, const char *phase, GError **error);
+  /* Whether a hook (its spec) can run on this target, for the plan's
+   * validation; does not block. */
+  gboolean (*check_hook) (JsonObject *hook_spec, GError **error);
   /* Runs a hook where this target runs them; on failure the error says
    * why, with the hook's output. */
   gboolean (*run_hook) (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop, GError **error);

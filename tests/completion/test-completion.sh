@@ -31,5 +31,8 @@ check planvms mtvctl get inventory vms p -o ""
 check --query mtvctl get inventory vms p --qu
 check start mtvctl ""
 check plan mtvctl start ""
+check cutover mtvctl ""
+check plan mtvctl cutover ""
+check migrations mtvctl get ""
 check unset mtvctl settings ""
 exit $fail

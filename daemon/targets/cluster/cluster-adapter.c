@@ -252,6 +252,7 @@ const MtvTargetAdapter mtv_cluster_target = {
   .finish_disk = finish_disk,
   .create_vm = create_vm,
   .live_step = live_step,
+  .check_hook = mtv_cluster_check_hook,
   .run_hook = run_hook,
   .cleanup = cleanup,
 };

@@ -127,15 +127,24 @@ condition (JsonObject *job, const char *type)
 }
 
 gboolean
-mtv_cluster_run_hook (MtvKube *kube, const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop,
-                      GError **error)
+mtv_cluster_check_hook (JsonObject *spec, GError **error)
 {
-  if (mtv_json_string (hook->spec, "image") == NULL || !*mtv_json_string (hook->spec, "image"))
+  const char *image = mtv_json_string (spec, "image");
+  if (image == NULL || *image == '\0')
     {
       g_set_error (error, MTV_KUBE_ERROR, 0, "it has no image; a cluster runs hooks as Jobs (a command hook runs only "
                    "on a local target)");
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+mtv_cluster_run_hook (MtvKube *kube, const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop,
+                      GError **error)
+{
+  if (!mtv_cluster_check_hook (hook->spec, error))
+    return FALSE;
   g_autoptr (JsonObject) cm_intent = config_map (ctx, hook);
   g_autoptr (JsonObject) cm = mtv_kube_create (kube, &MTV_KUBE_CONFIG_MAPS, ctx->namespace, cm_intent, error);
   if (cm == NULL)

@@ -13,3 +13,5 @@
  * Blocking; @stop ends the wait (the Job is left to the VM's cleanup). */
 gboolean mtv_cluster_run_hook (MtvKube *kube, const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop,
                                GError **error);
+/* Whether the hook (its spec) can run in a cluster: it has an image. */
+gboolean mtv_cluster_check_hook (JsonObject *spec, GError **error);

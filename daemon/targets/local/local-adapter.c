@@ -127,6 +127,7 @@ const MtvTargetAdapter mtv_local_target = {
   .disk_sink = disk_sink,
   .finish_disk = finish_disk,
   .create_vm = create_vm,
+  .check_hook = mtv_local_check_hook,
   .run_hook = mtv_local_run_hook,
   .cleanup = cleanup,
 };

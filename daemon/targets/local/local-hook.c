@@ -80,16 +80,35 @@ command_input (const MtvTargetContext *ctx, const MtvHookRun *hook)
 }
 
 gboolean
-mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop, GError **error)
+mtv_local_check_hook (JsonObject *spec, GError **error)
 {
-  const char *command = mtv_json_string (hook->spec, "command");
-  const char *playbook = mtv_json_string (hook->spec, "playbook");
-  if ((command == NULL || *command == '\0') && (playbook == NULL || *playbook == '\0'))
+  const char *command = mtv_json_string (spec, "command");
+  const char *playbook = mtv_json_string (spec, "playbook");
+  if (command && *command)
+    return TRUE;
+  if (playbook == NULL || *playbook == '\0')
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "it has neither a command nor a playbook; a local target runs "
                    "hooks on this host (an image runs only in a cluster)");
       return FALSE;
     }
+  g_autofree char *ansible = g_find_program_in_path ("ansible-playbook");
+  if (ansible == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "its playbook needs ansible-playbook on this host "
+                   "(Debian's package ansible-core)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop, GError **error)
+{
+  const char *command = mtv_json_string (hook->spec, "command");
+  const char *playbook = mtv_json_string (hook->spec, "playbook");
+  if (!mtv_local_check_hook (hook->spec, error))
+    return FALSE;
   g_autofree char *dir = g_dir_make_tmp ("mtvd-hook-XXXXXX", error);
   if (dir == NULL)
     return FALSE;
@@ -121,12 +140,6 @@ mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancel
       json_object_set_object_member (vars, "plan", json_object_ref (hook->plan));
       json_object_set_object_member (vars, "workload", json_object_ref (hook->workload));
       g_autofree char *ansible = g_find_program_in_path ("ansible-playbook");
-      if (ansible == NULL)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "its playbook needs ansible-playbook on this host "
-                       "(Debian's package ansible-core)");
-          ok = FALSE;
-        }
       ok = ok && g_file_set_contents_full (path, (const char *) text, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, error)
            && write_yaml (dir, "vars.yml", vars, error);
       if (ok)

@@ -8,3 +8,6 @@
  * runner has them (and as extra vars plan and workload). Each line of its
  * output goes to the journal with the migration's, plan's and VM's fields. */
 gboolean mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *stop, GError **error);
+/* Whether the hook (its spec) can run here: a command, or a playbook with
+ * ansible-playbook installed. */
+gboolean mtv_local_check_hook (JsonObject *spec, GError **error);
