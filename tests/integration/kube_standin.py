@@ -44,7 +44,7 @@ import zlib
 
 import yaml
 
-from openapi import REFERENCE, definitions, validate
+from openapi import REFERENCE, definitions, openapi3_schemas, validate
 
 # (group, version, plural) -> (kind, namespaced, schema source, has status subresource)
 RESOURCES = {
@@ -67,7 +67,13 @@ RESOURCES = {
     ("kubevirt.io", "v1", "virtualmachineinstancemigrations"): ("VirtualMachineInstanceMigration", True,
                                                                 "swagger:kubevirt:v1.VirtualMachineInstanceMigration",
                                                                 True),
+    ("batch", "v1", "jobs"): ("Job", True, "openapi3:kubernetes/batch-v1-openapi.json:io.k8s.api.batch.v1.Job", True),
+    ("", "v1", "configmaps"): ("ConfigMap", True, "configmap", False),
 }
+
+# A ConfigMap's data keys and its size limit (Kubernetes' validation).
+CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_MAP_LIMIT = 1 << 20
 
 _crd_cache = {}
 
@@ -185,6 +191,8 @@ class Cluster:
         self.watch_close = threading.Event()
         self.uploads = {}          # (ns, name) -> path of the received disk
         self.volumes = {}          # (ns, claim) -> path: what an export serves for a PVC
+        self.job_behaviour = {}    # hook image -> (seconds, succeeds, message)
+        self.hook_runs = []        # what each hook Job ran with
         self.url = None
 
     # -- helpers
@@ -211,6 +219,12 @@ class Cluster:
             return
         if source.startswith("crd:"):
             errors = validate_structural(obj, crd_schema(source[4:]))
+        elif source.startswith("openapi3:"):
+            _, document, name = source.split(":")
+            errors = validate(obj, {"$ref": f"#/components/schemas/{name}"}, openapi3_schemas(document))
+            errors += self.job_rules(obj) if kind == "Job" else []
+        elif source == "configmap":
+            errors = self.config_map_rules(obj)
         else:
             _, project, name = source.split(":")
             errors = validate(obj, {"$ref": f"#/definitions/{name}"}, definitions(project))
@@ -220,9 +234,99 @@ class Cluster:
                             "causes": [{"reason": "FieldValueInvalid", "message": e.split(': ', 1)[-1],
                                         "field": e.split(':', 1)[0].lstrip('$.')} for e in errors]})
 
+    @staticmethod
+    def config_map_rules(obj):
+        """What the apiserver checks of a ConfigMap (its schema is not in
+        batch/v1's document): string data under valid keys, at most 1 MiB."""
+        errors = []
+        unknown = set(obj) - {"apiVersion", "kind", "metadata", "data", "binaryData", "immutable"}
+        errors += [f"$: unknown field \"{k}\"" for k in sorted(unknown)]
+        data = obj.get("data", {})
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            errors.append("$.data: expected an object of strings")
+        else:
+            errors += [f"$.data.{k}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+                       for k in data if not CONFIG_MAP_KEY.match(k)]
+            if sum(len(k) + len(v.encode()) for k, v in data.items()) > CONFIG_MAP_LIMIT:
+                errors.append("$.data: Too long: must have at most 1048576 bytes")
+        return errors
+
+    @staticmethod
+    def job_rules(obj):
+        """The Job validation the apiserver does beyond its schema."""
+        errors = []
+        meta = obj.get("metadata", {})
+        name = meta.get("name") or meta.get("generateName", "") + "xxxxx"
+        if len(name) > 63:
+            errors.append("$.metadata.name: must be no more than 63 characters (it becomes the job-name label)")
+        pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+        if pod.get("restartPolicy") not in ("Never", "OnFailure"):
+            errors.append("$.spec.template.spec.restartPolicy: Unsupported value: must be Never or OnFailure")
+        for i, c in enumerate(pod.get("containers", [])):
+            if not c.get("image"):
+                errors.append(f"$.spec.template.spec.containers[{i}].image: Required value")
+        volumes = {v.get("name") for v in pod.get("volumes", [])}
+        for i, c in enumerate(pod.get("containers", [])):
+            for m in c.get("volumeMounts", []):
+                if m.get("name") not in volumes:
+                    errors.append(f"$.spec.template.spec.containers[{i}].volumeMounts: Not found: {m.get('name')!r}")
+        return errors
+
+    def job_controller(self, ns, name):
+        """Kubernetes' Job controller, for what a test set: the hook's image
+        runs for job_behaviour[image] = (seconds, succeeds, message) (0.3 s and
+        success otherwise) and sees its ConfigMap as it was at the start;
+        activeDeadlineSeconds fails it with DeadlineExceeded."""
+        res = ("batch", "v1", "jobs")
+        with self.lock:
+            job = self.objects.get(res + (ns, name))
+            if job is None:
+                return
+            pod = job["spec"]["template"]["spec"]
+            image = pod["containers"][0]["image"]
+            seconds, succeeds, message = self.job_behaviour.get(image, (0.3, True, ""))
+            deadline = job["spec"].get("activeDeadlineSeconds")
+            mounted = {}
+            for vol in pod.get("volumes", []):
+                cm = self.objects.get(("", "v1", "configmaps", ns, vol.get("configMap", {}).get("name")))
+                if cm is None:
+                    seconds, succeeds, message = float("inf"), False, "configmap not found"
+                else:
+                    mounted.update(copy.deepcopy(cm.get("data", {})))
+            self.hook_runs.append({"namespace": ns, "job": name, "image": image, "files": mounted,
+                                   "serviceAccountName": pod.get("serviceAccountName"),
+                                   "command": pod["containers"][0].get("command")})
+            started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.set_job_status(ns, name, {"active": 1, "startTime": started})
+        if deadline is not None and seconds > deadline:
+            time.sleep(deadline)
+            status = {"failed": 1, "startTime": started, "conditions": [
+                {"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
+                 "message": "Job was active longer than specified deadline"}]}
+        else:
+            time.sleep(seconds)
+            backoff = job["spec"].get("backoffLimit", 6)
+            status = {"succeeded": 1, "startTime": started, "completionTime": started, "conditions": [
+                {"type": "Complete", "status": "True"}]} if succeeds else \
+                {"failed": backoff + 1, "startTime": started, "conditions": [
+                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                     "message": message or "Job has reached the specified backoff limit"}]}
+        with self.lock:
+            self.set_job_status(ns, name, status)
+
+    def set_job_status(self, ns, name, status):
+        res = ("batch", "v1", "jobs")
+        old = self.objects.get(res + (ns, name))
+        if old is not None:
+            new = copy.deepcopy(old)
+            new["status"] = status
+            self.store_update(res, ns, name, old, new, "status")
+
     # -- behaviour of CDI and KubeVirt
     def react(self, res, ns, obj):
         plural = res[2]
+        if plural == "jobs":
+            threading.Thread(target=self.job_controller, args=(ns, obj["metadata"]["name"]), daemon=True).start()
         if plural == "datavolumes" and "upload" in obj["spec"].get("source", {}) and "phase" not in obj.get("status", {}):
             obj.setdefault("status", {})
             obj["status"].update({"phase": "UploadReady", "progress": "N/A",

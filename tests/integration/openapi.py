@@ -21,8 +21,22 @@ def definitions(name):
 QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[munkMGTPE])?$")
 
 
+def openapi3_schemas(name):
+    """The component schemas of an OpenAPI v3 document (Kubernetes' own, e.g.
+    kubernetes/batch-v1-openapi.json); refs are #/components/schemas/NAME."""
+    key = "v3:" + name
+    if key not in _cache:
+        with open(os.path.join(REFERENCE, name)) as f:
+            _cache[key] = json.load(f)["components"]["schemas"]
+    return _cache[key]
+
+
 def validate(value, schema, defs, path="$", errors=None):
     errors = [] if errors is None else errors
+    if "allOf" in schema:  # OpenAPI v3 wraps a described $ref in allOf
+        for part in schema["allOf"]:
+            validate(value, part, defs, path, errors)
+        return errors
     if "$ref" in schema:
         ref = schema["$ref"].split("/")[-1]
         if ref not in defs:

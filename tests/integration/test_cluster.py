@@ -12,8 +12,13 @@ import unittest
 
 import os
 
+import base64
+
+import yaml
+
 import kube_standin
 from mtvtest import CallError, Sandbox, object_path, v
+from openapi import openapi3_schemas, validate
 from ovabuilder import make_ova
 
 S = lambda x: v("s", x)  # noqa: E731
@@ -180,6 +185,138 @@ class Cluster(unittest.TestCase):
             "sourceProvider": S(source), "targetProvider": S(target), "networkMap": S(plan + "-net"),
             "storageMap": S(plan + "-st"), "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True),
             "vms": v("aa{sv}", [{"name": S(vm)}])})
+
+    def kubevirt_vm(self, ns, name):
+        """A running VM in @ns whose root disk is a DataVolume with data."""
+        data = os.path.join(self.tmp, f"{name}-root.img")
+        with open(data, "wb") as f:
+            f.write(os.urandom(1 << 20) * 2 + b"\0" * (2 << 20))
+        cluster = self.cluster
+        with cluster.lock:
+            if ("", "v1", "namespaces", None, ns) not in cluster.objects:
+                cluster.put_object(("", "v1", "namespaces"), None,
+                                   {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, "ADDED")
+            cluster.create(("cdi.kubevirt.io", "v1beta1", "datavolumes"), ns, {
+                "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": name + "-root"},
+                "spec": {"source": {"blank": {}},
+                         "storage": {"storageClassName": "fast", "resources": {"requests": {"storage": "4Mi"}}}}})
+            cluster.create(("kubevirt.io", "v1", "virtualmachines"), ns, {
+                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+                "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                    "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}],
+                                           "interfaces": [{"name": "default", "masquerade": {}}]},
+                               "resources": {"requests": {"memory": "1Gi"}}},
+                    "networks": [{"name": "default", "pod": {}}],
+                    "volumes": [{"name": "root", "dataVolume": {"name": name + "-root"}}]}}}})
+            cluster.volumes[(ns, name + "-root")] = data
+        return data
+
+    def test_hooks_run_as_jobs(self):
+        self.kubevirt_vm("hooksrc", "hk1")
+        self.kubevirt_vm("hooksrc", "hk2")
+        self.provider("hksrc")
+        self.provider("hkdst")
+        self.status("hksrc", "Ready")
+        self.status("hkdst", "Ready")
+        playbook = "- hosts: localhost\n  tasks:\n  - debug: msg=hello\n"
+        hook = lambda name, **spec: self.sb.create("CreateHook", name, {  # noqa: E731
+            k: v("x", x) if isinstance(x, int) else S(x) for k, x in spec.items()})
+        hook("prep", image="quay.io/konveyor/hook-runner", playbook=base64.b64encode(playbook.encode()).decode(),
+             serviceAccount="mtv-hooks", deadline=30)
+        hook("notify", image="example.com/notify:1")
+        hook("broken", image="example.com/broken:1")
+        hook("slow", image="example.com/slow:1", deadline=1)
+        self.cluster.job_behaviour["example.com/broken:1"] = (0.2, False, "ansible: task 'quiesce' failed")
+        self.cluster.job_behaviour["example.com/slow:1"] = (30, True, "")
+        pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
+                                 "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
+        self.sb.create("CreateNetworkMap", "hk-net", {"sourceProvider": S("hksrc"), "targetProvider": S("hkdst"),
+                                                      "pairs": v("aa{sv}", [pair("pod", {"type": "pod"})])})
+        self.sb.create("CreateStorageMap", "hk-st", {"sourceProvider": S("hksrc"), "targetProvider": S("hkdst"),
+                                                     "pairs": v("aa{sv}", [pair(f"{vm}/{vm}-root", {"storageClass": "standard"})
+                                                                           for vm in ("hk1", "hk2")])})
+
+        def plan(name, vm, hooks):
+            self.sb.create("CreatePlan", name, {
+                "sourceProvider": S("hksrc"), "targetProvider": S("hkdst"), "networkMap": S("hk-net"),
+                "storageMap": S("hk-st"), "targetNamespace": S("mtv-test"),
+                "vms": v("aa{sv}", [{"name": S(vm), "hooks": v("aa{sv}", [{"hook": S(h), "step": S(step)}
+                                                                           for h, step in hooks])}])})
+
+        # Both hooks run as Jobs in the target namespace, as Forklift makes them.
+        plan("hk-ok", "hk1", [("prep", "PreHook"), ("notify", "PostHook")])
+        status = self.run_plan("hk-ok")
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"], indent=1))
+        vm = status["migration"]["vms"][0]
+        self.assertEqual([s["name"] for s in vm["pipeline"]],
+                         ["Initialize", "PreHook", "DiskTransfer", "VirtualMachineCreation", "PostHook"])
+        runs = {r["image"]: r for r in self.cluster.hook_runs}
+        prep, notify = runs["quay.io/konveyor/hook-runner"], runs["example.com/notify:1"]
+        self.assertEqual(prep["files"]["playbook.yml"], playbook)
+        self.assertEqual(yaml.safe_load(prep["files"]["plan.yml"])["targetNamespace"], "mtv-test")
+        self.assertEqual(yaml.safe_load(prep["files"]["workload.yml"])["name"], "hk1")
+        self.assertEqual(prep["serviceAccountName"], "mtv-hooks")
+        self.assertEqual(prep["command"][-2:], ["-p", "/tmp/hook/playbook.yml"])
+        self.assertIsNone(notify["command"])          # no playbook: the image's own entrypoint
+        self.assertEqual(notify["files"]["playbook.yml"], "")
+        plan_uid = self.sb.export(object_path("plans", "hk-ok"))["metadata"]["uid"]
+        with self.cluster.lock:
+            jobs = [o for k, o in self.cluster.objects.items() if k[2] == "jobs" and k[3] == "mtv-test"
+                    and o["metadata"]["labels"].get("app") == "hk1"]
+            cms = [o for k, o in self.cluster.objects.items() if k[2] == "configmaps" and k[3] == "mtv-test"
+                   and o["metadata"]["labels"].get("app") == "hk1"]
+            source = self.cluster.objects[("kubevirt.io", "v1", "virtualmachines", "hooksrc", "hk1")]
+        self.assertEqual(sorted(j["metadata"]["labels"]["step"] for j in jobs), ["PostHook", "PreHook"])
+        self.assertEqual(len(cms), 2)
+        schemas = openapi3_schemas("kubernetes/batch-v1-openapi.json")
+        for job in jobs:
+            labels = job["metadata"]["labels"]
+            self.assertEqual((labels["plan"], labels["resource"]), (plan_uid, "hook-config"))
+            self.assertEqual(labels["vmID"], source["metadata"]["uid"])
+            self.assertEqual(validate(job, {"$ref": "#/components/schemas/io.k8s.api.batch.v1.Job"}, schemas), [])
+            self.assertEqual(job["spec"]["template"]["spec"]["restartPolicy"], "Never")
+            self.assertEqual(job["spec"]["activeDeadlineSeconds"],
+                             30 if labels["step"] == "PreHook" else 3600)
+        self.assertEqual(source["spec"]["runStrategy"], "Halted")     # migrated cold: stopped after PreHook
+
+        # A failing PreHook fails the VM before its source is touched.
+        plan("hk-bad", "hk2", [("broken", "PreHook")])
+        status = self.run_plan("hk-bad")
+        self.assertEqual(status["phase"], "Failed")
+        error = status["migration"]["vms"][0]["error"]["reasons"][0]
+        self.assertIn("PreHook broken failed", error)
+        self.assertIn("BackoffLimitExceeded: ansible: task 'quiesce' failed", error)
+        with self.cluster.lock:
+            source = self.cluster.objects[("kubevirt.io", "v1", "virtualmachines", "hooksrc", "hk2")]
+            running = ("kubevirt.io", "v1", "virtualmachineinstances", "hooksrc", "hk2") in self.cluster.objects
+            exports = [k for k in self.cluster.objects if k[2] == "virtualmachineexports" and k[3] == "hooksrc"]
+        self.assertEqual(source["spec"]["runStrategy"], "Always")
+        self.assertTrue(running, "the source VM was stopped although its PreHook failed")
+        self.assertEqual(exports, [])
+        # ... and its Job and ConfigMap go, as its other objects would.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with self.cluster.lock:
+                left = [k for k, o in self.cluster.objects.items() if k[2] in ("jobs", "configmaps", "virtualmachines",
+                                                                                "datavolumes")
+                        and k[3] == "mtv-test" and o["metadata"].get("labels", {}).get("app") == "hk2"]
+            if not left:
+                break
+            time.sleep(0.3)
+        self.assertEqual(left, [])
+
+        # A hook past its deadline: the Job's DeadlineExceeded fails the VM.
+        plan("hk-slow", "hk2", [("slow", "PreHook")])
+        started = time.monotonic()
+        status = self.run_plan("hk-slow")
+        self.assertEqual(status["phase"], "Failed")
+        self.assertIn("DeadlineExceeded", status["migration"]["vms"][0]["error"]["reasons"][0])
+        self.assertLess(time.monotonic() - started, 30)
+        # A hook without an image cannot run in a cluster: the plan says so.
+        hook("local-only", command="/bin/true")
+        plan("hk-local", "hk2", [("local-only", "PostHook")])
+        st = self.wait_plan("hk-local", ("NotReady",), timeout=30)
+        self.assertIn("local-only: it has no image", {c["type"]: c for c in st["conditions"]}["HookNotValid"]["message"])
 
     def test_migrate_an_ova_vm_into_the_cluster(self):
         ovas = os.path.join(self.tmp, "ovas2")
