@@ -81,21 +81,28 @@ mtv_cmd_get_migrations (MtvCtl *ctl, int argc, char **argv)
       || !(client = mtv_ctl_client (ctl, &error)))
     return mtv_ctl_finish (FALSE, error);
   g_auto (GStrv) plans = mtv_ctl_requested_names (argc, argv, name_flag);
-  for (guint i = 0; plans[i]; i++)
-    {
-      g_autoptr (MtvObject) plan = mtv_client_get (client, MTV_KIND_PLAN, plans[i], &error);
-      if (plan == NULL)
-        return mtv_ctl_finish (FALSE, error);
-    }
-  g_autolist (MtvObject) objects = mtv_client_migrations (client, &error);
-  if (error)
+  /* By plan, each plan's oldest first (its Migrations property's order). */
+  g_autolist (MtvObject) objects = NULL;
+  if (plans[0])
+    for (guint i = 0; plans[i]; i++)
+      {
+        MtvObject *plan = mtv_client_get (client, MTV_KIND_PLAN, plans[i], &error);
+        if (plan == NULL)
+          return mtv_ctl_finish (FALSE, error);
+        objects = g_list_append (objects, plan);
+      }
+  else if ((objects = mtv_client_list (client, MTV_KIND_PLAN, &error)) == NULL && error)
     return mtv_ctl_finish (FALSE, error);
   g_autoptr (JsonArray) rows = json_array_new ();
   for (GList *l = objects; l; l = l->next)
     {
-      const char *plan = mtv_migration_get_plan (mtv_object_peek_migration (l->data));
-      if (plans[0] == NULL || g_strv_contains ((const char *const *) plans, plan))
-        json_array_add_object_element (rows, migration_json (client, l->data));
+      const char *const *paths = mtv_plan_get_migrations (mtv_object_peek_plan (l->data));
+      for (guint i = 0; paths && paths[i]; i++)
+        {
+          g_autoptr (MtvObject) m = mtv_client_object (client, paths[i], NULL);
+          if (m && mtv_object_peek_migration (m))
+            json_array_add_object_element (rows, migration_json (client, m));
+        }
     }
   if (format != MTV_OUTPUT_TABLE)
     {

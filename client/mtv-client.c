@@ -175,20 +175,6 @@ mtv_client_cutover (MtvClient *client, const char *migration_path, const char *w
   return reply != NULL;
 }
 
-GList *
-mtv_client_migrations (MtvClient *client, GError **error)
-{
-  GDBusObjectManager *manager = objects (client, error);
-  if (manager == NULL)
-    return NULL;
-  GList *found = NULL;
-  g_autolist (GDBusObject) all = g_dbus_object_manager_get_objects (manager);
-  for (GList *l = all; l; l = l->next)
-    if (mtv_object_peek_migration (MTV_OBJECT (l->data)))
-      found = g_list_prepend (found, g_object_ref (l->data));
-  return g_list_reverse (found);
-}
-
 MtvObject *
 mtv_client_object (MtvClient *client, const char *path, GError **error)
 {

@@ -35,8 +35,6 @@ char *mtv_client_query_inventory (MtvClient *client, const char *provider, const
 char *mtv_client_start_plan (MtvClient *client, const char *plan, const char *cutover, GError **error);
 /* Migration.Cutover. */
 gboolean mtv_client_cutover (MtvClient *client, const char *migration_path, const char *when, GError **error);
-/* Every Migration object (MtvObject proxies), in the order the bus has them. */
-GList *mtv_client_migrations (MtvClient *client, GError **error);
 /* The object at @path; NotFound when it is gone. */
 MtvObject *mtv_client_object (MtvClient *client, const char *path, GError **error);
 /* Migration.Cancel. */

@@ -916,11 +916,26 @@ handle_set_settings (MtvManager *manager, GDBusMethodInvocation *invocation, GVa
 /* Finished migrations kept per plan (on the bus and in the store). */
 #define KEPT_MIGRATIONS 10
 
+static void prune_runs (MtvDaemon *daemon, const char *plan);
+static void show_plan_runs (MtvDaemon *daemon, const char *plan);
+
 static gboolean
 schedule_now (gpointer data)
 {
   MtvDaemon *daemon = data;
   daemon->schedule_source = 0;
+  /* Runs that ended may push old ones out of their plans' history. */
+  g_autoptr (GHashTable) plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < daemon->runs->len; i++)
+    g_hash_table_add (plans, g_strdup (mtv_run_plan (daemon->runs->pdata[i])));
+  GHashTableIter iter;
+  const char *plan;
+  g_hash_table_iter_init (&iter, plans);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &plan, NULL))
+    {
+      prune_runs (daemon, plan);
+      show_plan_runs (daemon, plan);
+    }
   guint active = 0;
   for (guint i = 0; i < daemon->runs->len; i++)
     active += mtv_run_active (daemon->runs->pdata[i]);

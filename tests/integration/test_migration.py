@@ -335,6 +335,85 @@ class SlowMigration(Base):
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "slow")))
 
 
+class Runs(Base):
+    """What is asked of a plan's runs: refused when archived, cutover only
+    for warm plans, a bounded history that goes with its plan."""
+
+    def test_archived_plan_is_refused(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        r = self.sb.mtvctl("archive", "plan", "p")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with self.assertRaises(CallError) as cm:
+            self.start()
+        self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
+        self.assertIn("archived", cm.exception.message)
+        r = self.sb.mtvctl("start", "plan", "p")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("archived", r.stderr)
+        self.assertEqual(self.sb.objects()[object_path("plans", "p")]["org.mtvd.Mtv1.Plan"]["Migration"], "/")
+        r = self.sb.mtvctl("unarchive", "plan", "p")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.start()
+        st = self.wait_plan("p", lambda s: s["phase"] not in ("Ready", "Executing"), "the migration to end")
+        self.assertEqual(st["phase"], "Succeeded")
+
+    def test_cutover_is_refused_for_a_cold_plan(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        with self.assertRaises(CallError) as cm:
+            self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})",
+                         ({"cutover": v("s", "2030-01-01T00:00:00Z")},))
+        self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
+        self.assertIn("only warm migrations have a cutover", cm.exception.message)
+        r = self.sb.mtvctl("start", "plan", "p", "--cutover", "now")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cold migration; only warm migrations have a cutover", r.stderr)
+        self.assertEqual(self.sb.objects()[object_path("plans", "p")]["org.mtvd.Mtv1.Plan"]["Migration"], "/")
+        path = self.start()
+        self.wait_plan("p", lambda s: s["phase"] not in ("Ready", "Executing"), "the migration to end")
+        with self.assertRaises(CallError) as cm:
+            self.sb.call(path, "org.mtvd.Mtv1.Migration", "Cutover", "(sa{sv})", ("2030-01-01T00:00:00Z", {}))
+        self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
+        r = self.sb.mtvctl("cutover", "plan", "p")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("only warm migrations have a cutover", r.stderr)
+        self.assertEqual(self.sb.objects()[path]["org.mtvd.Mtv1.Migration"]["Cutover"], "")
+
+    def test_history_is_bounded_and_goes_with_its_plan(self):
+        make_ova(self.ovas, "vm1")
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        paths = []
+        for i in range(12):
+            # The first run migrates the VM; every later one fails: it is there.
+            paths.append(self.start())
+            self.wait_plan("p", lambda s: s.get("migration", {}).get("id") == paths[-1].rsplit("/", 1)[1]
+                           and s["phase"] not in ("Ready", "Executing"), f"run {i} to end")
+        kept = self.sb.objects()[object_path("plans", "p")]["org.mtvd.Mtv1.Plan"]["Migrations"]
+        self.assertEqual(kept, paths[2:])
+        self.assertNotIn(paths[0], self.sb.objects())
+        r = self.sb.mtvctl("get", "migrations", "p", "-o", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = json.loads(r.stdout)
+        self.assertEqual([x["id"] for x in rows], [p.rsplit("/", 1)[1] for p in paths[2:]])
+        self.assertEqual({x["phase"] for x in rows}, {"Failed"})
+        self.assertIn("already exists", rows[0]["vms"][0]["error"])
+        r = self.sb.mtvctl("get", "migrations")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(paths[-1].rsplit("/", 1)[1], r.stdout)
+        r = self.sb.mtvctl("describe", "plan", "p")
+        self.assertIn("Migrations (kept: the last 10)", r.stdout)
+        # Deleting the plan removes its migrations, from the bus and the store.
+        self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+        self.assertEqual([o for o in self.sb.objects() if "/migrations/" in o], [])
+        self.sb.kill_mtvd()
+        self.start_mtvd()
+        self.assertEqual([o for o in self.sb.objects() if "/migrations/" in o], [])
+        r = self.sb.mtvctl("get", "migrations", "p")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('Plan "p" does not exist', r.stderr)
+
+
 def mig_vm_path(test, vm):
     path = test.sb.export(object_path("plans", "p"))["status"]["migration"]["id"]
     names = [x["name"] for x in test.plan_status()["migration"]["vms"]]
