@@ -27,6 +27,7 @@ struct _MtvVm {
   char *started, *completed;
   guint64 bytes_total, bytes_base, bytes_now;
   guint disk;                 /* the disk being copied */
+  char *copy_round;           /* the copy phase and precopy the disk index is of */
   JsonArray *copies;          /* mtv-transfer's summary of each disk copied, with its index "disk" */
   JsonObject *session;        /* the source adapter's */
   JsonObject *target;         /* the target adapter's */

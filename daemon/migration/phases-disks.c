@@ -522,12 +522,19 @@ copy_next (MtvVm *v)
 void
 mtv_phase_copy_disks (MtvVm *v)
 {
-  if (v->resumed)
+  /* The stored disk index is this copy's only if the round it was stored
+   * for is this one: a restart just as the phase was entered finds the
+   * last round's there. */
+  g_autofree char *round = g_strdup_printf ("%s-%u", v->phase, v->precopies);
+  if (v->resumed && g_strcmp0 (v->copy_round, round) == 0)
     g_message ("migration %s: VM %s: resuming at disk %u", v->run->id, v->name, v->disk);
   else
     {
       v->disk = 0;
       v->bytes_base = v->bytes_now = 0;
+      g_free (v->copy_round);
+      v->copy_round = g_steal_pointer (&round);
+      mtv_vm_commit (v);
     }
   copy_next (v);
 }

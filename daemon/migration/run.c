@@ -49,6 +49,7 @@ vm_state (MtvVm *v)
   json_object_set_int_member (o, "bytesTotal", (gint64) v->bytes_total);
   json_object_set_int_member (o, "bytesDone", (gint64) (v->bytes_base + v->bytes_now));
   json_object_set_int_member (o, "disk", v->disk);
+  set_string (o, "copyRound", v->copy_round);
   json_object_set_int_member (o, "bytesBase", (gint64) v->bytes_base);
   json_object_set_array_member (o, "copies", json_array_ref (v->copies));
   json_object_set_object_member (o, "session", json_object_ref (v->session));
@@ -121,6 +122,7 @@ vm_load (MtvVm *v, JsonObject *o)
   v->started = member_or_null (o, "started");
   v->completed = member_or_null (o, "completed");
   v->disk = (guint) json_object_get_int_member_with_default (o, "disk", 0);
+  v->copy_round = member_or_null (o, "copyRound");
   v->bytes_base = (guint64) json_object_get_int_member_with_default (o, "bytesBase", 0);
   JsonNode *copies = json_object_get_member (o, "copies");
   if (copies && JSON_NODE_HOLDS_ARRAY (copies))

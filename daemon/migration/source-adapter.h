@@ -15,7 +15,7 @@ typedef struct {
   JsonObject *spec;          /* the provider's spec */
   JsonObject *credentials;   /* its write-only secrets */
   JsonObject *vm;            /* the inventory VM */
-  const char *workdir;       /* mtvd's private runtime directory (sockets, scripts) */
+  const char *workdir;       /* mtvd's private runtime directory (sockets, scripts; new at every start) */
   const char *snapshot;      /* warm: the snapshot disks are read from, else NULL */
   /* The VM's session: whatever the adapter keeps between calls (an export's
    * name, a snapshot's moref). The engine stores it, so it survives a

@@ -18,6 +18,7 @@ struct _MtvTargetContext {
   JsonObject *vm;              /* the source inventory VM */
   JsonObject *network_map, *storage_map;   /* map specs */
   JsonObject *provider_spec;   /* the target provider's spec */
+  const char *workdir;         /* mtvd's private runtime directory (new at every start) */
   /* The source, for what crosses both sides (live migration). */
   JsonObject *source_spec, *source_credentials;
   gpointer instance;           /* what attach returned */

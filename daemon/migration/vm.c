@@ -54,6 +54,7 @@ mtv_vm_free (MtvVm *v)
   json_array_unref (v->copies);
   g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
   g_free (v->error), g_free (v->started), g_free (v->completed), g_free (v->power), g_free (v->snapshot);
+  g_free (v->copy_round);
   g_free (v);
 }
 
@@ -472,6 +473,7 @@ mtv_vm_job_new (MtvVm *v, gboolean (*call) (MtvVmJob *, GCancellable *, GError *
     .network_map = ref_or_null (mtv_run_snap (run, "networkMap")),
     .storage_map = ref_or_null (mtv_run_snap (run, "storageMap")),
     .provider_spec = ref_or_null (mtv_json_object (mtv_run_snap (run, "targetProvider"), "spec")),
+    .workdir = keep (job->keep, run->host->runtime_dir),
     .source_spec = ref_or_null (job->source.spec),
     .source_credentials = ref_or_null (job->source.credentials),
     .instance = job->link ? job->link->instance : NULL,
