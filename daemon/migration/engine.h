@@ -1,12 +1,18 @@
 #pragma once
 /* The engine's own view of a run and its VMs, shared by the files of
- * daemon/migration/ and nothing else. */
-#include "run.h"
-#include "itinerary.h"
+ * daemon/migration/ and nothing else. It names the run's public types
+ * (run.h) and the itineraries' (itinerary.h) without including them:
+ * they are the engine's interface, this is its inside. */
 #include "source-adapter.h"
 #include "target-adapter.h"
 #include "work.h"
 #include "mtv-dbus-generated.h"
+
+typedef struct _MtvRun MtvRun;
+typedef struct _MtvRunHost MtvRunHost;
+typedef struct _MtvVm MtvVm;
+typedef struct _MtvPhase MtvPhase;
+typedef struct _MtvItinerary MtvItinerary;
 
 /* The target's per-run instance, counted: workers hold it too. */
 typedef struct {

@@ -1,6 +1,7 @@
 /* The itineraries as data, with Forklift's phase names and order (its
  * pkg/controller/plan/migrator/base/migrator.go and migrator/ocp/live.go). */
 #include "engine.h"
+#include "itinerary.h"
 
 /* ---- predicates: what the VM and its adapters say --------------------------------- */
 

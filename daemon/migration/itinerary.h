@@ -10,19 +10,21 @@
  * waiting (a timer or an event calls it again), or failing the VM. */
 typedef struct _MtvVm MtvVm;
 
-typedef struct {
+typedef struct _MtvPhase MtvPhase;
+struct _MtvPhase {
   const char *name;
   const char *step;
   gboolean (*applies) (MtvVm *vm);
   gboolean resumable;
   void (*run) (MtvVm *vm);
-} MtvPhase;
+};
 
-typedef struct {
+typedef struct _MtvItinerary MtvItinerary;
+struct _MtvItinerary {
   const char *type;              /* cold, warm, live, conversion */
   const MtvPhase *phases;
   guint n_phases;
-} MtvItinerary;
+};
 
 /* The itinerary of a plan type, or NULL. */
 const MtvItinerary *mtv_itinerary_for (const char *type);

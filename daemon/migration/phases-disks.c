@@ -4,6 +4,8 @@
  * target itself from mtvd's disk server. Disks go one after the other;
  * mtv-transfer keeps many requests in flight within each. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-json.h"
 
 #include <fcntl.h>

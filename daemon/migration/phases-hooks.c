@@ -1,6 +1,8 @@
 /* PreHook and PostHook: the VM's hook of that step, run where the target
  * runs hooks (a Job in the cluster, a command or ansible-playbook here). */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-json.h"
 
 /* A hook without a deadline gets this one: every wait ends. */

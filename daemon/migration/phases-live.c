@@ -1,6 +1,8 @@
 /* The live itinerary's phases: each is the target adapter's live_step of
  * the same name. The target VM runs (and exists) once the state moved. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 
 static gboolean
 live_step (MtvVmJob *job, GCancellable *stop, GError **error)

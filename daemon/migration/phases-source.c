@@ -1,6 +1,8 @@
 /* The phases that act on the source VM: Started (its session), and
  * StorePowerState, PowerOffSource, WaitForPowerOff. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 
 /* How long a source may take to power off, and how often it is asked. */
 #define POWER_OFF_SECONDS 300

@@ -1,5 +1,7 @@
 /* CreateVM, Completed, and ConvertGuest (which comes with guest conversion). */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 
 static gboolean
 create_vm (MtvVmJob *job, GCancellable *stop, GError **error)

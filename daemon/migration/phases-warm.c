@@ -2,6 +2,8 @@
  * what changed between them, and CopyingPaused, which waits for the next
  * precopy or the cutover. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-json.h"
 
 #include <errno.h>

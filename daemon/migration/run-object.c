@@ -2,6 +2,8 @@
  * per VM, their properties (which are the progress stream), and the
  * Migration's methods: check polkit, parse, call the run, reply. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-auth.h"
 #include "mtv-error.h"
 

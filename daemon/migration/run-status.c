@@ -1,6 +1,8 @@
 /* A run as Forklift's plan status.migration: per VM its phase, error and
  * pipeline, the pipeline's steps being those of the VM's itinerary. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-json.h"
 
 /* Forklift's DiskTransfer tasks: one per disk, in MB, with what mtv-transfer

@@ -1,6 +1,8 @@
 /* A run of a plan: its VMs, what it stores, how it comes back after a
  * restart of mtvd, and what can be asked of it (start, cancel, cutover). */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
 #include "mtv-names.h"

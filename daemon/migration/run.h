@@ -12,7 +12,8 @@ typedef struct _MtvSourceAdapter MtvSourceAdapter;
 typedef struct _MtvTargetAdapter MtvTargetAdapter;
 
 /* What the daemon gives runs: the engine knows nothing else of it. */
-typedef struct {
+typedef struct _MtvRunHost MtvRunHost;
+struct _MtvRunHost {
   GDBusObjectManagerServer *objects;
   MtvAuth *auth;                 /* for the Migration object's methods */
   const char *runtime_dir;       /* private directory: NBD sockets, scripts */
@@ -30,7 +31,7 @@ typedef struct {
   /* The adapters of a provider type, or NULL when it has none. */
   const MtvSourceAdapter *(*source_adapter) (gpointer data, const char *type);
   const MtvTargetAdapter *(*target_adapter) (gpointer data, const char *type);
-} MtvRunHost;
+};
 
 /* A new run of plan @plan. @snapshot holds what the run needs and keeps:
  * "planSpec", "planUid", "sourceProvider" and "targetProvider" ({"name",

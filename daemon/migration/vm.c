@@ -2,6 +2,8 @@
  * its function acts; adapters are called in workers through one job helper;
  * the end (success, failure, cancel) cleans up as the VM's state says. */
 #include "engine.h"
+#include "itinerary.h"
+#include "run.h"
 #include "mtv-json.h"
 #include "mtv-record.h"
 

@@ -1,5 +1,9 @@
-#include "transfer-http.h"
-#include "crc32c.h"
+/* An HTTP(S) upload as the sink: the disk, in order, as one gzip-compressed
+ * raw image POSTed (chunked) to an upload URL such as CDI's upload proxy,
+ * with a bearer token. Holes and zeroes compress to almost nothing on the
+ * wire. It is a stream: the stream engine (transfer-stream.c) feeds it in
+ * disk order; it cannot be read back. */
+#include "transfer-sink.h"
 #include "mtv-error.h"
 
 #include <curl/curl.h>
@@ -7,12 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-
-/* Matches transfer-copy.c's Range. */
-typedef struct {
-  guint64 offset, length;
-  gboolean zero;
-} HttpRange;
 
 gboolean
 mtv_is_http_url (const char *s)
@@ -24,6 +22,7 @@ mtv_is_http_url (const char *s)
 typedef struct {
   const MtvCopyOptions *options;
   int read_fd;
+  gint abort;                 /* the copy failed: end the upload as failed, not as complete */
   long status;
   GString *response;
   char curl_error[CURL_ERROR_SIZE];
@@ -39,6 +38,9 @@ on_read (char *buf, size_t size, size_t n, void *data)
       ssize_t got = read (u->read_fd, buf, size * n);
       if (got < 0 && errno == EINTR)
         continue;
+      /* The end of the stream: the image is whole only if the copy says so. */
+      if (got == 0 && g_atomic_int_get (&u->abort))
+        return CURL_READFUNC_ABORT;
       return got < 0 ? CURL_READFUNC_ABORT : (size_t) got;
     }
 }
@@ -269,24 +271,150 @@ compressor_finish (Compressor *c, GError **error)
 }
 
 typedef struct {
-  guint8 *buf;
-  guint64 offset, length;
-  gboolean done;
-  int err;
-} Slot;
+  MtvSink base;
+  const MtvCopyOptions *options;
+  Upload upload;
+  GThread *thread;
+  Compressor compressor;
+  guint64 at;                 /* what the stream has reached */
+  guint8 *zeroes;
+  gboolean finished;
+} HttpSink;
 
-static int
-on_slot_done (void *data, int *err)
+static const MtvSinkOps http_ops;
+
+/* Ends the upload and says how it went; the upload's own failure explains
+ * more than "it stopped taking data". */
+static gboolean
+end_upload (HttpSink *s, gboolean complete, GError **error)
 {
-  Slot *s = data;
-  s->done = TRUE;
-  s->err = *err;
-  return 1;
+  if (s->thread == NULL)
+    return complete;
+  if (!complete)
+    g_atomic_int_set (&s->upload.abort, 1);
+  close (s->compressor.fd);
+  s->compressor.fd = -1;
+  g_thread_join (s->thread);
+  s->thread = NULL;
+  Upload *u = &s->upload;
+  if (u->code != CURLE_OK || u->status < 200 || u->status >= 300)
+    {
+      if (!complete)
+        return FALSE;   /* the copy's own error says why */
+      if (u->code != CURLE_OK)
+        g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "upload to %s failed: %s", s->options->destination,
+                     u->curl_error);
+      else
+        g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "upload to %s failed: HTTP status %ld: %s",
+                     s->options->destination, u->status, g_strstrip (u->response->str));
+      return FALSE;
+    }
+  return complete;
 }
 
-gboolean
-mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 size, GArray *ranges,
-               MtvCopyResult *result, GError **error)
+/* A write the upload did not take: the upload's error replaces the pipe's. */
+static gboolean
+stream_failed (HttpSink *s, GError **error)
+{
+  g_autoptr (GError) upload_error = NULL;
+  g_atomic_int_set (&s->upload.abort, 0);
+  if (!end_upload (s, TRUE, &upload_error) && upload_error)
+    {
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&upload_error));
+    }
+  return FALSE;
+}
+
+/* The stream takes the disk in order: a gap before @offset is zeroes. */
+static gboolean
+reach (HttpSink *s, guint64 offset, GError **error)
+{
+  if (offset < s->at)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "the upload stream got offset %" G_GUINT64_FORMAT " after %"
+                   G_GUINT64_FORMAT, offset, s->at);
+      return FALSE;
+    }
+  if (offset > s->at && !push_zeroes (&s->compressor, s->zeroes, offset - s->at, error))
+    return stream_failed (s, error);
+  s->at = offset;
+  return TRUE;
+}
+
+static gboolean
+http_write (MtvSink *sink, const guint8 *buf, gsize len, guint64 offset, guint32 crc, GError **error)
+{
+  HttpSink *s = (HttpSink *) sink;
+  if (!reach (s, offset, error))
+    return FALSE;
+  if (!push (&s->compressor, buf, len, Z_NO_FLUSH, error))
+    return stream_failed (s, error);
+  s->at += len;
+  return TRUE;
+}
+
+static gboolean
+http_zero (MtvSink *sink, guint64 offset, guint64 length, GError **error)
+{
+  HttpSink *s = (HttpSink *) sink;
+  if (!reach (s, offset, error))
+    return FALSE;
+  if (!push_zeroes (&s->compressor, s->zeroes, length, error))
+    return stream_failed (s, error);
+  s->at += length;
+  return TRUE;
+}
+
+static gboolean
+http_settle (MtvSink *sink, GError **error)
+{
+  return TRUE;
+}
+
+/* The end of the stream: the gzip trailer, then the server's answer. */
+static gboolean
+http_flush (MtvSink *sink, GError **error)
+{
+  HttpSink *s = (HttpSink *) sink;
+  if (!compressor_finish (&s->compressor, error))
+    return stream_failed (s, error);
+  s->finished = TRUE;
+  return end_upload (s, TRUE, error);
+}
+
+static void
+http_close (MtvSink *sink)
+{
+  HttpSink *s = (HttpSink *) sink;
+  end_upload (s, s->finished, NULL);
+  deflateEnd (&s->compressor.z);
+  g_clear_pointer (&s->compressor.zero_block, g_bytes_unref);
+  if (s->compressor.fd >= 0)
+    close (s->compressor.fd);
+  g_string_free (s->upload.response, TRUE);
+  g_free (s->zeroes);
+  g_free (s);
+}
+
+static MtvSink *
+http_clone (MtvSink *sink, GError **error)
+{
+  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "an upload is one stream");
+  return NULL;
+}
+
+static const MtvSinkOps http_ops = {
+  .clone = http_clone,
+  .write = http_write,
+  .zero = http_zero,
+  .settle = http_settle,
+  .flush = http_flush,
+  .close = http_close,
+};
+
+MtvSink *
+mtv_sink_http_open (const MtvCopyOptions *options, GError **error)
 {
   static gsize curl_ready;
   if (g_once_init_enter (&curl_ready))
@@ -294,160 +422,26 @@ mtv_copy_http (const MtvCopyOptions *o, struct nbd_handle *src, const guint64 si
       curl_global_init (CURL_GLOBAL_DEFAULT);
       g_once_init_leave (&curl_ready, 1);
     }
-  gint64 started = g_get_monotonic_time (), last_report = 0;
   int fds[2];
   if (pipe (fds) < 0)
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "pipe: %s", g_strerror (errno));
-      return FALSE;
+      return NULL;
     }
-  Upload u = { .options = o, .read_fd = fds[0], .response = g_string_new (NULL) };
-  GThread *thread = g_thread_new ("upload", upload_thread, &u);
-  Compressor *c = g_new0 (Compressor, 1);
-  c->fd = fds[1];
-  gboolean started_ok = compressor_start (c, error);
-  g_autofree guint8 *zeroes = g_malloc0 (1 << 20);
-  g_autoptr (GChecksum) total = g_checksum_new (G_CHECKSUM_SHA256);
-  gboolean ok = started_ok;
-  guint64 at = 0;
-
-  /* Work in disk order: zero ranges and the holes between ranges become zeroes;
-   * data is read many requests ahead and consumed in order. */
-  GQueue slots = G_QUEUE_INIT;
-  guint r = 0;
-  guint64 next_read = 0; /* offset within ranges[r] of the next read to submit */
-  while (ok)
+  HttpSink *s = g_new0 (HttpSink, 1);
+  s->base.ops = &http_ops;
+  s->base.max_io = G_MAXSIZE;
+  s->base.ordered = TRUE;
+  s->options = options;
+  s->upload = (Upload) { .options = options, .read_fd = fds[0], .response = g_string_new (NULL) };
+  s->compressor.fd = fds[1];
+  s->zeroes = g_malloc0 (ZERO_BLOCK);
+  s->thread = g_thread_new ("upload", upload_thread, &s->upload);
+  if (!compressor_start (&s->compressor, error))
     {
-      /* Submit reads ahead, in order. */
-      while (g_queue_get_length (&slots) < MAX (1, o->requests) && r < ranges->len)
-        {
-          HttpRange *range = &g_array_index (ranges, HttpRange, r);
-          if (range->zero)
-            {
-              if (g_queue_is_empty (&slots))
-                {
-                  Slot *s = g_new0 (Slot, 1);
-                  s->offset = range->offset;
-                  s->length = range->length;
-                  s->done = TRUE; /* no buffer: zeroes */
-                  g_queue_push_tail (&slots, s);
-                  r++;
-                  next_read = 0;
-                }
-              break;
-            }
-          guint64 len = MIN ((guint64) o->request_size, range->length - next_read);
-          Slot *s = g_new0 (Slot, 1);
-          s->offset = range->offset + next_read;
-          s->length = len;
-          s->buf = g_malloc ((gsize) len);
-          nbd_completion_callback cb = { .callback = on_slot_done, .user_data = s };
-          if (nbd_aio_pread (src, s->buf, (size_t) len, s->offset, cb, 0) == -1)
-            {
-              s->done = TRUE;
-              s->err = EIO;
-            }
-          g_queue_push_tail (&slots, s);
-          next_read += len;
-          if (next_read >= range->length)
-            {
-              r++;
-              next_read = 0;
-            }
-        }
-      Slot *head = g_queue_peek_head (&slots);
-      if (head == NULL)
-        break;
-      while (!head->done)
-        if (nbd_poll (src, -1) == -1)
-          {
-            ok = FALSE;
-            g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "reading the source: %s", nbd_get_error ());
-            break;
-          }
-      if (!ok)
-        break;
-      g_queue_pop_head (&slots);
-      if (head->err)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "reading %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
-                       ": %s", head->length, head->offset, g_strerror (head->err));
-          ok = FALSE;
-        }
-      /* Holes before this slot, then the slot. */
-      if (ok && at < head->offset)
-        ok = push_zeroes (c, zeroes, head->offset - at, error);
-      if (ok && head->buf)
-        {
-          ok = push (c, head->buf, (gsize) head->length, Z_NO_FLUSH, error);
-          guint32 crc = GUINT32_TO_LE (mtv_crc32c (0, head->buf, (gsize) head->length));
-          guint64 header[2] = { GUINT64_TO_LE (head->offset), GUINT64_TO_LE (head->length) };
-          g_checksum_update (total, (const guint8 *) header, sizeof header);
-          g_checksum_update (total, (const guint8 *) &crc, sizeof crc);
-          result->bytes_read += head->length;
-          result->bytes_written += head->length;
-        }
-      else if (ok)
-        {
-          ok = push_zeroes (c, zeroes, head->length, error);
-          result->bytes_zeroed += head->length;
-        }
-      at = head->offset + head->length;
-      g_free (head->buf);
-      g_free (head);
-      if (*o->stop)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_CANCELLED, "cancelled at offset %" G_GUINT64_FORMAT, at);
-          ok = FALSE;
-        }
-      if (o->progress_fd >= 0 && (g_get_monotonic_time () - last_report > 500000))
-        {
-          last_report = g_get_monotonic_time ();
-          double seconds = MAX (0.001, (last_report - started) / 1e6);
-          g_autofree char *line = g_strdup_printf ("{\"bytes_done\": %" G_GUINT64_FORMAT ", \"bytes_total\": %" G_GUINT64_FORMAT
-                                                   ", \"bytes_read\": %" G_GUINT64_FORMAT ", \"rate\": %.0f}\n",
-                                                   at, size, result->bytes_read, at / seconds);
-          if (write (o->progress_fd, line, strlen (line)) < 0)
-            {
-            }
-        }
+      stream_failed (s, error);
+      http_close (&s->base);
+      return NULL;
     }
-  /* Trailing holes, and the end of the stream. */
-  if (ok && at < size)
-    ok = push_zeroes (c, zeroes, size - at, error);
-  if (ok)
-    ok = compressor_finish (c, error);
-  /* Outstanding reads must finish before their buffers go. */
-  while (!g_queue_is_empty (&slots))
-    {
-      Slot *s = g_queue_pop_head (&slots);
-      while (!s->done && nbd_poll (src, -1) != -1)
-        ;
-      g_free (s->buf);
-      g_free (s);
-    }
-  deflateEnd (&c->z);
-  g_clear_pointer (&c->zero_block, g_bytes_unref);
-  close (c->fd);
-  g_free (c);
-  g_thread_join (thread);
-  /* The upload's own failure explains more than "it stopped taking data". */
-  if (u.code != CURLE_OK || u.status < 200 || u.status >= 300)
-    {
-      g_clear_error (error);
-      if (u.code != CURLE_OK)
-        g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "upload to %s failed: %s", o->destination, u.curl_error);
-      else
-        g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "upload to %s failed: HTTP status %ld: %s", o->destination,
-                     u.status, g_strstrip (u.response->str));
-      ok = FALSE;
-    }
-  g_string_free (u.response, TRUE);
-  if (!ok)
-    return FALSE;
-  result->size = size;
-  result->checksum = g_strdup (g_checksum_get_string (total));
-  result->seconds = (g_get_monotonic_time () - started) / 1e6;
-  result->verified = FALSE; /* the receiver cannot be read back */
-  return TRUE;
+  return &s->base;
 }
