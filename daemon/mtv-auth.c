@@ -113,3 +113,12 @@ mtv_auth_check (MtvAuth *auth, GDBusMethodInvocation *invocation, const char *ac
                    : POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION,
     NULL, on_checked, call);
 }
+
+void
+mtv_reply (GDBusMethodInvocation *invocation, gboolean ok, const GError *error)
+{
+  if (ok)
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}

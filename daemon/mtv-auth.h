@@ -29,3 +29,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvAuth, mtv_auth_free)
 void mtv_auth_check (MtvAuth *auth, GDBusMethodInvocation *invocation, const char *action_id,
                      GVariant *options, const char *object_name, MtvAuthorizedFunc func,
                      gpointer data, GDestroyNotify destroy);
+
+/* Answers an invocation whose work returned @ok (and @error when not). */
+void mtv_reply (GDBusMethodInvocation *invocation, gboolean ok, const GError *error);

@@ -559,16 +559,6 @@ target_item (Target *t, GDBusMethodInvocation *invocation)
   return item;
 }
 
-/* Answers an invocation whose work returned @ok (and @error when not). */
-static void
-reply (GDBusMethodInvocation *invocation, gboolean ok, GError *error)
-{
-  if (ok)
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  else
-    g_dbus_method_invocation_return_gerror (invocation, error);
-}
-
 static void
 do_create (GDBusMethodInvocation *invocation, gpointer data)
 {
@@ -617,7 +607,7 @@ do_update (GDBusMethodInvocation *invocation, gpointer data)
   if (unset_v)
     unset = g_variant_get_strv (unset_v, NULL);
   gboolean ok = update_item (((Target *) data)->daemon, item, spec, unset, &error);
-  reply (invocation, ok, error);
+  mtv_reply (invocation, ok, error);
 }
 
 static void
@@ -628,7 +618,7 @@ do_delete (GDBusMethodInvocation *invocation, gpointer data)
   if (item == NULL)
     return;
   gboolean ok = delete_item (((Target *) data)->daemon, item, &error);
-  reply (invocation, ok, error);
+  mtv_reply (invocation, ok, error);
 }
 
 static void

@@ -42,78 +42,86 @@ requires_conversion (MtvVm *v)
 /* ---- the tables ------------------------------------------------------------------------ */
 
 #define PHASE(name, step, applies, resumable, run) { name, step, applies, resumable, run }
+/* The phases every itinerary has, the same everywhere. */
+#define STARTED PHASE ("Started", "Initialize", NULL, TRUE, mtv_phase_started)
+#define PRE_HOOK PHASE ("PreHook", "PreHook", has_pre_hook, FALSE, mtv_phase_hook)
+#define POST_HOOK PHASE ("PostHook", "PostHook", has_post_hook, FALSE, mtv_phase_hook)
+#define CREATE_DATA_VOLUMES PHASE ("CreateDataVolumes", "Initialize", NULL, FALSE, mtv_phase_create_data_volumes)
+#define COPY_DISKS PHASE ("CopyDisks", "DiskTransfer", NULL, TRUE, mtv_phase_copy_disks)
+#define CONVERT_GUEST PHASE ("ConvertGuest", "ImageConversion", requires_conversion, FALSE, mtv_phase_convert_guest)
+#define CREATE_VM PHASE ("CreateVM", "VirtualMachineCreation", NULL, FALSE, mtv_phase_create_vm)
+#define COMPLETED PHASE ("Completed", NULL, NULL, TRUE, mtv_phase_completed)
+/* Turning the source off, in the step @step. */
+#define POWER_OFF(step) \
+  PHASE ("StorePowerState", step, has_power, TRUE, mtv_phase_store_power_state), \
+  PHASE ("PowerOffSource", step, has_power, TRUE, mtv_phase_power_off), \
+  PHASE ("WaitForPowerOff", step, has_power, TRUE, mtv_phase_wait_for_power_off)
 
 static const MtvPhase cold[] = {
-  PHASE ("Started", "Initialize", NULL, TRUE, mtv_phase_started),
-  PHASE ("PreHook", "PreHook", has_pre_hook, FALSE, mtv_phase_hook),
-  PHASE ("StorePowerState", "Initialize", has_power, TRUE, mtv_phase_store_power_state),
-  PHASE ("PowerOffSource", "Initialize", has_power, TRUE, mtv_phase_power_off),
-  PHASE ("WaitForPowerOff", "Initialize", has_power, TRUE, mtv_phase_wait_for_power_off),
-  PHASE ("CreateDataVolumes", "Initialize", NULL, FALSE, mtv_phase_create_data_volumes),
-  PHASE ("CopyDisks", "DiskTransfer", NULL, TRUE, mtv_phase_copy_disks),
-  PHASE ("ConvertGuest", "ImageConversion", requires_conversion, FALSE, mtv_phase_convert_guest),
-  PHASE ("CreateVM", "VirtualMachineCreation", NULL, FALSE, mtv_phase_create_vm),
-  PHASE ("PostHook", "PostHook", has_post_hook, FALSE, mtv_phase_hook),
-  PHASE ("Completed", NULL, NULL, TRUE, mtv_phase_completed),
+  STARTED,
+  PRE_HOOK,
+  POWER_OFF ("Initialize"),
+  CREATE_DATA_VOLUMES,
+  COPY_DISKS,
+  CONVERT_GUEST,
+  CREATE_VM,
+  POST_HOOK,
+  COMPLETED,
 };
 
 /* Precopies loop from AddCheckpoint back to CopyDisks until CopyingPaused
  * finds the cutover time reached and goes on at StorePowerState. */
 static const MtvPhase warm[] = {
-  PHASE ("Started", "Initialize", NULL, TRUE, mtv_phase_started),
-  PHASE ("PreHook", "PreHook", has_pre_hook, FALSE, mtv_phase_hook),
+  STARTED,
+  PRE_HOOK,
   PHASE ("CreateInitialSnapshot", "Initialize", NULL, FALSE, mtv_phase_create_snapshot),
   PHASE ("WaitForInitialSnapshot", "Initialize", snapshots_take_time, TRUE, mtv_phase_wait_for_snapshot),
   PHASE ("StoreInitialSnapshotDeltas", "Initialize", NULL, TRUE, mtv_phase_store_snapshot_deltas),
-  PHASE ("CreateDataVolumes", "Initialize", NULL, FALSE, mtv_phase_create_data_volumes),
-  PHASE ("CopyDisks", "DiskTransfer", NULL, TRUE, mtv_phase_copy_disks),
+  CREATE_DATA_VOLUMES,
+  COPY_DISKS,
   PHASE ("CopyingPaused", "DiskTransfer", NULL, TRUE, mtv_phase_copying_paused),
   PHASE ("RemovePreviousSnapshot", "DiskTransfer", NULL, TRUE, mtv_phase_remove_snapshot),
   PHASE ("CreateSnapshot", "DiskTransfer", NULL, FALSE, mtv_phase_create_snapshot),
   PHASE ("WaitForSnapshot", "DiskTransfer", snapshots_take_time, TRUE, mtv_phase_wait_for_snapshot),
   PHASE ("StoreSnapshotDeltas", "DiskTransfer", NULL, TRUE, mtv_phase_store_snapshot_deltas),
   PHASE ("AddCheckpoint", "DiskTransfer", NULL, TRUE, mtv_phase_add_checkpoint),
-  PHASE ("StorePowerState", "Cutover", has_power, TRUE, mtv_phase_store_power_state),
-  PHASE ("PowerOffSource", "Cutover", has_power, TRUE, mtv_phase_power_off),
-  PHASE ("WaitForPowerOff", "Cutover", has_power, TRUE, mtv_phase_wait_for_power_off),
+  POWER_OFF ("Cutover"),
   PHASE ("RemovePenultimateSnapshot", "Cutover", NULL, TRUE, mtv_phase_remove_snapshot),
   PHASE ("CreateFinalSnapshot", "Cutover", NULL, FALSE, mtv_phase_create_snapshot),
   PHASE ("WaitForFinalSnapshot", "Cutover", snapshots_take_time, TRUE, mtv_phase_wait_for_snapshot),
   PHASE ("AddFinalCheckpoint", "Cutover", NULL, TRUE, mtv_phase_add_checkpoint),
   PHASE ("Finalize", "Cutover", NULL, TRUE, mtv_phase_copy_disks),
   PHASE ("RemoveFinalSnapshot", "Cutover", NULL, TRUE, mtv_phase_remove_snapshot),
-  PHASE ("ConvertGuest", "ImageConversion", requires_conversion, FALSE, mtv_phase_convert_guest),
-  PHASE ("CreateVM", "VirtualMachineCreation", NULL, FALSE, mtv_phase_create_vm),
-  PHASE ("PostHook", "PostHook", has_post_hook, FALSE, mtv_phase_hook),
-  PHASE ("Completed", NULL, NULL, TRUE, mtv_phase_completed),
+  CONVERT_GUEST,
+  CREATE_VM,
+  POST_HOOK,
+  COMPLETED,
 };
 
 /* KubeVirt's decentralized live migration (Forklift's "ocp-live"); each
  * step is the target adapter's live_step. The waits resume: what they wait
  * for is in the VM's target state. */
 static const MtvPhase live[] = {
-  PHASE ("Started", "Initialize", NULL, TRUE, mtv_phase_started),
-  PHASE ("PreHook", "PreHook", has_pre_hook, FALSE, mtv_phase_hook),
+  STARTED,
+  PRE_HOOK,
   PHASE ("EnsureDataVolumes", "Initialize", NULL, FALSE, mtv_phase_live_step),
   PHASE ("CreateTarget", "Initialize", NULL, FALSE, mtv_phase_live_step),
   PHASE ("WaitForTargetVMI", "Initialize", NULL, TRUE, mtv_phase_live_step),
   PHASE ("CreateVirtualMachineInstanceMigrations", "Initialize", NULL, FALSE, mtv_phase_live_step),
   PHASE ("WaitForStateTransfer", "DiskTransfer", NULL, TRUE, mtv_phase_live_step),
-  PHASE ("PostHook", "PostHook", has_post_hook, FALSE, mtv_phase_hook),
-  PHASE ("Completed", NULL, NULL, TRUE, mtv_phase_completed),
+  POST_HOOK,
+  COMPLETED,
 };
 
 /* The disks are already on the target; only the guest is converted. */
 static const MtvPhase conversion[] = {
-  PHASE ("Started", "Initialize", NULL, TRUE, mtv_phase_started),
-  PHASE ("PreHook", "PreHook", has_pre_hook, FALSE, mtv_phase_hook),
-  PHASE ("StorePowerState", "Initialize", has_power, TRUE, mtv_phase_store_power_state),
-  PHASE ("PowerOffSource", "Initialize", has_power, TRUE, mtv_phase_power_off),
-  PHASE ("WaitForPowerOff", "Initialize", has_power, TRUE, mtv_phase_wait_for_power_off),
-  PHASE ("ConvertGuest", "ImageConversion", requires_conversion, FALSE, mtv_phase_convert_guest),
-  PHASE ("CreateVM", "VirtualMachineCreation", NULL, FALSE, mtv_phase_create_vm),
-  PHASE ("PostHook", "PostHook", has_post_hook, FALSE, mtv_phase_hook),
-  PHASE ("Completed", NULL, NULL, TRUE, mtv_phase_completed),
+  STARTED,
+  PRE_HOOK,
+  POWER_OFF ("Initialize"),
+  CONVERT_GUEST,
+  CREATE_VM,
+  POST_HOOK,
+  COMPLETED,
 };
 
 static const MtvItinerary itineraries[] = {

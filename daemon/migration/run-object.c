@@ -112,15 +112,6 @@ call_run (Call *c, GDBusMethodInvocation *invocation)
 }
 
 static void
-reply (GDBusMethodInvocation *invocation, gboolean ok, GError *error)
-{
-  if (ok)
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  else
-    g_dbus_method_invocation_return_gerror (invocation, error);
-}
-
-static void
 do_cancel (GDBusMethodInvocation *invocation, gpointer data)
 {
   MtvRun *run = call_run (data, invocation);
@@ -130,7 +121,7 @@ do_cancel (GDBusMethodInvocation *invocation, gpointer data)
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(^a&s@a{sv})", &vms, NULL);
   g_autoptr (GError) error = NULL;
   gboolean ok = mtv_run_cancel (run, vms, &error);
-  reply (invocation, ok, error);
+  mtv_reply (invocation, ok, error);
 }
 
 static void
@@ -143,7 +134,7 @@ do_cutover (GDBusMethodInvocation *invocation, gpointer data)
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})", &when, NULL);
   g_autoptr (GError) error = NULL;
   gboolean ok = mtv_run_set_cutover (run, when, &error);
-  reply (invocation, ok, error);
+  mtv_reply (invocation, ok, error);
 }
 
 static gboolean
