@@ -83,6 +83,9 @@ main (int argc, char **argv)
   /* A helper that exits without reading what mtvd writes to it (a hook's
    * standard input) is its failure to report, not a signal that kills mtvd. */
   signal (SIGPIPE, SIG_IGN);
+  /* Blocking work runs in GLib's worker threads; keeping idle ones (as many
+   * as VMs may run at once) spares creating a thread for every adapter call. */
+  g_thread_pool_set_max_unused_threads (32);
 
   g_autoptr (GOptionContext) options = g_option_context_new ("- virtual machine migration service");
   g_option_context_add_main_entries (options, entries, NULL);

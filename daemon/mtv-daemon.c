@@ -37,6 +37,7 @@ struct _MtvDaemon {
   guint max_in_flight;             /* --max-vms-in-flight: the default */
   JsonObject *settings;
   guint schedule_source;
+  char *runs_seen;                 /* the runs' ids and phases when statuses were last refreshed */
 };
 
 /* ---- lookups used by the kinds ------------------------------------------------ */
@@ -61,17 +62,13 @@ mtv_daemon_provider_has_credentials (MtvDaemon *daemon, const char *name)
   return item && item->secret_keys[0] != NULL;
 }
 
+/* Read from the store at start and kept with the item as it changes:
+ * every adapter call of a migration wants them. */
 JsonObject *
 mtv_daemon_provider_credentials (MtvDaemon *daemon, const char *name)
 {
-  g_autoptr (GError) error = NULL;
-  JsonObject *credentials = mtv_store_get_credentials (daemon->store, name, &error);
-  if (credentials == NULL)
-    {
-      g_warning ("provider %s: credentials unreadable: %s", name, error->message);
-      credentials = json_object_new ();
-    }
-  return credentials;
+  MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
+  return item && item->credentials ? mtv_json_object_copy (item->credentials) : json_object_new ();
 }
 
 MtvProviderRuntime *
@@ -233,17 +230,19 @@ merge_secret (JsonObject *stored, JsonObject *changes)
   return merged;
 }
 
-static GStrv
-secret_keys_of (JsonObject *secret)
+/* The item's credentials as stored, and the names it shows of them. */
+static void
+set_credentials (MtvItem *item, JsonObject *credentials)
 {
-  g_autoptr (GList) keys = json_object_get_members (secret);
+  g_autoptr (GList) keys = json_object_get_members (credentials);
   keys = g_list_sort (keys, (GCompareFunc) g_strcmp0);
-  GStrvBuilder *b = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   for (GList *l = keys; l; l = l->next)
     g_strv_builder_add (b, l->data);
-  GStrv result = g_strv_builder_end (b);
-  g_strv_builder_unref (b);
-  return result;
+  g_strfreev (item->secret_keys);
+  item->secret_keys = g_strv_builder_end (b);
+  g_clear_pointer (&item->credentials, json_object_unref);
+  item->credentials = json_object_ref (credentials);
 }
 
 static void export_item (MtvDaemon *daemon, MtvItem *item);
@@ -387,10 +386,7 @@ create_item (MtvDaemon *daemon, MtvKind kind, const char *name, GVariant *spec_i
 
   MtvItem *item = mtv_item_new (g_steal_pointer (&record));
   if (stored_secret)
-    {
-      g_strfreev (item->secret_keys);
-      item->secret_keys = secret_keys_of (stored_secret);
-    }
+    set_credentials (item, stored_secret);
   export_item (daemon, item);
   refresh_statuses (daemon);
   g_message ("created %s %s", mtv_kind_to_string (kind), name);
@@ -417,10 +413,7 @@ update_item (MtvDaemon *daemon, MtvItem *item, GVariant *spec_in, const char *co
     return FALSE;
   if (secret)
     {
-      g_autoptr (JsonObject) old = mtv_store_get_credentials (daemon->store, record->name, error);
-      if (old == NULL)
-        return FALSE;
-      stored_secret = merge_secret (old, secret);
+      stored_secret = merge_secret (item->credentials, secret);
     }
 
   gboolean changed = !mtv_json_object_equal (spec, record->spec);
@@ -434,10 +427,7 @@ update_item (MtvDaemon *daemon, MtvItem *item, GVariant *spec_in, const char *co
   record->spec = g_steal_pointer (&spec);
   record->generation = updated.generation;
   if (stored_secret)
-    {
-      g_strfreev (item->secret_keys);
-      item->secret_keys = secret_keys_of (stored_secret);
-    }
+    set_credentials (item, stored_secret);
   mtv_item_sync_properties (item);
   if (changed)
     start_runtime (daemon, item);
@@ -909,11 +899,34 @@ handle_set_settings (MtvManager *manager, GDBusMethodInvocation *invocation, GVa
 static void prune_runs (MtvDaemon *daemon, const char *plan);
 static void show_plan_runs (MtvDaemon *daemon, const char *plan);
 
+/* Every run's id and phase: what the plans' statuses and histories follow. */
+static char *
+runs_signature (MtvDaemon *daemon)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < daemon->runs->len; i++)
+    g_string_append_printf (s, "%s:%s ", mtv_run_id (daemon->runs->pdata[i]), mtv_run_phase (daemon->runs->pdata[i]));
+  return g_string_free (s, FALSE);
+}
+
 static gboolean
 schedule_now (gpointer data)
 {
   MtvDaemon *daemon = data;
   daemon->schedule_source = 0;
+  guint active = 0;
+  for (guint i = 0; i < daemon->runs->len; i++)
+    active += mtv_run_active (daemon->runs->pdata[i]);
+  guint limit = max_in_flight (daemon);
+  for (guint i = 0; i < daemon->runs->len && active < limit; i++)
+    active += mtv_run_start_pending (daemon->runs->pdata[i], limit - active);
+  /* A VM that ended changes a plan's status only when its run ends with it
+   * (most VMs do not end a run): statuses are computed again then. */
+  g_autofree char *seen = runs_signature (daemon);
+  if (g_strcmp0 (seen, daemon->runs_seen) == 0)
+    return G_SOURCE_REMOVE;
+  g_free (daemon->runs_seen);
+  daemon->runs_seen = g_steal_pointer (&seen);
   /* Runs that ended may push old ones out of their plans' history. */
   g_autoptr (GHashTable) plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < daemon->runs->len; i++)
@@ -926,12 +939,6 @@ schedule_now (gpointer data)
       prune_runs (daemon, plan);
       show_plan_runs (daemon, plan);
     }
-  guint active = 0;
-  for (guint i = 0; i < daemon->runs->len; i++)
-    active += mtv_run_active (daemon->runs->pdata[i]);
-  guint limit = max_in_flight (daemon);
-  for (guint i = 0; i < daemon->runs->len && active < limit; i++)
-    active += mtv_run_start_pending (daemon->runs->pdata[i], limit - active);
   refresh_statuses (daemon);
   return G_SOURCE_REMOVE;
 }
@@ -954,6 +961,12 @@ static gboolean
 save_run (gpointer data, const char *id, const char *plan, JsonObject *state, GError **error)
 {
   return mtv_store_put_run (((MtvDaemon *) data)->store, id, plan, state, error);
+}
+
+static gboolean
+save_run_vm (gpointer data, const char *id, guint index, JsonObject *state, GError **error)
+{
+  return mtv_store_put_run_vm (((MtvDaemon *) data)->store, id, index, state, error);
 }
 
 /* The plan's Migration (latest) and Migrations (all kept) properties. */
@@ -1299,8 +1312,7 @@ load_items (MtvDaemon *daemon, GError **error)
               mtv_item_free (item);
               return FALSE;
             }
-          g_strfreev (item->secret_keys);
-          item->secret_keys = secret_keys_of (secret);
+          set_credentials (item, secret);
         }
       export_item (daemon, item);
     }
@@ -1389,6 +1401,7 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *
     .data = daemon,
     .changed = on_run_changed,
     .save = save_run,
+    .save_vm = save_run_vm,
     .credentials = host_credentials,
     .precopy_interval = precopy_interval,
     .source_adapter = host_source_adapter,
@@ -1451,6 +1464,7 @@ mtv_daemon_free (MtvDaemon *daemon)
   if (daemon->runtime_dir)
     g_rmdir (daemon->runtime_dir);
   g_free (daemon->runtime_dir);
+  g_free (daemon->runs_seen);
   g_free (daemon->checkpoint_dir);
   g_free (daemon->transfer_path);
   g_clear_pointer (&daemon->settings, json_object_unref);

@@ -29,6 +29,7 @@ mtv_item_free (MtvItem *item)
   g_clear_object (&item->resource);
   g_clear_object (&item->object);
   g_strfreev (item->secret_keys);
+  g_clear_pointer (&item->credentials, json_object_unref);
   g_free (item->object_path);
   mtv_record_free (item->record);
   g_free (item);

@@ -6,6 +6,7 @@
 typedef struct {
   MtvRecord *record;
   GStrv secret_keys;               /* names of stored credential fields */
+  JsonObject *credentials;         /* a provider's, as stored (never shown) */
   char *object_path;
   MtvObjectSkeleton *object;
   MtvResource *resource;

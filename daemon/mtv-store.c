@@ -30,6 +30,12 @@ static const char schema[] =
   "  id TEXT UNIQUE NOT NULL,"
   "  plan TEXT NOT NULL,"
   "  state TEXT NOT NULL);"
+  /* Each VM of a run apart: a VM's phase change writes its own row only. */
+  "CREATE TABLE IF NOT EXISTS run_vms ("
+  "  run TEXT NOT NULL,"
+  "  idx INTEGER NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  PRIMARY KEY (run, idx));"
   "CREATE TABLE IF NOT EXISTS credentials ("
   "  provider TEXT PRIMARY KEY NOT NULL,"
   "  data TEXT NOT NULL);"
@@ -274,9 +280,50 @@ mtv_store_put_run (MtvStore *store, const char *id, const char *plan, JsonObject
 }
 
 gboolean
+mtv_store_put_run_vm (MtvStore *store, const char *id, guint index, JsonObject *state, GError **error)
+{
+  g_autofree char *text = mtv_json_object_to_string (state, FALSE);
+  return run (store, "INSERT INTO run_vms (run, idx, state) VALUES (?, ?, ?)"
+                     " ON CONFLICT (run, idx) DO UPDATE SET state = excluded.state;",
+              g_variant_new ("(sts)", id, (guint64) index, text), error);
+}
+
+gboolean
 mtv_store_delete_run (MtvStore *store, const char *id, GError **error)
 {
-  return run (store, "DELETE FROM runs WHERE id = ?;", g_variant_new ("(s)", id), error);
+  return exec (store, "BEGIN;", error)
+      && in_transaction (store, run (store, "DELETE FROM run_vms WHERE run = ?;", g_variant_new ("(s)", id), error)
+                                  && run (store, "DELETE FROM runs WHERE id = ?;", g_variant_new ("(s)", id), error),
+                         error);
+}
+
+/* The VMs' states of run @id, by index, as "vmStates". */
+static gboolean
+load_run_vms (MtvStore *store, const char *id, JsonObject *state, GError **error)
+{
+  static const char sql[] = "SELECT idx, state FROM run_vms WHERE run = ? ORDER BY idx;";
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return sql_failed (store, rc, sql, error);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  JsonArray *vms = json_array_new ();
+  json_object_set_array_member (state, "vmStates", vms);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      guint index = (guint) sqlite3_column_int64 (stmt, 0);
+      g_autoptr (GError) local_error = NULL;
+      JsonObject *vm = mtv_json_object_from_string ((const char *) sqlite3_column_text (stmt, 1), "run VM", &local_error);
+      if (vm == NULL)
+        {
+          g_warning ("state database: migration %s: skipping VM %u: %s", id, index, local_error->message);
+          continue;
+        }
+      json_object_set_int_member (vm, "index", index);
+      json_array_add_object_element (vms, vm);
+    }
+  sqlite3_finalize (stmt);
+  return rc == SQLITE_DONE || sql_failed (store, rc, sql, error);
 }
 
 GPtrArray *
@@ -303,6 +350,11 @@ mtv_store_load_runs (MtvStore *store, GError **error)
         }
       json_object_set_string_member (state, "id", id);
       g_ptr_array_add (runs, state);
+      if (!load_run_vms (store, id, state, error))
+        {
+          sqlite3_finalize (stmt);
+          return NULL;
+        }
     }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)

@@ -22,8 +22,12 @@ gboolean mtv_store_delete (MtvStore *store, MtvKind kind, const char *name, GErr
 GPtrArray *mtv_store_load_all (MtvStore *store, GError **error);
 /* Migration runs: their state as JSON, by id. */
 gboolean mtv_store_put_run (MtvStore *store, const char *id, const char *plan, JsonObject *state, GError **error);
+/* A run's VM @index, apart from the run (a VM's change writes only its row). */
+gboolean mtv_store_put_run_vm (MtvStore *store, const char *id, guint index, JsonObject *state, GError **error);
+/* Removes a run with its VMs. */
 gboolean mtv_store_delete_run (MtvStore *store, const char *id, GError **error);
-/* id -> state (JsonObject), in the order they were started. */
+/* id -> state (JsonObject) with "vmStates" (each with its "index"), in the
+ * order they were started. */
 GPtrArray *mtv_store_load_runs (MtvStore *store, GError **error);
 
 /* Service settings (JSON object), {} when none were set. */

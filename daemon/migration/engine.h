@@ -42,6 +42,7 @@ struct _MtvVm {
   gboolean allocated;         /* the target may hold something of this VM */
   gboolean created;           /* the target VM exists: kept when a later phase fails */
   gboolean release_pending;   /* the source's session (and power) are still to be released */
+  gboolean cleanup_pending;   /* what a failed VM left on the target is still to be removed */
   char *snapshot;             /* warm: the snapshot the next copy reads */
   JsonObject *checkpoint;     /* warm: the disks' state the copies have reached */
   JsonObject *next_checkpoint;/* warm: the disks' state at the current snapshot */
@@ -60,6 +61,8 @@ struct _MtvVm {
   void (*wait_then) (MtvVm *v);
   guint wait_ticks;
   guint busy;                 /* adapter jobs in flight */
+  gboolean dirty;             /* committed, not yet stored */
+  guint flush_source;
   char *socket;               /* the copy in flight: NBD server, mtv-transfer, pull */
   GSubprocess *server, *transfer;
   GCancellable *io;
@@ -94,8 +97,10 @@ void mtv_target_link_release (MtvTargetLink *link);
 /* ---- run.c ---------------------------------------------------------------------- */
 JsonObject *mtv_run_snap (MtvRun *run, const char *key);
 const char *mtv_run_target_namespace (MtvRun *run);
-/* Stores the run's state; shown nowhere. */
+/* Stores the run's own state (not its VMs'). */
 void mtv_run_save (MtvRun *run);
+/* Stores one VM's state. */
+void mtv_vm_save (MtvVm *v);
 /* Recomputes the run's phase from its VMs'. */
 void mtv_run_update_phase (MtvRun *run);
 
@@ -118,8 +123,13 @@ void mtv_vm_interrupted (MtvVm *v);
 void mtv_vm_release_source (MtvVm *v);
 /* Removes what a VM left on the target, in the background. */
 void mtv_vm_cleanup_target (MtvVm *v);
-/* Stores the run and shows the VM (after a change of its stored fields). */
+/* A change of the VM's stored fields: stored, and then shown, before the VM
+ * next acts (mtv_vm_flush), at the latest when the main loop is idle. */
 void mtv_vm_commit (MtvVm *v);
+/* Stores and shows what was committed. Every act calls it first: a worker,
+ * a helper process, a wait, the end. So the state is durable before the VM
+ * acts on it, with one write for the phases it went through without acting. */
+void mtv_vm_flush (MtvVm *v);
 /* The VM's disks as the source serves them. */
 JsonArray *mtv_vm_disks (MtvVm *v);
 /* The hook of step @step (PreHook, PostHook) in the plan's entry, or NULL. */

@@ -22,9 +22,10 @@
  * that doubled qemu-nbd's CPU time per copy. Keeping freed memory (at most
  * what is in flight) avoids it; see bench/README.md. */
 #define DISK_SERVER_MALLOC_TUNABLES "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
-/* A disk server gets this long to listen: 50 ms a look. */
-#define SOCKET_WAIT_MS 50
-#define SOCKET_WAIT_TICKS 600
+/* A disk server gets this long to listen, looked for every 5 ms (it is
+ * ready in a few: a slower look is time every disk waits). */
+#define SOCKET_WAIT_MS 5
+#define SOCKET_WAIT_TICKS 6000
 
 void
 mtv_disk_sink_clear (MtvDiskSink *sink)
@@ -423,6 +424,7 @@ start_server (MtvVm *v)
   g_autoptr (GError) error = NULL;
   v->socket = g_strdup_printf ("%s/%s-%u-%u.sock", v->run->host->runtime_dir, v->run->id, v->index, v->disk);
   unlink (v->socket);
+  mtv_vm_flush (v);
   g_auto (GStrv) argv = v->run->source->disk_server (current_disk (v), v->socket, &error);
   if (argv == NULL)
     {

@@ -36,13 +36,12 @@ set_string (JsonObject *o, const char *key, const char *value)
   json_object_set_string_member (o, key, value ? value : "");
 }
 
+/* What changes as the VM runs; who it is (its plan entry, its inventory)
+ * is in the run's snapshot. */
 static JsonObject *
 vm_state (MtvVm *v)
 {
   JsonObject *o = json_object_new ();
-  json_object_set_object_member (o, "planVm", json_object_ref (v->plan_vm));
-  json_object_set_object_member (o, "vm", json_object_ref (v->vm));
-  set_string (o, "targetName", v->target_name);
   set_string (o, "status", v->status);
   set_string (o, "phase", v->phase);
   set_string (o, "error", v->error);
@@ -62,6 +61,7 @@ vm_state (MtvVm *v)
   json_object_set_boolean_member (o, "allocated", v->allocated);
   json_object_set_boolean_member (o, "created", v->created);
   json_object_set_boolean_member (o, "releasePending", v->release_pending);
+  json_object_set_boolean_member (o, "cleanupPending", v->cleanup_pending);
   if (v->snapshot)
     json_object_set_string_member (o, "snapshot", v->snapshot);
   JsonArray *snapshots = json_array_new ();
@@ -87,13 +87,18 @@ mtv_run_save (MtvRun *run)
   set_string (state, "completed", run->completed);
   set_string (state, "cutover", run->cutover);
   json_object_set_object_member (state, "snapshot", json_object_ref (run->snapshot));
-  JsonArray *vms = json_array_new ();
-  for (guint i = 0; i < run->vms->len; i++)
-    json_array_add_object_element (vms, vm_state (run->vms->pdata[i]));
-  json_object_set_array_member (state, "vms", vms);
   g_autoptr (GError) error = NULL;
   if (!run->host->save (run->host->data, run->id, run->plan, state, &error))
     g_warning ("migration %s: cannot store its state: %s", run->id, error->message);
+}
+
+void
+mtv_vm_save (MtvVm *v)
+{
+  g_autoptr (JsonObject) state = vm_state (v);
+  g_autoptr (GError) error = NULL;
+  if (!v->run->host->save_vm (v->run->host->data, v->run->id, v->index, state, &error))
+    g_warning ("migration %s: VM %s: cannot store its state: %s", v->run->id, v->name, error->message);
 }
 
 static const char *
@@ -139,6 +144,7 @@ vm_load (MtvVm *v, JsonObject *o)
   v->allocated = json_object_get_boolean_member_with_default (o, "allocated", FALSE);
   v->created = json_object_get_boolean_member_with_default (o, "created", FALSE);
   v->release_pending = json_object_get_boolean_member_with_default (o, "releasePending", FALSE);
+  v->cleanup_pending = json_object_get_boolean_member_with_default (o, "cleanupPending", FALSE);
   v->snapshot = member_or_null (o, "snapshot");
   JsonNode *snapshots = json_object_get_member (o, "snapshots");
   for (guint i = 0; snapshots && JSON_NODE_HOLDS_ARRAY (snapshots) && i < json_array_get_length (json_node_get_array (snapshots)); i++)
@@ -176,6 +182,7 @@ mtv_run_update_phase (MtvRun *run)
       run->phase = g_strdup (phase);
       if (!open && run->completed == NULL)
         run->completed = mtv_now_rfc3339 ();
+      mtv_run_save (run);
     }
   mtv_run_show (run);
 }
@@ -311,8 +318,28 @@ mtv_run_new (const MtvRunHost *host, const char *id, const char *plan, JsonObjec
                                              mtv_json_string (o, "targetName")));
     }
   mtv_run_save (run);
+  for (guint i = 0; i < run->vms->len; i++)
+    mtv_vm_save (run->vms->pdata[i]);
   mtv_run_object_export (run);
   return run;
+}
+
+/* VM @index's stored state: in "vmStates", or (as an older mtvd stored
+ * runs) in "vms" with the run. */
+static JsonObject *
+stored_vm (JsonObject *state, guint index)
+{
+  JsonNode *list = json_object_get_member (state, "vmStates");
+  for (guint i = 0; list && JSON_NODE_HOLDS_ARRAY (list) && i < json_array_get_length (json_node_get_array (list)); i++)
+    {
+      JsonObject *o = json_array_get_object_element (json_node_get_array (list), i);
+      if (json_object_get_int_member_with_default (o, "index", -1) == (gint64) index)
+        return o;
+    }
+  JsonNode *old = json_object_get_member (state, "vms");
+  if (old && JSON_NODE_HOLDS_ARRAY (old) && index < json_array_get_length (json_node_get_array (old)))
+    return json_array_get_object_element (json_node_get_array (old), index);
+  return NULL;
 }
 
 MtvRun *
@@ -326,12 +353,17 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
   run->cutover = member_or_null (state, "cutover");
   g_free (run->phase);
   run->phase = g_strdup (member (state, "phase"));
-  JsonNode *vms = json_object_get_member (state, "vms");
+  /* Who the VMs are is in the snapshot (in the VMs' entries for an older mtvd's runs). */
+  JsonNode *vms = json_object_get_member (run->snapshot, "vms");
+  if (vms == NULL)
+    vms = json_object_get_member (state, "vms");
   for (guint i = 0; vms && JSON_NODE_HOLDS_ARRAY (vms) && i < json_array_get_length (json_node_get_array (vms)); i++)
     {
       JsonObject *o = json_array_get_object_element (json_node_get_array (vms), i);
       MtvVm *v = mtv_vm_new (run, i, mtv_json_object (o, "planVm"), mtv_json_object (o, "vm"), member (o, "targetName"));
-      vm_load (v, o);
+      JsonObject *saved = stored_vm (state, i);
+      if (saved)
+        vm_load (v, saved);
       g_ptr_array_add (run->vms, v);
     }
   mtv_run_object_export (run);
@@ -353,11 +385,16 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
         mtv_vm_interrupted (v);
       else if (g_str_equal (v->status, "Running") || (g_str_equal (v->status, "Pending") && !usable))
         mtv_vm_finish (v, "Failed", error ? error->message : "the migration cannot go on");
-      else if (v->release_pending && usable)
-        mtv_vm_release_source (v);
+      else if (usable)
+        {
+          /* It ended, but mtvd stopped before it had undone everything. */
+          if (v->cleanup_pending)
+            mtv_vm_cleanup_target (v);
+          if (v->release_pending)
+            mtv_vm_release_source (v);
+        }
     }
   mtv_run_update_phase (run);
-  mtv_run_save (run);
   return run;
 }
 

@@ -22,8 +22,10 @@ struct _MtvRunHost {
   gpointer data;                 /* passed back to the functions below */
   /* A VM finished (start others) or the plan's status may have changed. */
   void (*changed) (gpointer data, MtvRun *run);
-  /* Persists the run's state (JSON). */
+  /* Persists the run's own state (JSON: plan, phase, times, the snapshot),
+   * and apart from it the state of its VM @index. */
   gboolean (*save) (gpointer data, const char *id, const char *plan, JsonObject *state, GError **error);
+  gboolean (*save_vm) (gpointer data, const char *id, guint index, JsonObject *state, GError **error);
   /* A provider's credentials (a new object; empty when none are stored). */
   JsonObject *(*credentials) (gpointer data, const char *provider);
   /* Seconds between warm precopies (Forklift's controller_precopy_interval). */
@@ -41,7 +43,8 @@ struct _MtvRunHost {
  * providers' types cannot do what the plan asks. */
 MtvRun *mtv_run_new (const MtvRunHost *host, const char *id, const char *plan, JsonObject *snapshot,
                      const char *cutover, GError **error);
-/* A run read back from the store. VMs stopped by a restart in a phase that
+/* A run read back from the store (its state with "vmStates", each with its
+ * "index"). VMs stopped by a restart in a phase that
  * resumes (itinerary.h) wait to go on there; VMs stopped in another phase
  * fail with the reason and what they left is cleaned up; pending ones run. */
 MtvRun *mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state);

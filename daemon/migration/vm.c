@@ -41,6 +41,8 @@ mtv_vm_free (MtvVm *v)
 {
   if (v->wait_source)
     g_source_remove (v->wait_source);
+  if (v->flush_source)
+    g_source_remove (v->flush_source);
   g_cancellable_cancel (v->stop);
   g_object_unref (v->stop);
   mtv_copy_free (v);
@@ -61,10 +63,32 @@ mtv_vm_free (MtvVm *v)
 }
 
 void
+mtv_vm_flush (MtvVm *v)
+{
+  if (v->flush_source)
+    g_source_remove (v->flush_source), v->flush_source = 0;
+  if (!v->dirty)
+    return;
+  v->dirty = FALSE;
+  mtv_vm_save (v);
+  mtv_vm_show (v);
+}
+
+static gboolean
+flush_when_idle (gpointer data)
+{
+  MtvVm *v = data;
+  v->flush_source = 0;
+  mtv_vm_flush (v);
+  return G_SOURCE_REMOVE;
+}
+
+void
 mtv_vm_commit (MtvVm *v)
 {
-  mtv_run_save (v->run);
-  mtv_vm_show (v);
+  v->dirty = TRUE;
+  if (v->flush_source == 0)
+    v->flush_source = g_idle_add (flush_when_idle, v);
 }
 
 JsonArray *
@@ -179,6 +203,7 @@ on_wait_over (gpointer data)
 void
 mtv_vm_after (MtvVm *v, guint ms, void (*then) (MtvVm *v))
 {
+  mtv_vm_flush (v);
   if (v->wait_source)
     g_source_remove (v->wait_source);
   v->wait_then = then;
@@ -254,12 +279,13 @@ on_released (gpointer owner, gpointer data, const GError *error)
     }
   v->release_pending = FALSE;
   g_ptr_array_set_size (v->snapshots, 0);
-  mtv_run_save (v->run);
+  mtv_vm_commit (v);
 }
 
 void
 mtv_vm_release_source (MtvVm *v)
 {
+  mtv_vm_flush (v);
   const MtvSourceAdapter *source = v->run->source;
   Release *r = g_new0 (Release, 1);
   r->keep = g_ptr_array_new_with_free_func (g_free);
@@ -285,10 +311,21 @@ cleanup_thread (MtvWork *work, gpointer data, GCancellable *stop, GError **error
 static void
 on_cleaned_up (gpointer owner, gpointer data, const GError *error)
 {
+  MtvVm *v = owner;
   MtvVmJob *job = data;
   if (error)
-    g_warning ("migration %s: VM %s: what it left on the target could not be removed: %s", job->target.migration_id,
-               job->target.name, error->message);
+    {
+      /* Kept pending: the next start of mtvd tries again. */
+      g_warning ("migration %s: VM %s: what it left on the target could not be removed: %s", job->target.migration_id,
+                 job->target.name, error->message);
+      return;
+    }
+  if (finished (v) && v->cleanup_pending)
+    {
+      v->cleanup_pending = FALSE;
+      v->allocated = FALSE;
+      mtv_vm_commit (v);
+    }
 }
 
 static void vm_job_free (MtvVmJob *job);
@@ -298,9 +335,9 @@ mtv_vm_cleanup_target (MtvVm *v)
 {
   if (v->run->link == NULL || v->run->target->cleanup == NULL)
     return;
+  mtv_vm_flush (v);
   MtvVmJob *job = mtv_vm_job_new (v, NULL, NULL);
-  /* Reported even when the run is gone: it touches nothing of it. */
-  mtv_work_start (NULL, NULL, cleanup_thread, job, (GDestroyNotify) vm_job_free, on_cleaned_up, NULL);
+  mtv_work_start (v->run->alive, NULL, cleanup_thread, job, (GDestroyNotify) vm_job_free, on_cleaned_up, v);
 }
 
 void
@@ -332,19 +369,21 @@ mtv_vm_finish (MtvVm *v, const char *status, const char *error)
   g_free (v->completed);
   v->completed = mtv_now_rfc3339 ();
   v->rate = 0;
-  if (!ok && v->allocated && !v->created)
-    {
-      mtv_vm_cleanup_target (v);
-      v->allocated = FALSE;
-    }
-  /* Stored before it acts: a restart before it is done does it again. */
-  v->release_pending = g_str_equal (v->phase, "Pending") ? FALSE : TRUE;
+  /* Stored before they act: a restart before they are done does them again.
+   * A source with nothing to release (an OVA) is left alone. */
+  const MtvSourceAdapter *source = run->source;
+  gboolean releasable = source->close || source->snapshot_remove || (source->power_restore && v->powered_off);
+  v->cleanup_pending = !ok && v->allocated && !v->created;
+  v->release_pending = releasable && !g_str_equal (v->phase, "Pending");
   if (error)
     g_message ("migration %s: VM %s %s: %s", run->id, v->name, status, error);
   else
     g_message ("migration %s: VM %s %s", run->id, v->name, status);
   mtv_run_update_phase (run);
   mtv_vm_commit (v);
+  mtv_vm_flush (v);
+  if (v->cleanup_pending)
+    mtv_vm_cleanup_target (v);
   if (v->release_pending)
     mtv_vm_release_source (v);
   run->host->changed (run->host->data, run);
@@ -519,6 +558,7 @@ job_done (gpointer owner, gpointer data, const GError *error)
 void
 mtv_vm_job_run (MtvVm *v, MtvVmJob *job)
 {
+  mtv_vm_flush (v);
   v->busy++;
   mtv_work_start (v->run->alive, v->stop, job_thread, job, (GDestroyNotify) vm_job_free, job_done, v);
 }

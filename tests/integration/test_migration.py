@@ -323,10 +323,11 @@ class SlowMigration(Base):
         import sqlite3
         db = os.path.join(self.sb.state_dir, "mtvd.db")
         with sqlite3.connect(db) as conn:
-            (rid, state), = conn.execute("SELECT id, state FROM runs")
+            # Each VM of a run is a row of its own (run_vms); "slow" is the first.
+            (rid, state), = conn.execute("SELECT run, state FROM run_vms WHERE idx = 0")
             state = json.loads(state)
-            state["vms"][0]["phase"] = "CreateVM"  # as if it had stopped while writing its manifests
-            conn.execute("UPDATE runs SET state = ? WHERE id = ?", (json.dumps(state), rid))
+            state["phase"] = "CreateVM"  # as if it had stopped while writing its manifests
+            conn.execute("UPDATE run_vms SET state = ? WHERE run = ? AND idx = 0", (json.dumps(state), rid))
         self.start_mtvd()
         self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end after restart")
         vms = self.vm_status()

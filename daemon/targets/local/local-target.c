@@ -38,8 +38,8 @@ mtv_local_prepare (const char *dir, const char *migration_id, GError **error)
       return FALSE;
     }
   g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
-  if (!g_file_set_contents_full (marker, migration_id, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, error))
+  /* Not synced: lost in a crash, it leaves at worst an empty directory. */
+  if (!g_file_set_contents_full (marker, migration_id, -1, G_FILE_SET_CONTENTS_NONE, 0600, error))
     {
       g_rmdir (dir);
       return FALSE;
