@@ -120,42 +120,81 @@ runtime_reported (gpointer data, const char *name, gboolean inventory_changed)
 
 /* ---- status ----------------------------------------------------------------- */
 
-/* Recomputes the status of every item, in dependency order, so that a change to
- * a provider shows at once in the maps and plans that use it. Level-triggered:
- * running it twice changes nothing. */
+/* Recomputes an item's status; stores and shows it when it changed.
+ * Level-triggered: doing it twice changes nothing. */
+static void
+refresh_item (MtvDaemon *daemon, MtvItem *item)
+{
+  const MtvKindInfo *info = mtv_kind_info (item->record->kind);
+  MtvStatusBuilder builder;
+  mtv_status_builder_init (&builder);
+  if (info->compute_status)
+    info->compute_status (daemon, item->record, &builder);
+  if (builder.keep)
+    {
+      mtv_status_builder_clear (&builder);
+      return;
+    }
+  g_autoptr (JsonObject) status = mtv_status_finish (&builder, item->record->status, item->record->generation,
+                                                     info->ready_message);
+  mtv_status_builder_clear (&builder);
+  if (mtv_json_object_equal (status, item->record->status))
+    return;
+  g_autoptr (JsonObject) old = g_steal_pointer (&item->record->status);
+  item->record->status = g_steal_pointer (&status);
+  g_autoptr (GError) error = NULL;
+  if (!mtv_store_put (daemon->store, item->record, NULL, &error))
+    g_warning ("cannot store the status of %s %s: %s", mtv_kind_to_string (item->record->kind), item->record->name,
+               error->message);
+  mtv_item_sync_properties (item);
+}
+
+/* Recomputes the status of every item, in dependency order (after a change
+ * of the validation rules, at start). */
 static void
 refresh_statuses (MtvDaemon *daemon)
 {
   for (MtvKind kind = 0; kind < MTV_N_KINDS; kind++)
     {
-      const MtvKindInfo *info = mtv_kind_info (kind);
       g_autoptr (GList) items = g_hash_table_get_values (daemon->items[kind]);
+      for (GList *l = items; l; l = l->next)
+        refresh_item (daemon, l->data);
+    }
+}
+
+/* Recomputes the status of what a change of item @kind/@name can change:
+ * the item, and whatever refers to it, directly or not (a provider's maps
+ * and the plans that use them), so that a change to a provider shows at
+ * once in its maps and plans. References only point to kinds before the
+ * referring one, so one pass in kind order finds them all; everything else
+ * keeps its status, so creating the thousandth object costs what the first
+ * did. */
+static void
+refresh_related (MtvDaemon *daemon, MtvKind kind, const char *name)
+{
+  g_autoptr (GHashTable) changed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  MtvItem *first = lookup_item (daemon, kind, name);
+  g_hash_table_add (changed, g_strdup_printf ("%d/%s", kind, name));
+  if (first)
+    refresh_item (daemon, first);
+  for (MtvKind k = kind + 1; k < MTV_N_KINDS; k++)
+    {
+      g_autoptr (GList) items = g_hash_table_get_values (daemon->items[k]);
       for (GList *l = items; l; l = l->next)
         {
           MtvItem *item = l->data;
-          MtvStatusBuilder builder;
-          mtv_status_builder_init (&builder);
-          if (info->compute_status)
-            info->compute_status (daemon, item->record, &builder);
-          if (builder.keep)
+          g_autoptr (GPtrArray) refs = mtv_kind_references (k, item->record->spec);
+          for (guint i = 0; i < refs->len; i++)
             {
-              mtv_status_builder_clear (&builder);
-              continue;
+              MtvReference *ref = refs->pdata[i];
+              g_autofree char *key = g_strdup_printf ("%d/%s", ref->kind, ref->name);
+              if (g_hash_table_contains (changed, key))
+                {
+                  g_hash_table_add (changed, g_strdup_printf ("%d/%s", k, item->record->name));
+                  refresh_item (daemon, item);
+                  break;
+                }
             }
-          g_autoptr (JsonObject) status = mtv_status_finish (&builder, item->record->status,
-                                                             item->record->generation,
-                                                             info->ready_message);
-          mtv_status_builder_clear (&builder);
-          if (mtv_json_object_equal (status, item->record->status))
-            continue;
-
-          g_autoptr (JsonObject) old = g_steal_pointer (&item->record->status);
-          item->record->status = g_steal_pointer (&status);
-          g_autoptr (GError) error = NULL;
-          if (!mtv_store_put (daemon->store, item->record, NULL, &error))
-            g_warning ("cannot store the status of %s %s: %s", mtv_kind_to_string (kind),
-                       item->record->name, error->message);
-          mtv_item_sync_properties (item);
         }
     }
 }
@@ -348,7 +387,7 @@ provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_chang
       mtv_provider_emit_inventory_changed (provider, rt->revision);
       g_message ("provider %s: inventory revision %" G_GUINT64_FORMAT, name, rt->revision);
     }
-  refresh_statuses (daemon);
+  refresh_related (daemon, MTV_KIND_PROVIDER, name);
 }
 
 static char *
@@ -388,7 +427,7 @@ create_item (MtvDaemon *daemon, MtvKind kind, const char *name, GVariant *spec_i
   if (stored_secret)
     set_credentials (item, stored_secret);
   export_item (daemon, item);
-  refresh_statuses (daemon);
+  refresh_related (daemon, kind, name);
   g_message ("created %s %s", mtv_kind_to_string (kind), name);
   return g_strdup (item->object_path);
 }
@@ -431,7 +470,7 @@ update_item (MtvDaemon *daemon, MtvItem *item, GVariant *spec_in, const char *co
   mtv_item_sync_properties (item);
   if (changed)
     start_runtime (daemon, item);
-  refresh_statuses (daemon);
+  refresh_related (daemon, record->kind, record->name);
   g_message ("updated %s %s (generation %" G_GUINT64_FORMAT ")", mtv_kind_to_string (record->kind),
              record->name, record->generation);
   return TRUE;
@@ -491,7 +530,7 @@ delete_item (MtvDaemon *daemon, MtvItem *item, GError **error)
     }
   g_dbus_object_manager_server_unexport (daemon->object_manager, item->object_path);
   g_hash_table_remove (daemon->items[kind], name);
-  refresh_statuses (daemon);
+  refresh_related (daemon, kind, name);
   g_message ("deleted %s %s", mtv_kind_to_string (kind), name);
   return TRUE;
 }
@@ -938,8 +977,8 @@ schedule_now (gpointer data)
     {
       prune_runs (daemon, plan);
       show_plan_runs (daemon, plan);
+      refresh_related (daemon, MTV_KIND_PLAN, plan);
     }
-  refresh_statuses (daemon);
   return G_SOURCE_REMOVE;
 }
 
@@ -1175,7 +1214,7 @@ do_start (GDBusMethodInvocation *invocation, gpointer data)
     }
   add_run (daemon, run);
   g_message ("plan %s: migration %s started", t->name, mtv_run_id (run));
-  refresh_statuses (daemon);
+  refresh_related (daemon, MTV_KIND_PLAN, t->name);
   schedule (daemon);
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", mtv_run_object_path (run)));
 }

@@ -64,7 +64,7 @@ struct _MtvVm {
   gboolean dirty;             /* committed, not yet stored */
   guint flush_source;
   char *socket;               /* the copy in flight: NBD server, mtv-transfer, pull */
-  GSubprocess *server, *transfer;
+  struct _MtvChild *server, *transfer;
   GCancellable *io;
   char *transfer_error;
   gboolean transfer_ok;

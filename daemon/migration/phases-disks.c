@@ -4,6 +4,7 @@
  * target itself from mtvd's disk server. Disks go one after the other;
  * mtv-transfer keeps many requests in flight within each. */
 #include "engine.h"
+#include "mtv-spawn.h"
 #include "itinerary.h"
 #include "run.h"
 #include "mtv-json.h"
@@ -13,7 +14,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Disk servers (qemu-nbd) allocate a buffer per request. With glibc's default
@@ -63,22 +64,6 @@ mtv_phase_create_data_volumes (MtvVm *v)
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-/* Helpers must not outlive mtvd: a killed mtvd's copies would otherwise go on
- * writing into disks its successor removes. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GSubprocessLauncher *
-launcher_new (GSubprocessFlags flags)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  return launcher;
-}
-
 static JsonObject *
 current_disk (MtvVm *v)
 {
@@ -106,12 +91,8 @@ mtv_copy_free (MtvVm *v)
   if (v->io)
     g_cancellable_cancel (v->io);
   g_clear_object (&v->io);
-  if (v->transfer)
-    g_subprocess_force_exit (v->transfer);
-  g_clear_object (&v->transfer);
-  if (v->server)
-    g_subprocess_force_exit (v->server);
-  g_clear_object (&v->server);
+  g_clear_pointer (&v->transfer, mtv_child_free);
+  g_clear_pointer (&v->server, mtv_child_free);
   if (v->socket)
     unlink (v->socket);
   g_clear_pointer (&v->socket, g_free);
@@ -127,7 +108,7 @@ void
 mtv_copy_cancel (MtvVm *v)
 {
   if (v->transfer)
-    g_subprocess_send_signal (v->transfer, SIGTERM);
+    mtv_child_signal (v->transfer, SIGTERM);
   else if (v->pulling)
     mtv_vm_cleanup_target (v);   /* the pull sees its volume go */
 }
@@ -181,12 +162,8 @@ server_stopped (MtvVm *v)
 }
 
 static void
-on_server_gone (GObject *source, GAsyncResult *res, gpointer data)
+on_server_gone (gpointer data, int status, const char *out, const char *err)
 {
-  g_autoptr (GError) error = NULL;
-  g_subprocess_wait_finish (G_SUBPROCESS (source), res, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;   /* the VM is done with (or gone) */
   server_stopped (data);
 }
 
@@ -197,8 +174,8 @@ copy_ended (MtvVm *v, gboolean ok, const char *failure)
   v->transfer_ok = ok;
   g_free (v->transfer_error);
   v->transfer_error = g_strdup (failure);
-  g_subprocess_send_signal (v->server, SIGTERM);
-  g_subprocess_wait_async (v->server, v->io, on_server_gone, v);
+  mtv_child_signal (v->server, SIGTERM);
+  mtv_child_watch (v->server, on_server_gone, v);
 }
 
 typedef struct {
@@ -241,18 +218,14 @@ read_progress (GDataInputStream *in, Reader *r)
 }
 
 static void
-on_transfer_done (GObject *source, GAsyncResult *res, gpointer data)
+on_transfer_done (gpointer data, int status, const char *stdout_text, const char *stderr_text)
 {
-  g_autofree char *out = NULL, *err = NULL;
-  g_autoptr (GError) error = NULL;
-  GSubprocess *proc = G_SUBPROCESS (source);
-  g_subprocess_communicate_utf8_finish (proc, res, &out, &err, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
   MtvVm *v = data;
-  gboolean ok = error == NULL && g_subprocess_get_if_exited (proc) && g_subprocess_get_exit_status (proc) == 0;
-  g_clear_object (&v->transfer);
-  JsonObject *summary = ok && out ? mtv_json_object_from_string (out, "mtv-transfer's summary", NULL) : NULL;
+  gboolean ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  /* Its output goes with it. */
+  g_autofree char *out = g_strdup (stdout_text), *err = g_strdup (stderr_text);
+  g_clear_pointer (&v->transfer, mtv_child_free);
+  JsonObject *summary = ok && *out ? mtv_json_object_from_string (out, "mtv-transfer's summary", NULL) : NULL;
   if (summary)
     {
       json_object_set_int_member (summary, "disk", v->disk);
@@ -263,7 +236,8 @@ on_transfer_done (GObject *source, GAsyncResult *res, gpointer data)
       copy_ended (v, TRUE, NULL);
       return;
     }
-  g_autofree char *msg = g_strdup (err && *err ? g_strstrip (err) : (error ? error->message : "mtv-transfer failed"));
+  g_autofree char *msg = g_strdup (*err ? g_strstrip (err) : WIFSIGNALED (status) ? "mtv-transfer was killed"
+                                                                                   : "mtv-transfer failed");
   if (g_str_has_prefix (msg, "mtv-transfer: "))
     memmove (msg, msg + strlen ("mtv-transfer: "), strlen (msg) - strlen ("mtv-transfer: ") + 1);
   g_autofree char *failure = g_strdup_printf ("copying disk %s: %s",
@@ -323,16 +297,15 @@ start_transfer (MtvVm *v)
   g_strv_builder_add_many (b, uri, v->sink.destination, NULL);
   g_auto (GStrv) argv = g_strv_builder_end (b);
 
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
-  if (token_fds[0] >= 0)
-    g_subprocess_launcher_take_fd (launcher, token_fds[0], 4);
-  v->transfer = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
+  /* Progress as fd 3, the token (when there is one) as fd 4. */
+  int given[2] = { fds[1], token_fds[0] };
+  MtvSpawn spawn = { .argv = (const char *const *) argv, .fds = given, .n_fds = token_fds[0] >= 0 ? 2 : 1,
+                     .capture = TRUE };
+  v->transfer = mtv_child_spawn (&spawn, &error);
   if (v->transfer == NULL)
     {
       close (fds[0]);
-      g_autofree char *msg = g_strdup_printf ("cannot start mtv-transfer: %s", error->message);
-      copy_ended (v, FALSE, msg);
+      copy_ended (v, FALSE, error->message);
       return;
     }
   GDataInputStream *in = g_data_input_stream_new (g_unix_input_stream_new (fds[0], TRUE));
@@ -341,7 +314,7 @@ start_transfer (MtvVm *v)
   r->v = v;
   r->io = g_object_ref (v->io);
   read_progress (in, r);
-  g_subprocess_communicate_utf8_async (v->transfer, NULL, v->io, on_transfer_done, v);
+  mtv_child_watch (v->transfer, on_transfer_done, v);
 }
 
 /* ---- pulled by the target (cluster transfer mode) ------------------------------------ */
@@ -412,7 +385,7 @@ wait_for_socket (MtvVm *v)
       else
         start_transfer (v);
     }
-  else if (g_subprocess_get_identifier (v->server) == NULL || ++v->wait_ticks > SOCKET_WAIT_TICKS)
+  else if (!mtv_child_running (v->server) || ++v->wait_ticks > SOCKET_WAIT_TICKS)
     copy_ended (v, FALSE, "the disk's NBD server did not start");
   else
     mtv_vm_after (v, SOCKET_WAIT_MS, wait_for_socket);
@@ -431,10 +404,9 @@ start_server (MtvVm *v)
       mtv_vm_fail (v, "%s", error ? error->message : "the source cannot serve its disks");
       return;
     }
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
-                                                           | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_setenv (launcher, "GLIBC_TUNABLES", DISK_SERVER_MALLOC_TUNABLES, TRUE);
-  v->server = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
+  static const char *const env[] = { "GLIBC_TUNABLES=" DISK_SERVER_MALLOC_TUNABLES, NULL };
+  MtvSpawn spawn = { .argv = (const char *const *) argv, .env = env };
+  v->server = mtv_child_spawn (&spawn, &error);
   if (v->server == NULL)
     {
       mtv_vm_fail (v, "%s", error->message);
