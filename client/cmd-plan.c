@@ -62,6 +62,51 @@ add_hook (GVariantDict *vm, const char *hook, const char *step)
   g_variant_dict_insert_value (vm, "hooks", g_variant_builder_end (&hooks));
 }
 
+/* patch plan --pre-hook/--post-hook without --vms: the plan's VMs as they
+ * are, each with that step's hook replaced by the one given. */
+static GVariant *
+vms_with_hooks (MtvClient *client, const char *plan, const char *pre_hook, const char *post_hook, GError **error)
+{
+  g_autoptr (MtvObject) object = mtv_client_get (client, MTV_KIND_PLAN, plan, error);
+  if (object == NULL)
+    return NULL;
+  GVariant *vms = mtv_plan_get_vms (mtv_object_peek_plan (object));
+  if (vms == NULL || g_variant_n_children (vms) == 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "plan %s has no VMs to give hooks to", plan);
+      return NULL;
+    }
+  GVariantBuilder list;
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("aa{sv}"));
+  for (gsize i = 0; i < g_variant_n_children (vms); i++)
+    {
+      g_autoptr (GVariant) entry = g_variant_get_child_value (vms, i);
+      GVariantDict vm;
+      g_variant_dict_init (&vm, entry);
+      g_autoptr (GVariant) old = g_variant_dict_lookup_value (&vm, "hooks", G_VARIANT_TYPE ("av"));
+      GVariantBuilder kept;
+      g_variant_builder_init (&kept, G_VARIANT_TYPE ("av"));
+      for (gsize j = 0; old && j < g_variant_n_children (old); j++)
+        {
+          g_autoptr (GVariant) boxed = g_variant_get_child_value (old, j);
+          g_autoptr (GVariant) hook = g_variant_get_variant (boxed);
+          const char *step = NULL;
+          if (g_variant_is_of_type (hook, G_VARIANT_TYPE_VARDICT))
+            g_variant_lookup (hook, "step", "&s", &step);
+          if ((pre_hook && g_strcmp0 (step, "PreHook") == 0) || (post_hook && g_strcmp0 (step, "PostHook") == 0))
+            continue;
+          g_variant_builder_add_value (&kept, boxed);
+        }
+      g_variant_dict_insert_value (&vm, "hooks", g_variant_builder_end (&kept));
+      if (pre_hook)
+        add_hook (&vm, pre_hook, "PreHook");
+      if (post_hook)
+        add_hook (&vm, post_hook, "PostHook");
+      g_variant_builder_add_value (&list, g_variant_dict_end (&vm));
+    }
+  return g_variant_builder_end (&list);
+}
+
 /* The source provider of the plan being created (-S) or changed (its spec). */
 static char *
 plan_source (MtvClient *client, MtvFlagValues *values, const char *plan, GError **error)
@@ -312,10 +357,17 @@ run_plan (MtvCtl *ctl, int argc, char **argv, gboolean create)
         goto out;
       g_variant_dict_insert_value (&values.spec, "vms", list);
     }
-  else if (pre || post)
+  else if ((pre || post) && create)
     {
       g_set_error (&error, MTV_ERROR, MTV_ERROR_INVALID, "--pre-hook and --post-hook apply to the VMs given with --vms");
       goto out;
+    }
+  else if (pre || post)
+    {
+      GVariant *list = vms_with_hooks (client, name, pre, post, &error);
+      if (list == NULL)
+        goto out;
+      g_variant_dict_insert_value (&values.spec, "vms", list);
     }
 
   if (create)

@@ -224,6 +224,24 @@ class Hooks(unittest.TestCase):
             self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
         self.assertIn("HookNotValid", cm.exception.message)
 
+    def test_patch_plan_sets_a_hook_on_every_vm(self):
+        self.hook("pre", command="/bin/true")
+        self.hook("post", command="/bin/true")
+        self.hook("post2", command="/bin/true")
+        self.plan([("pre", "PreHook"), ("post", "PostHook")])
+        r = self.sb.mtvctl("patch", "plan", "p", "--post-hook", "post2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        vms = self.sb.export(object_path("plans", "p"))["spec"]["vms"]
+        self.assertEqual([(h["hook"]["name"], h["step"]) for h in vms[0]["hooks"]],
+                         [("pre", "PreHook"), ("post2", "PostHook")])
+        self.assertEqual(vms[0]["name"], "vm1")
+        # A hook that does not exist is refused, and the plan keeps its hooks.
+        r = self.sb.mtvctl("patch", "plan", "p", "--pre-hook", "nosuch")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("nosuch", r.stderr)
+        vms = self.sb.export(object_path("plans", "p"))["spec"]["vms"]
+        self.assertEqual([h["hook"]["name"] for h in vms[0]["hooks"]], ["pre", "post2"])
+
     def test_command_hook_export_fits_forklifts_crd(self):
         r = self.sb.mtvctl("create", "hook", "h1", "--command", "/usr/bin/logger -t mtv 'VM moved'", "--deadline", "30")
         self.assertEqual(r.returncode, 0, r.stderr)
