@@ -167,6 +167,8 @@ struct _MtvVmJob {
   GPtrArray *keep;            /* what the contexts point into */
   MtvTargetLink *link;
 };
+/* @then runs on the main loop once @call succeeded; NULL: the VM goes on
+ * to its next phase. */
 MtvVmJob *mtv_vm_job_new (MtvVm *v, gboolean (*call) (MtvVmJob *, GCancellable *, GError **),
                           void (*then) (MtvVm *, MtvVmJob *));
 /* Keeps a copy of @s for as long as the job lives and returns it. */

@@ -47,19 +47,13 @@ allocate (MtvVmJob *job, GCancellable *stop, GError **error)
   return job->target_adapter->allocate == NULL || job->target_adapter->allocate (&job->target, error);
 }
 
-static void
-allocated (MtvVm *v, MtvVmJob *job)
-{
-  mtv_vm_next (v);
-}
-
 void
 mtv_phase_create_data_volumes (MtvVm *v)
 {
   /* Stored before it acts: a failure from here on cleans up the target. */
   v->allocated = TRUE;
   mtv_vm_commit (v);
-  mtv_vm_job_run (v, mtv_vm_job_new (v, allocate, allocated));
+  mtv_vm_job_run (v, mtv_vm_job_new (v, allocate, NULL));
 }
 
 /* ---- helpers -------------------------------------------------------------------------- */

@@ -14,12 +14,6 @@ open_session (MtvVmJob *job, GCancellable *stop, GError **error)
   return job->source_adapter->open (&job->source, error);
 }
 
-static void
-opened (MtvVm *v, MtvVmJob *job)
-{
-  mtv_vm_next (v);
-}
-
 void
 mtv_phase_started (MtvVm *v)
 {
@@ -28,7 +22,7 @@ mtv_phase_started (MtvVm *v)
       mtv_vm_next (v);
       return;
     }
-  mtv_vm_job_run (v, mtv_vm_job_new (v, open_session, opened));
+  mtv_vm_job_run (v, mtv_vm_job_new (v, open_session, NULL));
 }
 
 static gboolean
@@ -68,19 +62,13 @@ power_off (MtvVmJob *job, GCancellable *stop, GError **error)
   return job->source_adapter->power_off (&job->source, error);
 }
 
-static void
-powered_off (MtvVm *v, MtvVmJob *job)
-{
-  mtv_vm_next (v);
-}
-
 void
 mtv_phase_power_off (MtvVm *v)
 {
   /* Stored before it acts: a VM that fails from here on gets its power back. */
   v->powered_off = TRUE;
   mtv_vm_commit (v);
-  mtv_vm_job_run (v, mtv_vm_job_new (v, power_off, powered_off));
+  mtv_vm_job_run (v, mtv_vm_job_new (v, power_off, NULL));
 }
 
 static void poll_power (MtvVm *v);

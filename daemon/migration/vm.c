@@ -551,8 +551,10 @@ job_done (gpointer owner, gpointer data, const GError *error)
     mtv_vm_finish (v, "Canceled", NULL);
   else if (error)
     mtv_vm_fail (v, "%s", error->message);
-  else
+  else if (job->then)
     job->then (v, job);
+  else
+    mtv_vm_next (v);
 }
 
 void
