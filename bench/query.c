@@ -82,7 +82,7 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "vms", 0, 0, G_OPTION_ARG_INT, &n_vms, "VM documents (default 10000)", "N" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per query (default 50)", "N" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- inventory query speed");
   g_option_context_add_main_entries (context, entries, NULL);
@@ -137,7 +137,7 @@ main (int argc, char **argv)
       gint64 t = g_get_monotonic_time ();
       g_autoptr (JsonArray) result = mtv_query_run (query, vms, NULL);
       g_autoptr (JsonNode) node = json_node_init_array (json_node_alloc (), result);
-      g_autofree char *text = json_to_string (node, FALSE);
+      g_free (json_to_string (node, FALSE));
       times[r] = (g_get_monotonic_time () - t) / 1000.0;
       rows = json_array_get_length (result);
     }

@@ -141,7 +141,7 @@ int
 mtv_cmd_start_plan (MtvCtl *ctl, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *name_flag = NULL, *output = NULL;
+  g_autofree char *name_flag = NULL;
   gboolean wait = FALSE;
   for (int i = 1; i < argc; i++)
     if (g_str_equal (argv[i], "--wait") || g_str_equal (argv[i], "-w"))

@@ -15,7 +15,7 @@ mtv_ctl_parse (const char *usage, const char *summary, int *argc, char ***argv,
 {
   /* -p (kubectl-mtv's --provider of get inventory) only where no command
    * flag takes the letter, i.e. for commands without a flag table. */
-  GOptionEntry common[4] = { { NULL } };
+  GOptionEntry common[4] = { G_OPTION_ENTRY_NULL, G_OPTION_ENTRY_NULL, G_OPTION_ENTRY_NULL, G_OPTION_ENTRY_NULL };
   guint n = 0;
   common[n++] = (GOptionEntry) { "name", 'M', 0, G_OPTION_ARG_STRING, name,
                                  "The name (instead of the positional NAME)", "NAME" };

@@ -69,7 +69,7 @@ main (int argc, char **argv)
     { "rules-dropin-dir", 0, 0, G_OPTION_ARG_FILENAME, &rules_dropin_dir,
       "Read the administrator's validation rules from DIR (default " MTV_SYSCONF_DIR "/rules.d)", "DIR" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
 
   setlocale (LC_ALL, "");

@@ -92,8 +92,8 @@ mtv_auth_check (MtvAuth *auth, GDBusMethodInvocation *invocation, const char *ac
 
   if (auth->authority == NULL)
     {
-      g_autoptr (AuthCall) owned = call;
       func (invocation, data);
+      auth_call_free (call);
       return;
     }
 

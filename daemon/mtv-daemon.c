@@ -140,7 +140,7 @@ refresh_item (MtvDaemon *daemon, MtvItem *item)
   mtv_status_builder_clear (&builder);
   if (mtv_json_object_equal (status, item->record->status))
     return;
-  g_autoptr (JsonObject) old = g_steal_pointer (&item->record->status);
+  g_clear_pointer (&item->record->status, json_object_unref);
   item->record->status = g_steal_pointer (&status);
   g_autoptr (GError) error = NULL;
   if (!mtv_store_put (daemon->store, item->record, NULL, &error))

@@ -24,8 +24,9 @@ static void
 publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *faults)
 {
   MtvProviderRuntime *rt = host;
-  g_autoptr (JsonObject) owned = inventory;
   gboolean changed = serve (rt, inventory);
+  if (inventory)
+    json_object_unref (inventory);
   g_free (rt->failure);
   rt->failure = g_strdup (failure);
   g_ptr_array_set_size (rt->faults, 0);

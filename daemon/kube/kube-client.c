@@ -736,7 +736,9 @@ mtv_kube_delete (MtvKube *kube, const MtvKubeResource *r, const char *ns, const 
   json_object_set_string_member (options, "propagationPolicy", "Background");
   g_autoptr (JsonNode) body = wrap (options);
   GError *local = NULL;
-  g_autoptr (JsonNode) answer = mtv_kube_request (kube, "DELETE", path, "application/json", body, &local);
+  JsonNode *answer = mtv_kube_request (kube, "DELETE", path, "application/json", body, &local);
+  if (answer)
+    json_node_unref (answer);
   if (local && g_error_matches (local, MTV_KUBE_ERROR, 404))
     {
       g_error_free (local);

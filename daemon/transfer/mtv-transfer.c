@@ -62,7 +62,7 @@ main (int argc, char **argv)
     { "max-rate", 0, 0, G_OPTION_ARG_INT64, &max_rate, "Read at most BYTES per second from the source", "BYTES" },
     { "connections", 0, 0, G_OPTION_ARG_INT, &connections, "NBD connections when the server allows several (default: one per core, up to 4)", "N" },
     { "requests", 0, 0, G_OPTION_ARG_INT, &requests, "Reads in flight per connection (default 16)", "N" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   setlocale (LC_ALL, "");
   g_autoptr (GOptionContext) context = g_option_context_new ("SRC-NBD-URI DESTINATION");

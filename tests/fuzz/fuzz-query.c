@@ -35,7 +35,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr (JsonNode) docs = json_from_string (inventory, NULL);
       g_autoptr (JsonArray) rows = mtv_query_run (q, json_node_get_array (docs), &error);
       g_assert ((rows != NULL) != (error != NULL));
-      g_autofree char *describe = mtv_query_describe (q);
+      g_free (mtv_query_describe (q));
     }
   else
     g_assert (error != NULL);
