@@ -1,5 +1,6 @@
 #include "mtv-names.h"
 #include "mtv-error.h"
+#include "mtv-text.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -59,8 +60,10 @@ mtv_name_validate (const char *name, const char *what, GError **error)
     }
   if (len > 63)
     {
-      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID,
-                   "%s: \"%.70s…\" is %zu characters long; a name has at most 63", what, name, len);
+      g_autofree char *valid = g_utf8_make_valid (name, -1);
+      g_autofree char *shown = mtv_text_shorten (valid, -1, 70);
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: \"%s\" is %ld characters long; a name has at most 63",
+                   what, shown, g_utf8_strlen (valid, -1));
       return FALSE;
     }
   for (size_t i = 0; i < len; i++)

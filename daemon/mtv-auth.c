@@ -118,7 +118,15 @@ void
 mtv_reply (GDBusMethodInvocation *invocation, gboolean ok, const GError *error)
 {
   if (ok)
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  else
-    g_dbus_method_invocation_return_gerror (invocation, error);
+    {
+      g_dbus_method_invocation_return_value (invocation, NULL);
+      return;
+    }
+  /* GDBus refuses an error message that is not UTF-8 (a GLib-CRITICAL, and
+   * "[Invalid UTF-8]" to the caller): a message quoting a file name or a
+   * server's answer is made valid here, for every method. */
+  g_autoptr (GError) valid = g_error_copy (error);
+  g_free (valid->message);
+  valid->message = g_utf8_make_valid (error->message, -1);
+  g_dbus_method_invocation_return_gerror (invocation, valid);
 }

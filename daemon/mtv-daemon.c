@@ -598,7 +598,7 @@ do_create (GDBusMethodInvocation *invocation, gpointer data)
                  &spec, NULL);
   g_autofree char *path = create_item (t->daemon, t->kind, t->name, spec, &error);
   if (path == NULL)
-    g_dbus_method_invocation_return_gerror (invocation, error);
+    mtv_reply (invocation, FALSE, error);
   else
     g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", path));
 }
@@ -775,7 +775,7 @@ do_query_inventory (GDBusMethodInvocation *invocation, gpointer data)
   if (query == NULL)
     {
       g_prefix_error (&error, "query: ");
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      mtv_reply (invocation, FALSE, error);
       return;
     }
   JsonArray *items = inventory_for_call (data, invocation, kind, &revision);
@@ -785,7 +785,7 @@ do_query_inventory (GDBusMethodInvocation *invocation, gpointer data)
   if (rows == NULL)
     {
       g_prefix_error (&error, "query: ");
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      mtv_reply (invocation, FALSE, error);
       return;
     }
   return_rows (invocation, rows, revision);
@@ -911,7 +911,7 @@ do_set_settings (GDBusMethodInvocation *invocation, gpointer data)
   g_autoptr (GError) error = NULL;
   if (!mtv_store_put_settings (daemon->store, next, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      mtv_reply (invocation, FALSE, error);
       return;
     }
   json_object_unref (daemon->settings);
@@ -1209,7 +1209,7 @@ do_start (GDBusMethodInvocation *invocation, gpointer data)
                          : NULL;
   if (run == NULL)
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      mtv_reply (invocation, FALSE, error);
       return;
     }
   add_run (daemon, run);

@@ -28,10 +28,10 @@ publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *f
   if (inventory)
     json_object_unref (inventory);
   g_free (rt->failure);
-  rt->failure = g_strdup (failure);
+  rt->failure = failure ? g_utf8_make_valid (failure, -1) : NULL;   /* quoted in replies and conditions */
   g_ptr_array_set_size (rt->faults, 0);
   for (guint i = 0; faults && i < faults->len; i++)
-    g_ptr_array_add (rt->faults, g_strdup (faults->pdata[i]));
+    g_ptr_array_add (rt->faults, g_utf8_make_valid (faults->pdata[i], -1));
   rt->reported = TRUE;
   rt->host->reported (rt->host->data, rt->name, changed);
 }

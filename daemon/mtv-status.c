@@ -25,7 +25,9 @@ add_condition (MtvStatusBuilder *builder, const char *type, const char *status,
   json_object_set_string_member (c, "status", status);
   json_object_set_string_member (c, "category", category);
   json_object_set_string_member (c, "reason", reason);
-  json_object_set_string_member (c, "message", message);
+  /* Shown in properties: valid UTF-8 whatever an inventory or a server said. */
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
+  json_object_set_string_member (c, "message", valid);
   json_array_add_object_element (builder->conditions, c);
   if (g_strcmp0 (category, "Critical") == 0)
     builder->has_critical = TRUE;

@@ -2,6 +2,7 @@
 #include "kube-client.h"
 #include "mtv-json.h"
 #include "mtv-yaml.h"
+#include "mtv-text.h"
 
 #include <curl/curl.h>
 #include <string.h>
@@ -455,7 +456,7 @@ set_status_error (GError **error, long code, const char *method, const char *pat
       }
   if (causes->len)
     g_string_append_c (causes, ')');
-  g_autofree char *shown = raw && !message ? g_strndup (raw, 200) : NULL;
+  g_autofree char *shown = raw && !message ? mtv_text_shorten (raw, -1, 200) : NULL;
   g_set_error (error, MTV_KUBE_ERROR, (gint) code, "%s %s: %ld %s: %s%s", method, path, code,
                reason ? reason : reason_for (code), message ? message : (shown && *shown ? shown : "no message"),
                causes->str);

@@ -365,7 +365,8 @@ mtv_vm_finish (MtvVm *v, const char *status, const char *error)
   g_free (v->status);
   v->status = g_strdup (status);
   g_free (v->error);
-  v->error = g_strdup (error);
+  /* Shown in properties: valid UTF-8 whatever a helper printed. */
+  v->error = error ? g_utf8_make_valid (error, -1) : NULL;
   g_free (v->completed);
   v->completed = mtv_now_rfc3339 ();
   v->rate = 0;

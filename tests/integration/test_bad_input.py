@@ -39,6 +39,9 @@ CASES = [
     ("CreateProvider", "-lead", {"type": S("ova"), "url": S("file:///x")}, INVALID, ["start and end"]),
     ("CreateProvider", "a" * 64, {"type": S("ova"), "url": S("file:///x")}, INVALID, ["at most 63"]),
     ("CreateProvider", "", {"type": S("ova"), "url": S("file:///x")}, INVALID, ["name is required"]),
+    # Shortened on a character boundary (cut at a byte, the reply was "[Invalid UTF-8]").
+    ("CreateProvider", "a" * 69 + "é" * 5, {"type": S("ova"), "url": S("file:///x")}, INVALID,
+     ["\"" + "a" * 69 + "…\" is 74 characters long", "at most 63"]),
     ("CreateProvider", "src", {"type": S("ova"), "url": S("file:///x")}, EXISTS, ["already exists"]),
     ("CreateProvider", "p", {}, INVALID, ["type", "required"]),
     ("CreateProvider", "p", {"type": S("hyperv2")}, INVALID, ["unknown provider type", "hyperv2"]),
