@@ -85,6 +85,15 @@ mtv_provider_type_check_url (const MtvProviderType *type, const char *url, GErro
                    "something like %s", url, parse_error->message, type->url_example);
       return FALSE;
     }
+  /* A URL is a property every local user reads: credentials go in the
+   * write-only secrets. The URL is not quoted: it holds them. */
+  if (g_uri_get_userinfo (uri) != NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID,
+                   "url: a user name or password does not belong in the URL, where every local user can read it; "
+                   "give them as the credentials user and password (mtvctl: --username, --password-file)");
+      return FALSE;
+    }
   if (!g_strv_contains (type->url_schemes, g_uri_get_scheme (uri)))
     {
       g_autofree char *schemes = g_strjoinv ("://, ", (char **) type->url_schemes);

@@ -50,6 +50,11 @@ CASES = [
     ("CreateProvider", "p", {"type": S("vsphere"), "url": S("ftp://x/sdk")}, INVALID, ["url", "ftp"]),
     ("CreateProvider", "p", {"type": S("vsphere"), "url": S("not a url")}, INVALID, ["url", "not a URL"]),
     ("CreateProvider", "p", {"type": S("local"), "url": S("file://relative")}, INVALID, ["url"]),
+    # Credentials in a URL would be readable by every local user in the Url property.
+    ("CreateProvider", "p", {"type": S("vsphere"), "url": S("https://admin:pw@vc.example.com/sdk")}, INVALID,
+     ["url", "does not belong in the URL", "--password-file"]),
+    ("CreateProvider", "p", {"type": S("vsphere"), "url": S("https://admin@vc.example.com/sdk")}, INVALID,
+     ["url", "user name or password"]),
     ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///srv/%ff%fe")}, INVALID, ["url", "UTF-8"]),
     ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///x"), "colour": S("red")}, INVALID, ["colour", "not a field"]),
     ("CreateProvider", "p", {"type": S("ova"), "url": S("file:///x"), "credentials": v("a{ss}", {"pin": "1"})}, INVALID, ["credentials", "pin"]),
@@ -139,6 +144,7 @@ class BadInput(unittest.TestCase):
         cases = [
             ("providers", "src", {"type": S("vsphere")}, {}, INVALID, ["type", "cannot be changed"]),
             ("providers", "src", {"url": S("http://x")}, {}, INVALID, ["url"]),
+            ("providers", "src", {"url": S("file://root:secret@/srv/ova")}, {}, INVALID, ["url", "does not belong"]),
             ("providers", "src", {}, {"unset": v("as", ["type"])}, INVALID, ["unset", "type"]),
             ("providers", "src", {}, {"unset": v("as", ["bogus"])}, INVALID, ["unset", "bogus"]),
             ("providers", "src", {}, {"unset": S("url")}, INVALID, ["unset", "as"]),
@@ -148,6 +154,16 @@ class BadInput(unittest.TestCase):
         for coll, name, spec, options, error, words in cases:
             with self.subTest(coll=coll, spec=str(spec), options=str(options)):
                 self.assert_refused(lambda: self.update(coll, name, spec, options), error, words)
+
+    def test_url_credentials_are_not_echoed(self):
+        with self.assertRaises(CallError) as cm:
+            self.sb.create("CreateProvider", "p", {"type": S("vsphere"), "url": S("https://admin:s3cr3t@vc/sdk")})
+        self.assertNotIn("s3cr3t", cm.exception.message)
+        r = self.sb.mtvctl("create", "provider", "p", "-t", "vsphere", "-U", "https://admin:s3cr3t@vc/sdk")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--username", r.stderr)
+        self.assertNotIn("s3cr3t", r.stderr + r.stdout)
+        self.assertNotIn("s3cr3t", open(self.sb.mtvd_log.name, errors="replace").read())
 
     def test_delete_in_use_is_busy(self):
         self.assert_refused(lambda: self.sb.call(object_path("providers", "src"), "org.mtvd.Mtv1.Resource",
