@@ -46,10 +46,12 @@ requires_conversion (MtvVm *v)
 #define STARTED PHASE ("Started", "Initialize", NULL, TRUE, mtv_phase_started)
 #define PRE_HOOK PHASE ("PreHook", "PreHook", has_pre_hook, FALSE, mtv_phase_hook)
 #define POST_HOOK PHASE ("PostHook", "PostHook", has_post_hook, FALSE, mtv_phase_hook)
-#define CREATE_DATA_VOLUMES PHASE ("CreateDataVolumes", "Initialize", NULL, FALSE, mtv_phase_create_data_volumes)
+/* The target's allocate and create_vm are idempotent (target-adapter.h): a
+ * restart does them again rather than fail a VM whose disks are copied. */
+#define CREATE_DATA_VOLUMES PHASE ("CreateDataVolumes", "Initialize", NULL, TRUE, mtv_phase_create_data_volumes)
 #define COPY_DISKS PHASE ("CopyDisks", "DiskTransfer", NULL, TRUE, mtv_phase_copy_disks)
 #define CONVERT_GUEST PHASE ("ConvertGuest", "ImageConversion", requires_conversion, FALSE, mtv_phase_convert_guest)
-#define CREATE_VM PHASE ("CreateVM", "VirtualMachineCreation", NULL, FALSE, mtv_phase_create_vm)
+#define CREATE_VM PHASE ("CreateVM", "VirtualMachineCreation", NULL, TRUE, mtv_phase_create_vm)
 #define COMPLETED PHASE ("Completed", NULL, NULL, TRUE, mtv_phase_completed)
 /* Turning the source off, in the step @step. */
 #define POWER_OFF(step) \

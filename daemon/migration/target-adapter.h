@@ -61,7 +61,9 @@ struct _MtvTargetAdapter {
                       GError **error);
   void (*detach) (gpointer instance);
 
-  /* CreateDataVolumes: room for the VM (a directory, the DataVolumes' plan). */
+  /* CreateDataVolumes: room for the VM (a directory, the DataVolumes' plan).
+   * Idempotent, as create_vm: after a restart it is called again for the
+   * same VM and must take what it made before as its own. */
   gboolean (*allocate) (const MtvTargetContext *ctx, GError **error);
   /* Where disk @index is written; @delta: into what an earlier copy wrote. */
   gboolean (*disk_sink) (const MtvTargetContext *ctx, guint index, gboolean delta, MtvDiskSink *sink, GError **error);
@@ -76,7 +78,9 @@ struct _MtvTargetAdapter {
   /* Once disk @index is copied and verified: what remains (a conversion
    * to qcow2, waiting for the DataVolume). */
   gboolean (*finish_disk) (const MtvTargetContext *ctx, guint index, GError **error);
-  /* CreateVM; sets "destination" (and what else it made) in ctx->state. */
+  /* CreateVM; sets "destination" (and what else it made) in ctx->state.
+   * Idempotent: called again after a restart, it completes or redoes what
+   * it had begun (a restart must not fail a VM whose disks are copied). */
   gboolean (*create_vm) (const MtvTargetContext *ctx, GError **error);
   /* One phase of the live itinerary, by its name (Forklift's). */
   gboolean (*live_step) (const MtvTargetContext *ctx, const char *phase, GError **error);

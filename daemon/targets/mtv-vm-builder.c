@@ -348,7 +348,7 @@ mtv_vm_build_domain_xml (const MtvVmBuildInput *in, GError **error)
   element (xml, 0, "<domain type=\"kvm\">");
   element (xml, 2, "<name>%s</name>", in->name);
   element (xml, 2, "<metadata>");
-  element (xml, 4, "<mtv:migration xmlns:mtv=\"https://mtvd.org/xmlns/migration/1\" plan=\"%s\" migration=\"%s\" vmID=\"%s\"/>",
+  element (xml, 4, "<mtv:migration xmlns:mtv=\"" MTV_VM_XMLNS "\" plan=\"%s\" migration=\"%s\" vmID=\"%s\"/>",
            in->plan_name, in->migration_id, str (in->vm, "id"));
   element (xml, 2, "</metadata>");
   element (xml, 2, "<memory unit=\"MiB\">%" G_GINT64_FORMAT "</memory>",

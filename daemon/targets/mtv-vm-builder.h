@@ -29,6 +29,10 @@ MtvVmBuildInput mtv_vm_build_input (const MtvTargetContext *ctx);
 /* [DataVolume..., VirtualMachine]. Fails when a disk or network is not mapped. */
 JsonArray *mtv_vm_build_manifests (const MtvVmBuildInput *in, GError **error);
 
+/* The namespace of the domain XML's <metadata> element that names the plan,
+ * migration and VM (how mtvd recognises a domain it defined). */
+#define MTV_VM_XMLNS "https://mtvd.org/xmlns/migration/1"
+
 /* The libvirt domain XML. */
 char *mtv_vm_build_domain_xml (const MtvVmBuildInput *in, GError **error);
 

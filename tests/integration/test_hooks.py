@@ -8,6 +8,8 @@ import base64
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 import unittest
@@ -212,6 +214,34 @@ class Hooks(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 10)
         self.assertEqual(st["phase"], "Canceled")
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def test_killed_during_a_hook_fails_the_vm(self):
+        # A hook does not resume (running it twice may do harm): mtvd killed
+        # while it runs fails the VM with the reason when it starts again; the
+        # hook dies with mtvd, and nothing was made on the target.
+        marker = os.path.join(self.dir, "hook-alive")
+        cmd = self.script("slow.sh", f"sleep 30\ntouch {marker}\n")
+        self.hook("slow", command=cmd)
+        self.plan([("slow", "PreHook")])
+        self.wait(("Ready",), timeout=30)
+        self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        deadline = time.monotonic() + 20
+        while self.status()["migration"]["vms"][0]["phase"] != "PreHook" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        self.sb.kill_mtvd(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pgrep", "-f", cmd], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertNotEqual(subprocess.run(["pgrep", "-f", cmd], capture_output=True).returncode, 0,
+                            "the hook outlived mtvd")
+        self.sb.start_mtvd()
+        st = self.wait(("Succeeded", "Failed", "Canceled"))
+        self.assertEqual(st["phase"], "Failed")
+        vm = st["migration"]["vms"][0]
+        self.assertIn("mtvd stopped while the VM was in phase PreHook, which does not resume", vm["error"]["reasons"][0])
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+        self.assertFalse(os.path.exists(marker))
 
     def test_hook_that_cannot_run_here_blocks_the_plan(self):
         self.hook("imageonly", image="quay.io/konveyor/hook-runner")

@@ -25,6 +25,11 @@ def pipeline_step_errors(step):
     return validate(step, schema, {})
 from ovabuilder import make_ova
 
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
 S = lambda x: v("s", x)  # noqa: E731
 
 
@@ -221,6 +226,67 @@ class Migration(Base):
         self.assertIn("libvirt test:///nonexistent.xml", st["migration"]["vms"][0]["error"]["reasons"][0])
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 
+    def test_killed_in_create_vm_resumes(self):
+        # mtvd killed while it wrote a VM whose disks were copied and verified:
+        # the restart writes the VM again (it used to fail the VM and remove
+        # its complete disks).
+        _, raws = make_ova(self.ovas, "vm1", disks=((4, "a"),))
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        self.start()
+        self.wait_plan("p", lambda s: s["phase"] == "Succeeded", "the migration to succeed")
+        self.sb.kill_mtvd(signal.SIGKILL)
+        vm_dir = os.path.join(self.target, "prod", "vm1")
+        for name in ("vm1.yaml", "vm1.xml"):
+            os.unlink(os.path.join(vm_dir, name))
+        # The state as it was when CreateVM had been stored and was acting.
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.sb.state_dir, "mtvd.db")) as conn:
+            (rid, state), = conn.execute("SELECT id, state FROM runs")
+            run = json.loads(state)
+            run.update(phase="Running", completed=None)
+            conn.execute("UPDATE runs SET state = ? WHERE id = ?", (json.dumps(run), rid))
+            (state,), = conn.execute("SELECT state FROM run_vms WHERE run = ? AND idx = 0", (rid,))
+            vm = json.loads(state)
+            vm.update(phase="CreateVM", status="Running", created=False, completed=None)
+            conn.execute("UPDATE run_vms SET state = ? WHERE run = ? AND idx = 0", (json.dumps(vm), rid))
+        self.start_mtvd()
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end after restart")
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st["migration"])[:2000])
+        self.assertTrue(os.path.exists(os.path.join(vm_dir, "vm1.yaml")))
+        self.assertTrue(os.path.exists(os.path.join(vm_dir, "vm1.xml")))
+        self.assertEqual(read(raws[0]), read(os.path.join(vm_dir, "disk-0.img")))
+
+    def test_empty_directory_on_the_target_is_taken(self):
+        # An empty directory where the VM goes (mtvd stopped between making it
+        # and recording it) does not block the VM; another migration's
+        # leftovers and anything else there do, saying which.
+        _, raws = make_ova(self.ovas, "vm1", disks=((4, "a"),))
+        make_ova(self.ovas, "vm2", disks=((4, "b"),))
+        make_ova(self.ovas, "vm3", disks=((4, "c"),))
+        prod = os.path.join(self.target, "prod")
+        for vm in ("vm1", "vm2", "vm3"):
+            os.makedirs(os.path.join(prod, vm))
+        with open(os.path.join(prod, "vm1", ".mtvd-migration"), "w"):
+            pass   # a marker that lost its content in the crash
+        with open(os.path.join(prod, "vm2", ".mtvd-migration"), "w") as f:
+            f.write("0badc0de")
+        with open(os.path.join(prod, "vm3", "notes.txt"), "w") as f:
+            f.write("somebody's VM")
+        self.setup_plan(["vm1", "vm2", "vm3"], {vm: [f"{vm}-disk1.vmdk"] for vm in ("vm1", "vm2", "vm3")})
+        self.start()
+        self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        vms = self.vm_status()
+        self.assertEqual(vms["vm1"]["status"], "Succeeded", json.dumps(vms["vm1"])[:2000])
+        self.assertEqual(read(raws[0]), read(os.path.join(prod, "vm1", "disk-0.img")))
+        self.assertFalse(os.path.exists(os.path.join(prod, "vm1", ".mtvd-migration")))
+        self.assertEqual(vms["vm2"]["status"], "Failed")
+        self.assertIn("migration 0badc0de was filling it", vms["vm2"]["error"]["reasons"][0])
+        self.assertEqual(vms["vm3"]["status"], "Failed")
+        self.assertIn("a VM of that name is already on the target", vms["vm3"]["error"]["reasons"][0])
+        # What was there is left as it was.
+        self.assertEqual(sorted(os.listdir(os.path.join(prod, "vm2"))), [".mtvd-migration"])
+        self.assertEqual(os.listdir(os.path.join(prod, "vm3")), ["notes.txt"])
+
     def test_mtvctl_start_wait(self):
         make_ova(self.ovas, "vm1")
         self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
@@ -313,28 +379,6 @@ class SlowMigration(Base):
         self.assertEqual(vms["next"]["status"], "Succeeded")
         self.assertEqual(st["phase"], "Succeeded")
         self.assertEqual(os.listdir(os.path.join(self.sb.state_dir, "checkpoints")), [])
-
-    def test_killed_outside_the_copy_fails_the_vm(self):
-        # A VM stopped in a phase that cannot be resumed is failed, with the reason.
-        self.make()
-        self.start()
-        self.wait_copying("slow")
-        self.sb.kill_mtvd(signal.SIGKILL)
-        import sqlite3
-        db = os.path.join(self.sb.state_dir, "mtvd.db")
-        with sqlite3.connect(db) as conn:
-            # Each VM of a run is a row of its own (run_vms); "slow" is the first.
-            (rid, state), = conn.execute("SELECT run, state FROM run_vms WHERE idx = 0")
-            state = json.loads(state)
-            state["phase"] = "CreateVM"  # as if it had stopped while writing its manifests
-            conn.execute("UPDATE run_vms SET state = ? WHERE run = ? AND idx = 0", (json.dumps(state), rid))
-        self.start_mtvd()
-        self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end after restart")
-        vms = self.vm_status()
-        self.assertEqual(vms["slow"]["status"], "Failed")
-        self.assertIn("mtvd stopped while the VM was in phase CreateVM", vms["slow"]["error"]["reasons"][0])
-        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "slow")))
-
 
 class Runs(Base):
     """What is asked of a plan's runs: refused when archived, cutover only

@@ -891,7 +891,7 @@ main (int argc, char **argv)
   static const char *const cold[] = { "Started", "PreHook", "StorePowerState", "PowerOffSource", "WaitForPowerOff",
                                       "CreateDataVolumes", "CopyDisks", "CreateVM", "PostHook", NULL };
   static const char *const cold_resumable[] = { "Started", "StorePowerState", "PowerOffSource", "WaitForPowerOff",
-                                                "CopyDisks", NULL };
+                                                "CreateDataVolumes", "CopyDisks", "CreateVM", NULL };
   add_crash_cases ("cold", "full", TRUE, cold, cold_resumable);
   static const char *const warm[] = { "Started", "CreateInitialSnapshot", "WaitForInitialSnapshot",
                                       "StoreInitialSnapshotDeltas", "CreateDataVolumes", "CopyDisks", "CopyingPaused",
@@ -900,11 +900,12 @@ main (int argc, char **argv)
                                       "RemovePenultimateSnapshot", "CreateFinalSnapshot", "WaitForFinalSnapshot",
                                       "AddFinalCheckpoint", "Finalize", "RemoveFinalSnapshot", "CreateVM", NULL };
   static const char *const warm_resumable[] = { "Started", "WaitForInitialSnapshot", "StoreInitialSnapshotDeltas",
-                                                "CopyDisks", "CopyingPaused", "RemovePreviousSnapshot",
+                                                "CreateDataVolumes", "CopyDisks", "CopyingPaused", "RemovePreviousSnapshot",
                                                 "WaitForSnapshot", "StoreSnapshotDeltas", "AddCheckpoint",
                                                 "StorePowerState", "PowerOffSource",
                                                 "WaitForPowerOff", "RemovePenultimateSnapshot", "WaitForFinalSnapshot",
-                                                "AddFinalCheckpoint", "Finalize", "RemoveFinalSnapshot", NULL };
+                                                "AddFinalCheckpoint", "Finalize", "RemoveFinalSnapshot", "CreateVM",
+                                                NULL };
   add_crash_cases ("warm", "full", FALSE, warm, warm_resumable);
   static const char *const live[] = { "Started", "EnsureDataVolumes", "CreateTarget", "WaitForTargetVMI",
                                       "CreateVirtualMachineInstanceMigrations", "WaitForStateTransfer", NULL };
@@ -913,7 +914,7 @@ main (int argc, char **argv)
   static const char *const conversion[] = { "Started", "PreHook", "StorePowerState", "PowerOffSource",
                                             "WaitForPowerOff", "CreateVM", "PostHook", NULL };
   static const char *const conversion_resumable[] = { "Started", "StorePowerState", "PowerOffSource",
-                                                      "WaitForPowerOff", NULL };
+                                                      "WaitForPowerOff", "CreateVM", NULL };
   add_crash_cases ("conversion", "full", TRUE, conversion, conversion_resumable);
   return g_test_run ();
 }

@@ -102,7 +102,7 @@ create_vm (const MtvTargetContext *ctx, GError **error)
   const char *uri = mtv_json_string (mtv_json_object (ctx->provider_spec, "settings"), "libvirtURI");
   if (uri)
     {
-      g_autofree char *uuid = mtv_local_define (uri, xml, error);
+      g_autofree char *uuid = mtv_local_define (uri, ctx->name, ctx->migration_id, xml, error);
       if (uuid == NULL)
         return FALSE;
       g_autofree char *domain = g_strdup_printf ("%s %s", uri, uuid);
@@ -116,9 +116,11 @@ create_vm (const MtvTargetContext *ctx, GError **error)
 static gboolean
 cleanup (const MtvTargetContext *ctx, GError **error)
 {
-  const char *dir = mtv_json_string (ctx->state, "dir");
-  if (dir)
-    mtv_local_abort (dir, ctx->migration_id);
+  /* Without "dir" in its state, mtvd may have stopped between making the
+   * directory and recording it: the marker or emptiness decides. */
+  const char *made = mtv_json_string (ctx->state, "dir");
+  g_autofree char *dir = made ? g_strdup (made) : vm_dir (ctx);
+  mtv_local_abort (dir, ctx->migration_id, made != NULL);
   return TRUE;
 }
 

@@ -1,12 +1,14 @@
 #include "local-target.h"
 #include "mtv-error.h"
 #include "mtv-yaml.h"
+#include "targets/mtv-vm-builder.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <string.h>
 #include <unistd.h>
 
 char *
@@ -20,6 +22,30 @@ mtv_local_vm_dir (JsonObject *provider_spec, const char *namespace, const char *
 /* In a directory being filled: which migration fills it. */
 #define MARKER ".mtvd-migration"
 
+/* The migration named in @dir's marker; NULL when none is (the marker is
+ * not synced: a crash can leave it empty). */
+static char *
+marker_owner (const char *dir)
+{
+  g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
+  g_autofree char *owner = NULL;
+  if (!g_file_get_contents (marker, &owner, NULL, NULL) || *g_strstrip (owner) == '\0')
+    return NULL;
+  return g_steal_pointer (&owner);
+}
+
+/* Nothing in @dir but perhaps a marker. */
+static gboolean
+holds_nothing (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *entry;
+  while (d && (entry = g_dir_read_name (d)))
+    if (!g_str_equal (entry, MARKER))
+      return FALSE;
+  return d != NULL;
+}
+
 gboolean
 mtv_local_prepare (const char *dir, const char *migration_id, GError **error)
 {
@@ -32,10 +58,29 @@ mtv_local_prepare (const char *dir, const char *migration_id, GError **error)
   if (g_mkdir (dir, 0755) < 0)
     {
       int saved = errno;
-      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED,
-                   saved == EEXIST ? "%s already exists: a VM of that name is already on the target"
-                                   : "cannot create %s: %s", dir, g_strerror (saved));
-      return FALSE;
+      if (saved != EEXIST)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "cannot create %s: %s", dir, g_strerror (saved));
+          return FALSE;
+        }
+      /* Again after a restart: this migration's own directory, or an empty
+       * one (mtvd stopped between making it and marking it), is taken as
+       * it is; anything else is somebody's VM. */
+      g_autofree char *owner = marker_owner (dir);
+      if (g_strcmp0 (owner, migration_id) == 0)
+        return TRUE;
+      if (owner)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s already exists: migration %s was filling it and did not "
+                       "finish; remove the directory to migrate the VM there again", dir, owner);
+          return FALSE;
+        }
+      if (!holds_nothing (dir))
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s already exists: a VM of that name is already on the "
+                       "target", dir);
+          return FALSE;
+        }
     }
   g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
   /* Not synced: lost in a crash, it leaves at worst an empty directory. */
@@ -109,8 +154,41 @@ libvirt_failed (GError **error, const char *what, const char *uri)
   g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "libvirt %s: %s: %s", uri, what, msg ? msg : "unknown error");
 }
 
+/* The XML to define: @domain_xml, with the UUID of the domain of that name
+ * if this migration defined it before; NULL (and @error) if another did. */
+static char *
+redefinition (virConnectPtr conn, const char *uri, const char *name, const char *migration_id, const char *domain_xml,
+              GError **error)
+{
+  virDomainPtr old = virDomainLookupByName (conn, name);
+  if (old == NULL)
+    return g_strdup (domain_xml);
+  char *metadata = virDomainGetMetadata (old, VIR_DOMAIN_METADATA_ELEMENT, MTV_VM_XMLNS, 0);
+  g_autofree char *expected = g_strdup_printf ("migration=\"%s\"", migration_id);
+  char uuid[VIR_UUID_STRING_BUFLEN] = "";
+  gboolean ours = metadata && strstr (metadata, expected) && virDomainGetUUIDString (old, uuid) == 0;
+  free (metadata);
+  virDomainFree (old);
+  if (!ours)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "libvirt %s: a domain named %s exists already", uri, name);
+      return NULL;
+    }
+  g_autofree char *name_element = g_strdup_printf ("</name>\n  <uuid>%s</uuid>", uuid);
+  g_auto (GStrv) parts = g_strsplit (domain_xml, "</name>", 2);
+  return g_strjoinv (name_element, parts);
+}
+
+/* libvirt prints every error to stderr unless told otherwise; mtvd
+ * reports those it cares about itself. */
+static void
+quiet (void *data, virErrorPtr error)
+{
+}
+
 char *
-mtv_local_define (const char *uri, const char *domain_xml, GError **error)
+mtv_local_define (const char *uri, const char *name, const char *migration_id, const char *domain_xml,
+                  GError **error)
 {
   virConnectPtr conn = virConnectOpen (uri);
   if (conn == NULL)
@@ -118,11 +196,13 @@ mtv_local_define (const char *uri, const char *domain_xml, GError **error)
       libvirt_failed (error, "cannot connect", uri);
       return NULL;
     }
+  virConnSetErrorFunc (conn, NULL, quiet);
   char *result = NULL;
-  virDomainPtr dom = virDomainDefineXML (conn, domain_xml);
-  if (dom == NULL)
+  g_autofree char *xml = redefinition (conn, uri, name, migration_id, domain_xml, error);
+  virDomainPtr dom = xml ? virDomainDefineXML (conn, xml) : NULL;
+  if (xml && dom == NULL)
     libvirt_failed (error, "cannot define the domain", uri);
-  else
+  else if (dom)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
       if (virDomainGetUUIDString (dom, uuid) == 0)
@@ -136,12 +216,19 @@ mtv_local_define (const char *uri, const char *domain_xml, GError **error)
 }
 
 void
-mtv_local_abort (const char *dir, const char *migration_id)
+mtv_local_abort (const char *dir, const char *migration_id, gboolean made)
 {
   g_autofree char *marker = g_build_filename (dir, MARKER, NULL);
-  g_autofree char *owner = NULL;
-  if (!g_file_get_contents (marker, &owner, NULL, NULL) || g_strcmp0 (owner, migration_id) != 0)
-    return;
+  g_autofree char *owner = marker_owner (dir);
+  /* Another migration's directory is left alone. Without a marker (it is
+   * not synced), the directory is this migration's if it recorded making
+   * it; else it is removed only if it holds nothing. */
+  if (owner ? !g_str_equal (owner, migration_id) : !made)
+    {
+      if (owner == NULL && holds_nothing (dir))
+        g_unlink (marker), g_rmdir (dir);
+      return;
+    }
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   const char *entry;
   while (d && (entry = g_dir_read_name (d)))

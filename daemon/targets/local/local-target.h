@@ -8,7 +8,9 @@
 /* ROOT/<namespace>/<name>, from the provider's spec. */
 char *mtv_local_vm_dir (JsonObject *provider_spec, const char *namespace, const char *name);
 /* Creates the VM's directory, marked as being filled by migration
- * @migration_id; refuses one that exists (the VM is there). */
+ * @migration_id. Again for the same migration (after a restart) it takes
+ * the directory as it is, and an empty one as new; it refuses any other
+ * that exists (a VM is there, or another migration's leftovers). */
 gboolean mtv_local_prepare (const char *dir, const char *migration_id, GError **error);
 /* The VM is complete: its directory is no longer marked. */
 void mtv_local_release (const char *dir);
@@ -22,11 +24,17 @@ char *mtv_local_image_path (const char *dir, guint index, const char *format);
 /* Writes the manifests (as YAML documents) and the domain XML, durably. */
 gboolean mtv_local_finish (const char *dir, const char *name, JsonArray *manifests, const char *domain_xml,
                            GError **error);
-/* Defines the domain in the libvirt connection @uri (the provider setting
- * libvirtURI); returns the domain's UUID. Blocking: call it from a worker. */
-char *mtv_local_define (const char *uri, const char *domain_xml, GError **error);
+/* Defines the domain @name in the libvirt connection @uri (the provider
+ * setting libvirtURI); returns the domain's UUID. A domain of that name that
+ * migration @migration_id defined already (after a restart) is defined
+ * again with its UUID; any other is refused. Blocking: call it from a
+ * worker. */
+char *mtv_local_define (const char *uri, const char *name, const char *migration_id, const char *domain_xml,
+                        GError **error);
 
 /* Removes what a failed or cancelled VM left in its directory, if the
- * directory is still marked as migration @migration_id's (never a VM that
- * was there before, or that another migration completed). */
-void mtv_local_abort (const char *dir, const char *migration_id);
+ * directory is still marked as migration @migration_id's, or has lost its
+ * marker and @made says this migration recorded making it (never a VM that
+ * was there before, or that another migration completed); an empty
+ * directory it may have made before recording it goes too. */
+void mtv_local_abort (const char *dir, const char *migration_id, gboolean made);
