@@ -1,6 +1,21 @@
 #include "mtv-text.h"
 
 char *
+mtv_text_size (guint64 bytes)
+{
+  static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+  if (bytes < 1024)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", bytes);
+  guint u = 0;
+  guint64 scale = 1024;
+  while (u + 1 < G_N_ELEMENTS (units) && bytes >= scale * 1024)
+    u++, scale *= 1024;
+  if (bytes % scale == 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " %s", bytes / scale, units[u]);
+  return g_strdup_printf ("%.1f %s", (double) bytes / (double) scale, units[u]);
+}
+
+char *
 mtv_text_shorten (const char *text, gssize length, gsize max_chars)
 {
   g_autofree char *valid = g_utf8_make_valid (text ? text : "", text ? length : 0);

@@ -2,6 +2,8 @@
 #include "mtv-daemon.h"
 #include "mtv-query.h"
 #include "mtv-auth.h"
+#include "mtv-bus-guard.h"
+#include "mtv-text.h"
 #include "mtv-error.h"
 #include "mtv-inventory.h"
 #include "mtv-item.h"
@@ -38,7 +40,50 @@ struct _MtvDaemon {
   JsonObject *settings;
   guint schedule_source;
   char *runs_seen;                 /* the runs' ids and phases when statuses were last refreshed */
+  guint bus_guard;                 /* the connection's filter that keeps messages under the bus's limit */
 };
+
+/* ---- what the bus carries ---------------------------------------------------------- */
+
+/* One GetManagedObjects reply carries every property of every object, and
+ * the bus refuses a message over its max_message_size (32 MiB unless the bus
+ * is configured otherwise). New objects stop well before that. */
+#define BUS_BUDGET (24 << 20)
+/* A Migration or MigrationVm object, about (a VM's error is at most 4 KiB). */
+#define RUN_OBJECT_SIZE 1024
+/* An item's Resource interface and conditions, about, before it has them. */
+#define ITEM_BASE_SIZE 2048
+
+static gsize
+bus_size (MtvDaemon *daemon)
+{
+  gsize size = 0;
+  for (MtvKind k = 0; k < MTV_N_KINDS; k++)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, daemon->items[k]);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        size += ((MtvItem *) value)->bus_size;
+    }
+  for (guint i = 0; i < daemon->runs->len; i++)
+    size += RUN_OBJECT_SIZE * (1 + mtv_run_n_vms (daemon->runs->pdata[i]));
+  return size;
+}
+
+/* Whether the objects may take @after bytes where they took @before. */
+static gboolean
+check_bus_budget (MtvDaemon *daemon, gsize before, gsize after, GError **error)
+{
+  gsize total = bus_size (daemon) - MIN (before, bus_size (daemon)) + after;
+  if (after <= before || total <= BUS_BUDGET)
+    return TRUE;
+  g_autofree char *shown = mtv_text_size (total);
+  g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "mtvd's objects would take %s on the bus, more than the 24 MiB "
+               "that one reply listing them all (GetManagedObjects) may carry: delete plans, maps or hooks that are "
+               "no longer needed first", shown);
+  return FALSE;
+}
 
 /* ---- lookups used by the kinds ------------------------------------------------ */
 
@@ -246,6 +291,13 @@ take_secret (const MtvKindInfo *info, GVariant *spec, JsonObject **out_secret, G
     {
       if (!info->check_secret (key, value, error))
         return NULL;
+      /* A CA bundle is the largest credential; a whole system's is ~200 KiB. */
+      if (strlen (value) > MTV_SECRET_MAX_VALUE)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s.%s: %zu bytes; at most 1 MiB", info->secret_key, key,
+                       strlen (value));
+          return NULL;
+        }
       json_object_set_string_member (entries, key, value);
     }
   *out_secret = g_steal_pointer (&entries);
@@ -410,7 +462,9 @@ create_item (MtvDaemon *daemon, MtvKind kind, const char *name, GVariant *spec_i
   g_autoptr (JsonObject) spec = mtv_spec_merge (info->fields, info->n_fields,
                                                 mtv_kind_to_string (kind), NULL, changes, NULL, error);
   if (spec == NULL || !check_references (daemon, kind, spec, error)
-      || (info->validate && !info->validate (daemon, name, spec, error)))
+      || (info->validate && !info->validate (daemon, name, spec, error))
+      || !check_bus_budget (daemon, 0, ITEM_BASE_SIZE + mtv_spec_properties_size (info->fields, info->n_fields, spec),
+                            error))
     return NULL;
 
   g_autoptr (MtvRecord) record = mtv_record_new (kind, name);
@@ -447,8 +501,12 @@ update_item (MtvDaemon *daemon, MtvItem *item, GVariant *spec_in, const char *co
   g_autoptr (JsonObject) spec = mtv_spec_merge (info->fields, info->n_fields,
                                                 mtv_kind_to_string (record->kind), record->spec,
                                                 changes, unset, error);
+  gsize old_size = mtv_spec_properties_size (info->fields, info->n_fields, record->spec);
   if (spec == NULL || !check_references (daemon, record->kind, spec, error)
-      || (info->validate && !info->validate (daemon, record->name, spec, error)))
+      || (info->validate && !info->validate (daemon, record->name, spec, error))
+      || !check_bus_budget (daemon, item->bus_size,
+                            item->bus_size - MIN (old_size, item->bus_size)
+                              + mtv_spec_properties_size (info->fields, info->n_fields, spec), error))
     return FALSE;
   if (secret)
     {
@@ -1201,6 +1259,12 @@ do_start (GDBusMethodInvocation *invocation, gpointer data)
       return;
     }
   g_autoptr (GError) error = NULL;
+  JsonArray *plan_vms = json_object_get_array_member (item->record->spec, "vms");
+  if (!check_bus_budget (daemon, 0, RUN_OBJECT_SIZE * (1 + json_array_get_length (plan_vms)), &error))
+    {
+      mtv_reply (invocation, FALSE, error);
+      return;
+    }
   g_autoptr (JsonObject) snapshot = run_snapshot (daemon, item->record, &error);
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *id = g_strndup (uuid, 8);
@@ -1470,6 +1534,7 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *
   watch_rules (daemon);
   if (!load_items (daemon, error))
     return NULL;
+  daemon->bus_guard = mtv_bus_guard_install (connection);
   g_dbus_object_manager_server_set_connection (daemon->object_manager, connection);
   /* The root object carries both the ObjectManager and the Manager; an object
    * manager cannot export an object at its own path, so the Manager is
@@ -1512,6 +1577,8 @@ mtv_daemon_free (MtvDaemon *daemon)
       g_dbus_connection_unregister_subtree (daemon->connection, daemon->not_found_subtrees[k]);
   if (daemon->object_manager)
     g_dbus_object_manager_server_set_connection (daemon->object_manager, NULL);
+  if (daemon->bus_guard)
+    g_dbus_connection_remove_filter (daemon->connection, daemon->bus_guard);
   for (MtvKind k = 0; k < MTV_N_KINDS; k++)
     g_clear_pointer (&daemon->items[k], g_hash_table_unref);
   g_clear_object (&daemon->manager);

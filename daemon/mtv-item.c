@@ -1,6 +1,8 @@
 #include "mtv-item.h"
 #include "mtv-json.h"
 
+#include <string.h>
+
 MtvItem *
 mtv_item_new (MtvRecord *record)
 {
@@ -58,6 +60,13 @@ mtv_item_sync_properties (MtvItem *item)
       mtv_provider_set_has_credentials (MTV_PROVIDER (item->kind_iface), item->secret_keys[0] != NULL);
       mtv_provider_set_credential_keys (MTV_PROVIDER (item->kind_iface),
                                         (const char *const *) item->secret_keys);
+    }
+  item->bus_size = strlen (item->object_path) + 64;
+  GDBusInterfaceSkeleton *ifaces[] = { G_DBUS_INTERFACE_SKELETON (res), item->kind_iface };
+  for (gsize i = 0; i < G_N_ELEMENTS (ifaces); i++)
+    {
+      g_autoptr (GVariant) props = g_dbus_interface_skeleton_get_properties (ifaces[i]);
+      item->bus_size += g_variant_get_size (props) + strlen (g_dbus_interface_skeleton_get_info (ifaces[i])->name);
     }
 }
 

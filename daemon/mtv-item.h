@@ -11,6 +11,7 @@ typedef struct {
   MtvObjectSkeleton *object;
   MtvResource *resource;
   GDBusInterfaceSkeleton *kind_iface;
+  gsize bus_size;                  /* bytes of its properties in a GetManagedObjects reply */
   gpointer runtime;                /* what the kind runs for the item (a provider's backend) */
   GDestroyNotify runtime_free;
 } MtvItem;

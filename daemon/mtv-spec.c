@@ -1,6 +1,9 @@
 #include "mtv-spec.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
+#include "mtv-text.h"
+
+#include <string.h>
 
 void
 mtv_reference_free (MtvReference *ref)
@@ -109,6 +112,31 @@ invalid (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
+static gsize
+bound_of (const MtvField *field)
+{
+  if (field->max)
+    return field->max;
+  switch (field->type)
+    {
+    case MTV_FIELD_JSON_OBJECT:
+      return MTV_SPEC_MAX_JSON;
+    case MTV_FIELD_STRING_MAP:
+      return MTV_SPEC_MAX_MAP_ENTRIES;
+    case MTV_FIELD_LIST:
+      return MTV_SPEC_MAX_LIST;
+    default:
+      return MTV_SPEC_MAX_STRING;
+    }
+}
+
+static gboolean
+too_large (GError **error, const char *what, gsize size, gsize max)
+{
+  g_autofree char *shown = mtv_text_size (max);
+  return invalid (error, "%s: %zu bytes; at most %s", what, size, shown);
+}
+
 static gboolean
 check_string_value (const MtvField *field, const char *value, GError **error)
 {
@@ -151,7 +179,13 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
     {
     case MTV_FIELD_STRING:
       {
-        const char *s = g_variant_get_string (value, NULL);
+        gsize length;
+        const char *s = g_variant_get_string (value, &length);
+        if (length > bound_of (field))
+          {
+            too_large (error, field->key, length, bound_of (field));
+            return NULL;
+          }
         if (*s == '\0' && (field->flags & (MTV_FIELD_REQUIRED | MTV_FIELD_NON_EMPTY)))
           {
             invalid (error, "%s: must not be empty", field->key);
@@ -175,17 +209,43 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
       }
     case MTV_FIELD_STRING_MAP:
       {
-        JsonObject *map = json_object_new ();
+        if (g_variant_n_children (value) > bound_of (field))
+          {
+            invalid (error, "%s: %zu entries; at most %zu", field->key, g_variant_n_children (value),
+                     bound_of (field));
+            return NULL;
+          }
+        g_autoptr (JsonObject) map = json_object_new ();
         GVariantIter iter;
         const char *k, *v;
         g_variant_iter_init (&iter, value);
         while (g_variant_iter_next (&iter, "{&s&s}", &k, &v))
-          json_object_set_string_member (map, k, v);
-        return take_object (map);
+          {
+            if (strlen (k) > MTV_SPEC_MAX_MAP_KEY)
+              {
+                g_autofree char *what = g_strdup_printf ("%s: a key", field->key);
+                too_large (error, what, strlen (k), MTV_SPEC_MAX_MAP_KEY);
+                return NULL;
+              }
+            if (strlen (v) > MTV_SPEC_MAX_STRING)
+              {
+                g_autofree char *what = g_strdup_printf ("%s.%s", field->key, k);
+                too_large (error, what, strlen (v), MTV_SPEC_MAX_STRING);
+                return NULL;
+              }
+            json_object_set_string_member (map, k, v);
+          }
+        return take_object (g_steal_pointer (&map));
       }
     case MTV_FIELD_JSON_OBJECT:
       {
-        const char *text = g_variant_get_string (value, NULL);
+        gsize length;
+        const char *text = g_variant_get_string (value, &length);
+        if (length > bound_of (field))
+          {
+            too_large (error, field->key, length, bound_of (field));
+            return NULL;
+          }
         g_autoptr (GError) parse_error = NULL;
         g_autoptr (JsonNode) node = *text ? json_from_string (text, &parse_error) : NULL;
         if (*text && (node == NULL || !JSON_NODE_HOLDS_OBJECT (node)))
@@ -234,9 +294,20 @@ field_to_json (const MtvField *field, GVariant *value, GError **error)
             invalid (error, "%s: must have at least one item", field->key);
             return NULL;
           }
+        if (n > bound_of (field))
+          {
+            invalid (error, "%s: %zu items; at most %zu", field->key, n, bound_of (field));
+            return NULL;
+          }
         for (gsize i = 0; i < n; i++)
           {
             g_autoptr (GVariant) item = g_variant_get_child_value (value, i);
+            if (g_variant_get_size (item) > MTV_SPEC_MAX_ITEM)
+              {
+                g_autofree char *what = g_strdup_printf ("%s[%zu]", field->key, i);
+                too_large (error, what, g_variant_get_size (item), MTV_SPEC_MAX_ITEM);
+                return NULL;
+              }
             g_autoptr (JsonNode) node = json_gvariant_serialize (item);
             g_autoptr (GError) item_error = NULL;
             JsonObject *object = json_node_get_object (node);
@@ -321,6 +392,17 @@ mtv_spec_merge (const MtvField *fields, gsize n_fields, const char *kind_name, J
           return NULL;
         }
     }
+  g_autoptr (JsonNode) whole = json_node_init_object (json_node_alloc (), spec);
+  gsize size = 0;
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_root (generator, whole);
+  g_free (json_generator_to_data (generator, &size));
+  if (size > MTV_SPEC_MAX_BYTES)
+    {
+      g_autofree char *what = g_strdup_printf ("the %s's spec", kind_name);
+      too_large (error, what, size, MTV_SPEC_MAX_BYTES);
+      return NULL;
+    }
   return g_steal_pointer (&spec);
 }
 
@@ -370,12 +452,29 @@ json_to_variant (const MtvField *field, JsonNode *node)
   g_assert_not_reached ();
 }
 
+gsize
+mtv_spec_properties_size (const MtvField *fields, gsize n_fields, JsonObject *spec)
+{
+  gsize size = 0;
+  for (gsize i = 0; i < n_fields; i++)
+    if (!(fields[i].flags & MTV_FIELD_NOT_A_PROPERTY))
+      {
+        g_autoptr (GVariant) value = g_variant_ref_sink (
+          json_to_variant (&fields[i], mtv_json_lookup_path (spec, fields[i].json_path)));
+        /* The name, the signature and the framing around the value. */
+        size += strlen (fields[i].key) + 16 + g_variant_get_size (value);
+      }
+  return size;
+}
+
 void
 mtv_spec_to_properties (const MtvField *fields, gsize n_fields, JsonObject *spec, GObject *iface)
 {
   for (gsize i = 0; i < n_fields; i++)
     {
       const MtvField *field = &fields[i];
+      if (field->flags & MTV_FIELD_NOT_A_PROPERTY)
+        continue;
       g_autofree char *prop = mtv_spec_property_name (field->key);
       GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (iface), prop);
       /* A field without its property is a programming error the unit tests catch. */

@@ -24,7 +24,23 @@ typedef enum {
   MTV_FIELD_REQUIRED = 1 << 0,
   MTV_FIELD_IMMUTABLE = 1 << 1,
   MTV_FIELD_NON_EMPTY = 1 << 2,   /* a list must have at least one item, a string given must not be empty */
+  /* Too large for a property (every GetManagedObjects reply carries every
+   * property of every object): Export has it. */
+  MTV_FIELD_NOT_A_PROPERTY = 1 << 3,
 } MtvFieldFlags;
+
+/* What a field holds at most, unless its table's max says otherwise: no
+ * input may grow mtvd's objects without bound (mtvd(8), LIMITS). */
+#define MTV_SPEC_MAX_STRING 4096           /* bytes of a string */
+#define MTV_SPEC_MAX_JSON 65536            /* bytes of a JSON object field's text */
+#define MTV_SPEC_MAX_MAP_ENTRIES 64        /* entries of a string map */
+#define MTV_SPEC_MAX_MAP_KEY 253           /* bytes of a map key (a Kubernetes label key's length) */
+#define MTV_SPEC_MAX_LIST 1000             /* items of a list */
+#define MTV_SPEC_MAX_ITEM 65536            /* bytes of one list item, as JSON */
+#define MTV_SPEC_MAX_BYTES (4 << 20)       /* a whole spec, as JSON */
+#define MTV_HOOK_MAX_PLAYBOOK (1 << 20)    /* bytes of a hook's playbook (base64) */
+#define MTV_PLAN_MAX_VMS 5000              /* VMs of a plan */
+#define MTV_SECRET_MAX_VALUE (1 << 20)     /* bytes of one credential (a CA bundle) */
 
 typedef struct {
   const char *key;                /* the a{sv} key; the D-Bus property is Key */
@@ -39,6 +55,9 @@ typedef struct {
   gboolean (*check_item) (JsonObject *item, GError **error);
   /* Strings: an extra check of the value. */
   gboolean (*check_string) (const char *value, GError **error);
+  /* Strings and JSON objects: bytes; maps: entries; lists: items. 0: the
+   * default MTV_SPEC_MAX_* of the type. */
+  gsize max;
 } MtvField;
 
 /* An item's reference to another item, found in its spec. */
@@ -61,6 +80,9 @@ const char *mtv_reference_name (JsonNode *node);
 JsonObject *mtv_spec_merge (const MtvField *fields, gsize n_fields, const char *kind_name,
                             JsonObject *base, GVariant *changes, const char *const *unset,
                             GError **error);
+
+/* About how many bytes the properties of @spec take in a D-Bus message. */
+gsize mtv_spec_properties_size (const MtvField *fields, gsize n_fields, JsonObject *spec);
 
 /* Sets the kind interface's typed properties from the stored spec. */
 void mtv_spec_to_properties (const MtvField *fields, gsize n_fields, JsonObject *spec,

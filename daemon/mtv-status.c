@@ -1,5 +1,6 @@
 #include "mtv-status.h"
 #include "mtv-record.h"
+#include "mtv-text.h"
 
 void
 mtv_status_builder_init (MtvStatusBuilder *builder)
@@ -25,8 +26,9 @@ add_condition (MtvStatusBuilder *builder, const char *type, const char *status,
   json_object_set_string_member (c, "status", status);
   json_object_set_string_member (c, "category", category);
   json_object_set_string_member (c, "reason", reason);
-  /* Shown in properties: valid UTF-8 whatever an inventory or a server said. */
-  g_autofree char *valid = g_utf8_make_valid (message, -1);
+  /* Shown in properties: valid UTF-8 whatever an inventory or a server
+   * said, and bounded (a condition listing thousands of VMs is cut). */
+  g_autofree char *valid = mtv_text_shorten (message, -1, MTV_STATUS_MAX_MESSAGE);
   json_object_set_string_member (c, "message", valid);
   json_array_add_object_element (builder->conditions, c);
   if (g_strcmp0 (category, "Critical") == 0)

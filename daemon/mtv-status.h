@@ -15,6 +15,9 @@ typedef struct {
 void mtv_status_builder_init (MtvStatusBuilder *builder);
 void mtv_status_builder_clear (MtvStatusBuilder *builder);
 
+/* Characters of a condition's message at most (it ends in "…" if cut). */
+#define MTV_STATUS_MAX_MESSAGE 4096
+
 /* Adds a condition with status "True". Category is one of Critical, Error,
  * Warning, Required, Advisory, Information. */
 void mtv_status_add (MtvStatusBuilder *builder, const char *type, const char *category,

@@ -64,7 +64,9 @@ check_command (const char *value, GError **error)
 
 static const MtvField fields[] = {
   { .key = "image", .json_path = "image", .type = MTV_FIELD_STRING, .flags = MTV_FIELD_NON_EMPTY },
-  { .key = "playbook", .json_path = "playbook", .type = MTV_FIELD_STRING, .check_string = check_base64 },
+  /* A playbook (base64) can be large: Export has it, no property. */
+  { .key = "playbook", .json_path = "playbook", .type = MTV_FIELD_STRING, .flags = MTV_FIELD_NOT_A_PROPERTY,
+    .check_string = check_base64, .max = MTV_HOOK_MAX_PLAYBOOK },
   { .key = "serviceAccount", .json_path = "serviceAccount", .type = MTV_FIELD_STRING,
     .check_string = check_service_account },
   { .key = "deadline", .json_path = "deadline", .type = MTV_FIELD_INT64 },

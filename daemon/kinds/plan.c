@@ -119,7 +119,7 @@ static const MtvField fields[] = {
   { .key = "storageMap", .json_path = "map.storage", .type = MTV_FIELD_REFERENCE,
     .flags = MTV_FIELD_REQUIRED, .ref_kind = MTV_KIND_STORAGE_MAP },
   { .key = "vms", .json_path = "vms", .type = MTV_FIELD_LIST,
-    .flags = MTV_FIELD_REQUIRED | MTV_FIELD_NON_EMPTY, .check_item = check_vm },
+    .flags = MTV_FIELD_REQUIRED | MTV_FIELD_NON_EMPTY, .check_item = check_vm, .max = MTV_PLAN_MAX_VMS },
   { .key = "type", .json_path = "type", .type = MTV_FIELD_STRING, .allowed = plan_types,
     .default_value = "cold" },
   { .key = "targetNamespace", .json_path = "targetNamespace", .type = MTV_FIELD_STRING,

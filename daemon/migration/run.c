@@ -417,6 +417,7 @@ mtv_run_free (MtvRun *run)
 
 const char *mtv_run_id (MtvRun *run) { return run->id; }
 const char *mtv_run_plan (MtvRun *run) { return run->plan; }
+guint mtv_run_n_vms (MtvRun *run) { return run->vms->len; }
 const char *mtv_run_object_path (MtvRun *run) { return run->path; }
 const char *mtv_run_phase (MtvRun *run) { return run->phase; }
 

@@ -55,6 +55,8 @@ const char *mtv_run_plan (MtvRun *run);
 const char *mtv_run_object_path (MtvRun *run);
 /* Running, Succeeded, Failed or Canceled. */
 const char *mtv_run_phase (MtvRun *run);
+/* How many VMs it migrates. */
+guint mtv_run_n_vms (MtvRun *run);
 gboolean mtv_run_finished (MtvRun *run);
 /* How many VMs are running now. */
 guint mtv_run_active (MtvRun *run);

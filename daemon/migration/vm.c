@@ -6,6 +6,8 @@
 #include "run.h"
 #include "mtv-json.h"
 #include "mtv-record.h"
+#include "mtv-status.h"
+#include "mtv-text.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -366,7 +368,7 @@ mtv_vm_finish (MtvVm *v, const char *status, const char *error)
   v->status = g_strdup (status);
   g_free (v->error);
   /* Shown in properties: valid UTF-8 whatever a helper printed. */
-  v->error = error ? g_utf8_make_valid (error, -1) : NULL;
+  v->error = error ? mtv_text_shorten (error, -1, MTV_STATUS_MAX_MESSAGE) : NULL;
   g_free (v->completed);
   v->completed = mtv_now_rfc3339 ();
   v->rate = 0;
