@@ -829,6 +829,12 @@ do_query_inventory (GDBusMethodInvocation *invocation, gpointer data)
   guint64 revision;
   g_autoptr (GError) error = NULL;
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})", &kind, &text, NULL);
+  if (strlen (text) > MTV_QUERY_MAX_BYTES)
+    {
+      g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                             "query: %zu bytes; at most 64 KiB", strlen (text));
+      return;
+    }
   g_autoptr (MtvQuery) query = mtv_query_parse (text, &error);
   if (query == NULL)
     {

@@ -41,6 +41,7 @@ typedef enum {
 #define MTV_HOOK_MAX_PLAYBOOK (1 << 20)    /* bytes of a hook's playbook (base64) */
 #define MTV_PLAN_MAX_VMS 5000              /* VMs of a plan */
 #define MTV_SECRET_MAX_VALUE (1 << 20)     /* bytes of one credential (a CA bundle) */
+#define MTV_QUERY_MAX_BYTES 65536          /* bytes of an inventory query */
 
 typedef struct {
   const char *key;                /* the a{sv} key; the D-Bus property is Key */

@@ -83,6 +83,10 @@ class Bounds(unittest.TestCase):
         for method, name, spec, words in cases:
             with self.subTest(method=method, words=words):
                 self.refused(method, name, spec, words)
+        with self.assertRaises(CallError) as cm:
+            self.sb.call(object_path("providers", "src"), "org.mtvd.Mtv1.Provider", "QueryInventory", "(ssa{sv})",
+                         ("vms", "name = 'x' or " * 6000 + "true", {}))
+        self.assertIn("query: 84004 bytes; at most 64 KiB", cm.exception.message)
         self.answers()
 
     def test_large_playbooks_stay_out_of_properties(self):
