@@ -180,8 +180,8 @@ mtv_command_run (const MtvCommand *command, GError **error)
     g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s did not finish within %u seconds and was killed: %s",
                  command->argv[0], command->timeout_seconds, tail);
   else if (g_subprocess_get_if_signaled (r.proc))
-    g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s was killed by signal %d: %s", command->argv[0],
-                 g_subprocess_get_term_sig (r.proc), tail);
+    g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s was killed by signal %d (%s): %s", command->argv[0],
+                 g_subprocess_get_term_sig (r.proc), g_strsignal (g_subprocess_get_term_sig (r.proc)), tail);
   else if (g_subprocess_get_exit_status (r.proc) != 0)
     g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s exited with status %d: %s", command->argv[0],
                  g_subprocess_get_exit_status (r.proc), tail);

@@ -233,3 +233,23 @@ mtv_child_free (MtvChild *c)
   g_object_unref (c->cancellable);
   g_free (c);
 }
+
+char *
+mtv_child_describe_status (const char *program, int status)
+{
+  if (WIFSIGNALED (status))
+    return g_strdup_printf ("%s was killed by signal %d (%s)", program, WTERMSIG (status), g_strsignal (WTERMSIG (status)));
+  if (WIFEXITED (status))
+    return g_strdup_printf ("%s exited with status %d", program, WEXITSTATUS (status));
+  return g_strdup_printf ("%s ended (wait status %d)", program, status);
+}
+
+char *
+mtv_child_last_line (const char *output)
+{
+  g_auto (GStrv) lines = g_strsplit (output ? output : "", "\n", -1);
+  for (guint n = g_strv_length (lines); n > 0; n--)
+    if (*g_strstrip (lines[n - 1]))
+      return g_utf8_make_valid (lines[n - 1], -1);
+  return NULL;
+}

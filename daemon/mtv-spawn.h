@@ -28,3 +28,9 @@ gboolean mtv_child_running (MtvChild *child);
 void mtv_child_signal (MtvChild *child, int signum);
 /* Kills it (SIGKILL) if it runs and forgets it. */
 void mtv_child_free (MtvChild *child);
+
+/* How @program ended, for people: "was killed by signal 9 (Killed)",
+ * "exited with status 2". */
+char *mtv_child_describe_status (const char *program, int status);
+/* The last line of @output that says something, or NULL. */
+char *mtv_child_last_line (const char *output);

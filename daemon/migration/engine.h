@@ -65,9 +65,12 @@ struct _MtvVm {
   guint flush_source;
   char *socket;               /* the copy in flight: NBD server, mtv-transfer, pull */
   struct _MtvChild *server, *transfer;
+  char *server_program;       /* the disk server's name (qemu-nbd, nbdkit), for messages */
+  guint transfer_attempts;    /* of mtv-transfer on the current disk, after the first */
   GCancellable *io;
   char *transfer_error;
   gboolean transfer_ok;
+  gboolean transfer_killed;   /* it ended by a signal: what the server said then is noise */
   char *pull_url;
   gboolean pulling;
   MtvDiskSink sink;

@@ -27,6 +27,9 @@
  * ready in a few: a slower look is time every disk waits). */
 #define SOCKET_WAIT_MS 5
 #define SOCKET_WAIT_TICKS 6000
+/* mtv-transfer killed mid-copy (the OOM killer, a crash) resumes from its
+ * checkpoint this many times before the VM fails. */
+#define TRANSFER_RETRIES 3
 
 void
 mtv_disk_sink_clear (MtvDiskSink *sink)
@@ -90,6 +93,7 @@ mtv_copy_free (MtvVm *v)
   if (v->socket)
     unlink (v->socket);
   g_clear_pointer (&v->socket, g_free);
+  g_clear_pointer (&v->server_program, g_free);
   if (v->pull_url && v->run->link && v->run->target->withdraw_disk)
     v->run->target->withdraw_disk (v->run->link->instance, v->pull_url);
   g_clear_pointer (&v->pull_url, g_free);
@@ -155,16 +159,42 @@ server_stopped (MtvVm *v)
     disk_done (v);
 }
 
+/* The disk server's output goes to the journal; when the copy failed, its
+ * last word is the likely cause (qemu-nbd saying the file is gone). */
 static void
 on_server_gone (gpointer data, int status, const char *out, const char *err)
 {
-  server_stopped (data);
+  MtvVm *v = data;
+  g_auto (GStrv) lines = g_strsplit (err ? err : "", "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (*g_strstrip (lines[i]))
+      {
+        g_autofree char *valid = g_utf8_make_valid (lines[i], -1);
+        g_message ("migration %s: VM %s: %s: %s", v->run->id, v->name, v->server_program, valid);
+      }
+  /* Unless mtv-transfer was killed (then the server only saw it go), what
+   * the server said comes first: a copy that cannot read is its doing. */
+  g_autofree char *said = mtv_child_last_line (err);
+  if (!v->transfer_ok && !v->transfer_killed && said)
+    {
+      const char *disk = json_object_get_string_member_with_default (current_disk (v), "name", "?");
+      g_autofree char *prefix = g_strdup_printf ("copying disk %s: ", disk);
+      const char *then = v->transfer_error && g_str_has_prefix (v->transfer_error, prefix)
+                           ? v->transfer_error + strlen (prefix) : v->transfer_error;
+      g_autofree char *failure = g_strdup_printf ("copying disk %s: the disk's server failed: %s%s%s%s", disk, said,
+                                                  then ? " (then: " : "", then ? then : "", then ? ")" : "");
+      g_free (v->transfer_error);
+      v->transfer_error = g_steal_pointer (&failure);
+    }
+  server_stopped (v);
 }
 
 /* The copy of the current disk ended (@ok, or why not): its server stops. */
 static void
 copy_ended (MtvVm *v, gboolean ok, const char *failure)
 {
+  if (ok)
+    v->transfer_killed = FALSE;
   v->transfer_ok = ok;
   g_free (v->transfer_error);
   v->transfer_error = g_strdup (failure);
@@ -211,6 +241,8 @@ read_progress (GDataInputStream *in, Reader *r)
   g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, r->io, on_progress_line, r);
 }
 
+static void start_transfer (MtvVm *v);
+
 static void
 on_transfer_done (gpointer data, int status, const char *stdout_text, const char *stderr_text)
 {
@@ -230,14 +262,35 @@ on_transfer_done (gpointer data, int status, const char *stdout_text, const char
       copy_ended (v, TRUE, NULL);
       return;
     }
-  g_autofree char *msg = g_strdup (*err ? g_strstrip (err) : WIFSIGNALED (status) ? "mtv-transfer was killed"
-                                                                                   : "mtv-transfer failed");
-  if (g_str_has_prefix (msg, "mtv-transfer: "))
-    memmove (msg, msg + strlen ("mtv-transfer: "), strlen (msg) - strlen ("mtv-transfer: ") + 1);
-  g_autofree char *failure = g_strdup_printf ("copying disk %s: %s",
-                                              json_object_get_string_member_with_default (current_disk (v), "name", "?"),
-                                              msg);
-  copy_ended (v, FALSE, failure);
+  const char *disk = json_object_get_string_member_with_default (current_disk (v), "name", "?");
+  g_autofree char *how = mtv_child_describe_status ("mtv-transfer", status);
+  v->transfer_killed = WIFSIGNALED (status);
+  if (WIFSIGNALED (status) && !v->cancel_requested && v->sink.resumable && mtv_child_running (v->server)
+      && v->transfer_attempts < TRANSFER_RETRIES)
+    {
+      v->transfer_attempts++;
+      g_message ("migration %s: VM %s: %s while copying disk %s; resuming from its checkpoint (attempt %u of %u)",
+                 v->run->id, v->name, how, disk, v->transfer_attempts + 1, TRANSFER_RETRIES + 1);
+      start_transfer (v);
+      return;
+    }
+  /* Its own words when it has them ("mtv-transfer: ..."), else how it ended. */
+  g_autofree char *said = mtv_child_last_line (err);
+  const char *words = said && g_str_has_prefix (said, "mtv-transfer: ") ? said + strlen ("mtv-transfer: ") : said;
+  g_autoptr (GString) failure = g_string_new (NULL);
+  g_string_printf (failure, "copying disk %s: ", disk);
+  if (WIFSIGNALED (status) || words == NULL)
+    {
+      g_string_append (failure, how);
+      if (v->transfer_attempts)
+        g_string_append_printf (failure, " again, after %u %s", v->transfer_attempts,
+                                v->transfer_attempts == 1 ? "retry" : "retries");
+      if (words)
+        g_string_append_printf (failure, " (it said: %s)", words);
+    }
+  else
+    g_string_append (failure, words);
+  copy_ended (v, FALSE, failure->str);
 }
 
 static const char *
@@ -379,8 +432,10 @@ wait_for_socket (MtvVm *v)
       else
         start_transfer (v);
     }
-  else if (!mtv_child_running (v->server) || ++v->wait_ticks > SOCKET_WAIT_TICKS)
-    copy_ended (v, FALSE, "the disk's NBD server did not start");
+  else if (!mtv_child_running (v->server))
+    copy_ended (v, FALSE, "the disk's NBD server exited before it listened");
+  else if (++v->wait_ticks > SOCKET_WAIT_TICKS)
+    copy_ended (v, FALSE, "the disk's NBD server did not listen within 30 seconds");
   else
     mtv_vm_after (v, SOCKET_WAIT_MS, wait_for_socket);
 }
@@ -399,7 +454,12 @@ start_server (MtvVm *v)
       return;
     }
   static const char *const env[] = { "GLIBC_TUNABLES=" DISK_SERVER_MALLOC_TUNABLES, NULL };
-  MtvSpawn spawn = { .argv = (const char *const *) argv, .env = env };
+  /* Its output is kept: it says why a copy from it failed. */
+  MtvSpawn spawn = { .argv = (const char *const *) argv, .env = env, .capture = TRUE };
+  g_free (v->server_program);
+  v->server_program = g_path_get_basename (argv[0]);
+  v->transfer_attempts = 0;
+  v->transfer_killed = FALSE;
   v->server = mtv_child_spawn (&spawn, &error);
   if (v->server == NULL)
     {

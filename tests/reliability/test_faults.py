@@ -1,0 +1,121 @@
+"""Faults a migration meets, each ending in a VM that succeeded with disks
+equal to the source or failed with a reason that names the cause and left
+nothing behind: helpers killed, a disk server that cannot read, a full
+destination, mtvd killed while a copy fails."""
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from faults import Migrations, make_ova, read
+
+
+class Faults(Migrations):
+    def one_vm(self, size=96, classes=None):
+        _, raws = make_ova(self.ovas, "vm1", disks=((size, "a"),))
+        if classes:
+            self.CLASSES = classes
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
+        return raws[0]
+
+    def target_disk(self, name="vm1", index=0, ext="img"):
+        return os.path.join(self.target, "prod", name, f"disk-{index}.{ext}")
+
+    def transfer_pid(self, not_this=None, timeout=30):
+        """The running mtv-transfer (another than @not_this), once it is copying."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [p for p in self.pids("mtv-transfer.*" + self.target) if p != not_this]
+            if pids and self.vm("vm1").get("phase") == "CopyDisks":
+                return pids[0]
+            time.sleep(0.05)
+        self.fail("no mtv-transfer started")
+
+    def test_killed_transfer_resumes_from_its_checkpoint(self):
+        raw = self.one_vm()
+        self.start()
+        pid = None
+        for attempt in range(2):
+            pid = self.transfer_pid(not_this=pid)
+            time.sleep(1)
+            os.kill(pid, signal.SIGKILL)
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Succeeded", self.reason("vm1"))
+        self.assertEqual(read(raw), read(self.target_disk()))
+        log = self.log()
+        self.assertIn("mtv-transfer was killed by signal 9 (Killed) while copying disk vm1-disk1.vmdk; "
+                      "resuming from its checkpoint (attempt 2 of 4)", log)
+        self.assertIn("(attempt 3 of 4)", log)
+
+    def test_transfer_killed_again_and_again_fails_the_vm(self):
+        self.one_vm()
+        self.start()
+        pid = None
+        for attempt in range(4):
+            pid = self.transfer_pid(not_this=pid)
+            time.sleep(0.3)
+            os.kill(pid, signal.SIGKILL)
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        self.assertEqual("copying disk vm1-disk1.vmdk: mtv-transfer was killed by signal 9 (Killed) again, after 3 retries",
+                         self.reason("vm1"))
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def test_killed_conversion_says_so(self):
+        self.wrap("qemu-img", 'if [ "$1" = convert ]; then kill -KILL $$; fi\nexec "$REAL" "$@"')
+        self.one_vm(classes={"vm1-disk1.vmdk": "qcow2"})
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("converting disk 0 to qcow2: qemu-img was killed by signal 9 (Killed)", self.reason("vm1"))
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def test_disk_server_that_cannot_open_its_file_is_named(self):
+        # The OVA is gone before its second disk is served: qemu-nbd says why.
+        _, raws = make_ova(self.ovas, "vm1", disks=((48, "a"), (4, "b")))
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk", "vm1-disk2.vmdk"]})
+        self.start()
+        self.transfer_pid()
+        os.rename(os.path.join(self.ovas, "vm1.ova"), os.path.join(self.dir, "moved.ova"))
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        reason = self.reason("vm1")
+        self.assertIn("copying disk vm1-disk2.vmdk: the disk's server failed: qemu-nbd:", reason)
+        self.assertIn("vm1.ova': No such file or directory", reason)
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def mount_small_target(self, size="1m"):
+        os.makedirs(self.target, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", self.target], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.target])
+
+    def test_full_destination_names_the_cause(self):
+        self.mount_small_target()
+        self.one_vm()
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("No space left on device", self.reason("vm1"))
+        self.assertEqual(os.listdir(self.target), ["prod"] if os.path.exists(os.path.join(self.target, "prod"))
+                         else [])
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def test_killed_while_a_copy_fails_keeps_the_reason(self):
+        # mtvd killed while the copy into a full destination fails: after the
+        # restart the VM fails with that cause, not with what its cleanup left.
+        self.mount_small_target()
+        self.one_vm()
+        self.start()
+        self.transfer_pid()
+        time.sleep(1.5)
+        self.sb.kill_mtvd(signal.SIGKILL)
+        self.start_mtvd()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("No space left on device", self.reason("vm1"))
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
