@@ -138,6 +138,35 @@ disk_finished (MtvVm *v, MtvVmJob *job)
   disk_done (v);
 }
 
+/* The disk is copied and was read consistently: what remains of it. */
+static void
+disk_copied (MtvVm *v)
+{
+  if (final_copy (v))
+    {
+      MtvVmJob *job = mtv_vm_job_new (v, finish_disk, disk_finished);
+      job->index = v->disk;
+      mtv_vm_job_run (v, job);
+    }
+  else
+    disk_done (v);
+}
+
+/* mtv-transfer verified that the target holds what it read; the source
+ * says whether what it read was one state of the disk (the file did not
+ * change, the VM stayed off). */
+static gboolean
+verify_read (MtvVmJob *job, GCancellable *stop, GError **error)
+{
+  return job->source_adapter->verify_read (&job->source, job->object, error);
+}
+
+static void
+read_verified (MtvVm *v, MtvVmJob *job)
+{
+  disk_copied (v);
+}
+
 /* The copy of the current disk is over and its server gone. */
 static void
 server_stopped (MtvVm *v)
@@ -149,14 +178,15 @@ server_stopped (MtvVm *v)
     mtv_vm_finish (v, "Canceled", NULL);
   else if (!ok)
     mtv_vm_fail (v, "%s", failure ? failure : "the disk copy failed");
-  else if (final_copy (v))
+  else if (v->run->source->verify_read)
     {
-      MtvVmJob *job = mtv_vm_job_new (v, finish_disk, disk_finished);
+      MtvVmJob *job = mtv_vm_job_new (v, verify_read, read_verified);
       job->index = v->disk;
+      job->object = json_object_ref (current_disk (v));
       mtv_vm_job_run (v, job);
     }
   else
-    disk_done (v);
+    disk_copied (v);
 }
 
 /* The disk server's output goes to the journal; when the copy failed, its

@@ -5,9 +5,10 @@
 #include "run.h"
 #include "mtv-json.h"
 
-/* Forklift's DiskTransfer tasks: one per disk, in MB, with what mtv-transfer
- * reported for a disk it copied (bytes read, written and zeroed, whether it
- * was verified). @step_phase is the DiskTransfer step's phase. */
+/* Forklift's DiskTransfer tasks: one per disk, in MB, with where it is read
+ * from and what mtv-transfer reported for a disk it copied (bytes read,
+ * written and zeroed, whether it was verified). @step_phase is the
+ * DiskTransfer step's phase. */
 static JsonArray *
 disk_tasks (MtvVm *v, const char *step_phase)
 {
@@ -29,6 +30,9 @@ disk_tasks (MtvVm *v, const char *step_phase)
       json_object_set_object_member (task, "progress", progress);
       JsonObject *annotations = json_object_new ();
       json_object_set_string_member (annotations, "unit", "MB");
+      /* Where the disk is read from: what makes the copy one state of it. */
+      if (v->run->source && v->run->source->reads_from)
+        json_object_set_string_member (annotations, "readFrom", v->run->source->reads_from);
       for (guint c = 0; c < json_array_get_length (v->copies); c++)
         {
           JsonObject *copy = json_array_get_object_element (v->copies, c);

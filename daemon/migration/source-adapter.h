@@ -62,4 +62,11 @@ struct _MtvSourceAdapter {
   /* The command that serves @disk (from open_disks or the inventory)
    * read-only as NBD on the unix socket @socket. Required; does not block. */
   char **(*disk_server) (JsonObject *disk, const char *socket, GError **error);
+  /* Once @disk is copied, before it counts: whether it was read from one
+   * state of the source (the file unchanged, the VM still off), else the
+   * error says what changed and the VM fails. mtv-transfer proves the
+   * target holds what it read; this proves what it read is one disk. */
+  gboolean (*verify_read) (const MtvSourceContext *ctx, JsonObject *disk, GError **error);
+  /* What the disks are read from, as the status says ("the stopped VM"). */
+  const char *reads_from;
 };

@@ -9,6 +9,7 @@ import time
 import unittest
 
 from faults import Migrations, make_ova, read
+from mtvtest import object_path, v
 
 
 class Faults(Migrations):
@@ -43,6 +44,8 @@ class Faults(Migrations):
         st = self.wait_end()
         self.assertEqual(st["phase"], "Succeeded", self.reason("vm1"))
         self.assertEqual(read(raw), read(self.target_disk()))
+        task = self.vm("vm1")["pipeline"][1]["tasks"][0]
+        self.assertEqual(task["annotations"]["readFrom"], "the OVA file, unchanged from before to after the copy")
         log = self.log()
         self.assertIn("mtv-transfer was killed by signal 9 (Killed) while copying disk vm1-disk1.vmdk; "
                       "resuming from its checkpoint (attempt 2 of 4)", log)
@@ -71,8 +74,18 @@ class Faults(Migrations):
         self.assertIn("converting disk 0 to qcow2: qemu-img was killed by signal 9 (Killed)", self.reason("vm1"))
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 
-    def test_disk_server_that_cannot_open_its_file_is_named(self):
-        # The OVA is gone before its second disk is served: qemu-nbd says why.
+    def test_disk_server_failure_leads_the_reason(self):
+        self.wrap("qemu-nbd", 'echo "qemu-nbd: Failed to blk_new_open: Permission denied" >&2\nexit 1')
+        self.one_vm()
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("copying disk vm1-disk1.vmdk: the disk's server failed: qemu-nbd: Failed to blk_new_open: "
+                      "Permission denied", self.reason("vm1"))
+        self.assertIn("VM vm1: qemu-nbd: qemu-nbd: Failed to blk_new_open: Permission denied", self.log())
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def test_source_gone_after_its_first_disk(self):
         _, raws = make_ova(self.ovas, "vm1", disks=((48, "a"), (4, "b")))
         self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk", "vm1-disk2.vmdk"]})
         self.start()
@@ -80,9 +93,53 @@ class Faults(Migrations):
         os.rename(os.path.join(self.ovas, "vm1.ova"), os.path.join(self.dir, "moved.ova"))
         st = self.wait_end()
         self.assertEqual(st["phase"], "Failed")
+        self.assertRegex(self.reason("vm1"), r"after the copy: the file of disk vm1-disk1.vmdk is gone \(.*vm1.ova: "
+                                             r"No such file or directory\)")
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def changed_mid_copy(self, change):
+        """The OVA changes while its first disk is copied: another OVA of the
+        same layout and other data takes its place (@change does it). The
+        plan used to succeed, both disks "verified", the first matching
+        neither file."""
+        self.one_vm()
+        other = os.path.join(self.dir, "other")
+        make_ova(other, "vm1", disks=((96, "z"),))
+        self.start()
+        self.transfer_pid()
+        time.sleep(1)
+        change(os.path.join(other, "vm1.ova"), os.path.join(self.ovas, "vm1.ova"))
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
         reason = self.reason("vm1")
-        self.assertIn("copying disk vm1-disk2.vmdk: the disk's server failed: qemu-nbd:", reason)
-        self.assertIn("vm1.ova': No such file or directory", reason)
+        self.assertIn("after the copy: ", reason)
+        self.assertIn("vm1.ova, the file of disk vm1-disk1.vmdk, changed since the inventory read it", reason)
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+
+    def test_source_written_over_mid_copy_fails(self):
+        def write_over(new, old):
+            with open(new, "rb") as f, open(old, "r+b") as g:
+                g.write(f.read())
+        self.changed_mid_copy(write_over)
+
+    def test_source_replaced_mid_copy_fails(self):
+        self.changed_mid_copy(os.rename)
+
+    def test_source_changed_before_the_start_fails_before_any_copy(self):
+        self.one_vm()
+        other = os.path.join(self.dir, "other")
+        make_ova(other, "vm1", disks=((96, "z"),))
+        # The next scan far away (once the one the change starts is done): the
+        # inventory keeps the version it read.
+        self.sb.call(object_path("providers", "ova"), "org.mtvd.Mtv1.Resource", "Update", "(a{sv}a{sv})",
+                     ({"settings": v("a{ss}", {"refreshInterval": "3600", "transferMaxRate": str(self.RATE)})}, {}))
+        time.sleep(1)
+        os.rename(os.path.join(other, "vm1.ova"), os.path.join(self.ovas, "vm1.ova"))
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        self.assertIn("before the copy: ", self.reason("vm1"))
+        self.assertEqual(self.vm("vm1")["phase"], "Started")
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 
     def mount_small_target(self, size="1m"):

@@ -5,6 +5,7 @@
  * a header script in mtvd's private runtime directory. The session holds
  * the VM's namespace and name, the export's name and the script's path. */
 #include "migration/source-adapter.h"
+#include "mtv-error.h"
 #include "openshift-connection.h"
 #include "mtv-json.h"
 
@@ -90,6 +91,23 @@ powered_off (const MtvSourceContext *ctx, gboolean *off, GError **error)
     }
   g_clear_error (&local);
   *off = vmi == NULL;
+  return TRUE;
+}
+
+/* After a disk's copy: the VM stayed off, so its volumes did not change. */
+static gboolean
+verify_read (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
+{
+  gboolean off = FALSE;
+  if (!powered_off (ctx, &off, error))
+    return FALSE;
+  if (!off)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "VM %s/%s was started while disk %s was copied (it has a "
+                   "VirtualMachineInstance): what was read may be no one state of the disk, so it is not used",
+                   vm_namespace (ctx), vm_name (ctx), json_object_get_string_member_with_default (disk, "name", "?"));
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -259,6 +277,8 @@ const MtvSourceAdapter mtv_openshift_source = {
   .power_off = power_off,
   .powered_off = powered_off,
   .power_restore = power_restore,
+  .verify_read = verify_read,
+  .reads_from = "the stopped VM, checked still stopped after the copy",
   .open_disks = open_disks,
   .disk_server = disk_server,
 };

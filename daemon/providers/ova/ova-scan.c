@@ -1,5 +1,6 @@
 #include "ova-scan.h"
 #include "ova-ovf.h"
+#include "ova-stamp.h"
 #include "ova-tar.h"
 #include "mtv-error.h"
 
@@ -25,6 +26,7 @@ typedef struct {
   const char *path;       /* the .ova, or the disk file */
   const OvaTarMember *member; /* NULL for a plain file */
   guint64 offset, size;
+  const char *stamp;      /* the version of the file that was read (ova-stamp.h) */
 } Location;
 
 
@@ -223,6 +225,9 @@ add_descriptor (Scan *s, const char *source, JsonObject *ovf, GHashTable *locati
           else
             {
               json_object_set_string_member (disk, "filePath", loc->path);
+              /* A migration reads this version of the file, or fails. */
+              if (loc->stamp)
+                json_object_set_string_member (disk, "fileStamp", loc->stamp);
               json_object_set_string_member (disk, "member", loc->member ? loc->member->name : "");
               json_object_set_int_member (disk, "memberOffset", (gint64) loc->offset);
               json_object_set_int_member (disk, "memberSize", (gint64) loc->size);
@@ -291,6 +296,12 @@ static void
 scan_ova (Scan *s, const char *path)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *stamp = ova_file_stamp (path, &error);
+  if (stamp == NULL)
+    {
+      add_fault (s, path, "%s", error->message);
+      return;
+    }
   g_autoptr (GPtrArray) members = ova_tar_list (path, &error);
   if (members == NULL)
     {
@@ -311,6 +322,7 @@ scan_ova (Scan *s, const char *path)
       loc->member = m;
       loc->offset = m->offset;
       loc->size = m->size;
+      loc->stamp = stamp;
       /* References name files relative to the descriptor: use base names. */
       const char *base = strrchr (m->name, '/') ? strrchr (m->name, '/') + 1 : m->name;
       g_hash_table_insert (locations, (gpointer) base, loc);
@@ -348,6 +360,14 @@ scan_ova (Scan *s, const char *path)
       if (manifest_fault)
         add_fault (s, path, "%s", manifest_fault);
     }
+  /* Offsets read from another version of the archive would cut its disks
+   * wrongly: an archive that changed while it was read waits for the next scan. */
+  g_autofree char *after = ova_file_stamp (path, NULL);
+  if (g_strcmp0 (after, stamp) != 0)
+    {
+      add_fault (s, path, "changed while it was read; it is read again at the next scan");
+      return;
+    }
   add_descriptor (s, path, doc, locations, manifest_fault);
 }
 
@@ -379,6 +399,7 @@ scan_ovf (Scan *s, const char *path)
   g_autofree char *dir = g_path_get_dirname (path);
   g_autoptr (GHashTable) locations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) stamps = g_ptr_array_new_with_free_func (g_free);
   JsonArray *vms = json_object_get_array_member (doc, "vms");
   for (guint i = 0; i < json_array_get_length (vms); i++)
     {
@@ -400,6 +421,8 @@ scan_ovf (Scan *s, const char *path)
           Location *loc = g_new0 (Location, 1);
           loc->path = full;
           loc->size = (guint64) st.st_size;
+          loc->stamp = ova_file_stamp (full, NULL);
+          g_ptr_array_add (stamps, (gpointer) loc->stamp);
           g_hash_table_insert (locations, g_strdup (file), loc);
         }
     }

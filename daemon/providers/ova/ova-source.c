@@ -1,7 +1,52 @@
-/* An OVA provider as a migration source: nothing to power off or prepare;
- * each disk is served from inside its archive. */
+/* An OVA provider as a migration source: nothing to power off; each disk
+ * is served from inside its archive. The files must stay the version the
+ * inventory read (their stamps) from the start to the end of each copy. */
 #include "migration/source-adapter.h"
 #include "mtv-error.h"
+#include "ova-stamp.h"
+
+/* @disk's file, as the inventory read it, is still there. */
+static gboolean
+check_file (JsonObject *disk, const char *when, GError **error)
+{
+  const char *path = json_object_get_string_member_with_default (disk, "filePath", "");
+  const char *scanned = json_object_get_string_member_with_default (disk, "fileStamp", NULL);
+  const char *name = json_object_get_string_member_with_default (disk, "name", "?");
+  g_autoptr (GError) local = NULL;
+  g_autofree char *now = ova_file_stamp (path, &local);
+  if (now == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s: the file of disk %s is gone (%s)", when, name,
+                   local->message);
+      return FALSE;
+    }
+  if (scanned && g_strcmp0 (now, scanned) != 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s: %s, the file of disk %s, changed since the inventory read "
+                   "it (written to or replaced): what was read may be no one version of the disk, so it is not used; "
+                   "start the plan again once the provider has read it anew", when, path, name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Before anything is read: the inventory's offsets fit the files. */
+static gboolean
+source_open (const MtvSourceContext *ctx, GError **error)
+{
+  JsonArray *disks = json_object_get_array_member (ctx->vm, "disks");
+  for (guint i = 0; disks && i < json_array_get_length (disks); i++)
+    if (!check_file (json_array_get_object_element (disks, i), "before the copy", error))
+      return FALSE;
+  return TRUE;
+}
+
+/* After a disk's copy: the same version of the file was there throughout. */
+static gboolean
+verify_read (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
+{
+  return check_file (disk, "after the copy", error);
+}
 
 /* qemu-nbd reads the streamOptimized VMDK in place: the raw driver cuts the
  * member out of the archive, the vmdk driver decodes it. Read-only. */
@@ -36,5 +81,8 @@ disk_server (JsonObject *disk, const char *socket, GError **error)
 }
 
 const MtvSourceAdapter mtv_ova_source = {
+  .open = source_open,
   .disk_server = disk_server,
+  .verify_read = verify_read,
+  .reads_from = "the OVA file, unchanged from before to after the copy",
 };
