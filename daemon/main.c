@@ -99,8 +99,15 @@ main (int argc, char **argv)
       g_print ("mtvd %s\n", MTV_VERSION);
       return 0;
     }
+  /* systemd gives every StateDirectory= of the unit, separated by colons:
+   * the state's is the first (mtvd.service: mtvd, then mtv for targets). */
+  if (state_dir == NULL && g_getenv ("STATE_DIRECTORY") && *g_getenv ("STATE_DIRECTORY"))
+    {
+      g_auto (GStrv) dirs = g_strsplit (g_getenv ("STATE_DIRECTORY"), ":", 2);
+      state_dir = g_strdup (dirs[0]);
+    }
   if (state_dir == NULL)
-    state_dir = g_strdup (g_getenv ("STATE_DIRECTORY") ? g_getenv ("STATE_DIRECTORY") : MTV_STATE_DIR);
+    state_dir = g_strdup (MTV_STATE_DIR);
 
   g_autoptr (GDBusConnection) connection =
     g_bus_get_sync (session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, &error);

@@ -31,7 +31,7 @@ static const MtvProviderType types[] = {
   /* An empty URL means the cluster mtvd itself is configured for. */
   { "openshift", MTV_ROLE_SOURCE | MTV_ROLE_TARGET, FALSE, https_schemes, "https://api.cluster.example.com:6443",
     &mtv_openshift_backend, &mtv_openshift_source, &mtv_cluster_target, cold_live, FALSE },
-  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtvd/local", &mtv_local_backend, NULL,
+  { "local", MTV_ROLE_TARGET, TRUE, file_schemes, "file:///var/lib/mtv", &mtv_local_backend, NULL,
     &mtv_local_target, none, FALSE },
 };
 

@@ -172,17 +172,21 @@ class Sandbox:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_for_name("org.freedesktop.PolicyKit1", self.polkitd)
 
-    def start_mtvd(self, extra_args=(), wrapper=()):
+    def start_mtvd(self, extra_args=(), wrapper=(), env=None):
+        """@env: variables for mtvd; with STATE_DIRECTORY among them no
+        --state-dir is given (mtvd finds it as under systemd)."""
         if self.mtvd_log:
             self.mtvd_log.close()
         self.mtvd_log = open(os.path.join(self.tmp, "mtvd.log"), "ab")
         # The rules of the source tree, and a drop-in directory of the sandbox's own.
         self.rules_dropin_dir = os.path.join(self.tmp, "rules.d")
         os.makedirs(self.rules_dropin_dir, exist_ok=True)
-        self.mtvd = subprocess.Popen(list(wrapper) + [MTVD, "--state-dir", self.state_dir,
-                                                      "--rules-dir", os.path.join(SOURCE_ROOT, "rules"),
-                                                      "--rules-dropin-dir", self.rules_dropin_dir] + list(extra_args),
-                                     env=self.env, stdout=self.mtvd_log, stderr=subprocess.STDOUT)
+        env = dict(self.env, **(env or {}))
+        state = [] if "STATE_DIRECTORY" in env else ["--state-dir", self.state_dir]
+        self.mtvd = subprocess.Popen(list(wrapper) + [MTVD] + state +
+                                     ["--rules-dir", os.path.join(SOURCE_ROOT, "rules"),
+                                      "--rules-dropin-dir", self.rules_dropin_dir] + list(extra_args),
+                                     env=env, stdout=self.mtvd_log, stderr=subprocess.STDOUT)
         self.wait_for_name(BUS_NAME, self.mtvd, timeout=60 if wrapper else 15)
         return self.mtvd
 

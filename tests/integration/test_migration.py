@@ -57,7 +57,7 @@ class Base(unittest.TestCase):
         self.sb.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def setup_plan(self, vms, disks_of, nets=("VM Network",), name="p", target_settings=None):
+    def setup_plan(self, vms, disks_of, nets=("VM Network",), name="p", target_settings=None, ready=True):
         settings = {"refreshInterval": "1"}
         if self.RATE:
             settings["transferMaxRate"] = str(self.RATE)
@@ -75,7 +75,8 @@ class Base(unittest.TestCase):
                                             "networkMap": S("net"), "storageMap": S("st"),
                                             "vms": v("aa{sv}", [{"name": S(n)} for n in vms]),
                                             "skipGuestConversion": v("b", True), "targetNamespace": S("prod")})
-        self.wait_plan(name, lambda st: st["phase"] == "Ready", "Ready")
+        if ready:
+            self.wait_plan(name, lambda st: st["phase"] == "Ready", "Ready")
 
     def plan_status(self, name="p"):
         return self.sb.export(object_path("plans", name))["status"]

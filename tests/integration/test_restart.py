@@ -118,6 +118,17 @@ class Restart(unittest.TestCase):
                          ({"controller_max_vm_inflight": v("s", "many")}, {}))
         self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
 
+    def test_state_directory_from_systemd(self):
+        # mtvd.service has StateDirectory=mtvd mtv: systemd gives both, the
+        # state's first, separated by a colon.
+        self.populate()
+        self.sb.kill_mtvd(signal.SIGTERM)
+        targets = os.path.join(self.sb.tmp, "mtv")
+        os.makedirs(targets)
+        self.sb.start_mtvd(env={"STATE_DIRECTORY": f"{self.sb.state_dir}:{targets}"})
+        self.assertIn(object_path("plans", "web"), self.sb.objects())
+        self.assertEqual(os.listdir(targets), [])
+
     def test_sigterm_is_a_clean_exit(self):
         self.populate()
         self.assertEqual(self.sb.kill_mtvd(signal.SIGTERM), 0)

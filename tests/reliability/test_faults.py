@@ -9,7 +9,7 @@ import time
 import unittest
 
 from faults import Migrations, make_ova, read
-from mtvtest import object_path, v
+from mtvtest import CallError, object_path, v
 
 
 class Faults(Migrations):
@@ -146,6 +146,27 @@ class Faults(Migrations):
         os.makedirs(self.target, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", self.target], check=True)
         self.addCleanup(subprocess.run, ["umount", "-l", self.target])
+
+    def test_unwritable_local_target_is_refused_before_the_start(self):
+        # A target where mtvd cannot write (a read-only file system, as every
+        # place outside ReadWritePaths= is under mtvd.service) keeps the plan
+        # from starting, with the reason, instead of failing its first copy.
+        os.makedirs(self.target)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", self.target], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.target])
+        make_ova(self.ovas, "vm1", disks=((4, "a"),))
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]}, ready=False)
+        st = self.wait_plan("p", lambda s: "DestinationProviderNotReady" in {c["type"] for c in s["conditions"]},
+                            "the plan to see its target is not ready")
+        conditions = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conditions["DestinationProviderNotReady"]["category"], "Critical")
+        provider = self.sb.export(object_path("providers", "host"))["status"]
+        message = {c["type"]: c for c in provider["conditions"]}["ConnectionTestFailed"]["message"]
+        self.assertIn(f"cannot write to {self.target}: Read-only file system", message)
+        self.assertIn("Read-only file system (mtvd.service lets mtvd write under /var/lib/mtv and /var/tmp", message)
+        with self.assertRaises(CallError) as cm:
+            self.start()
+        self.assertIn("DestinationProviderNotReady", cm.exception.message)
 
     def test_full_destination_names_the_cause(self):
         self.mount_small_target()

@@ -14,6 +14,12 @@ typedef struct {
   guint idle;
 } Local;
 
+/* Under mtvd.service only some places are writable (ProtectSystem=strict). */
+#define WRITABLE_HINT " (mtvd.service lets mtvd write under /var/lib/mtv and /var/tmp; another place needs " \
+                      "ReadWritePaths= in a drop-in, see mtvd(8))"
+
+/* Checked when the provider starts, so that a plan into a place mtvd cannot
+ * write is refused when it is validated, not when its first disk is copied. */
 static gboolean
 check (gpointer data)
 {
@@ -21,9 +27,11 @@ check (gpointer data)
   local->idle = 0;
   g_autofree char *failure = NULL;
   if (g_mkdir_with_parents (local->root, 0755) < 0)
-    failure = g_strdup_printf ("cannot create %s: %s", local->root, g_strerror (errno));
+    failure = g_strdup_printf ("cannot create %s: %s%s", local->root, g_strerror (errno),
+                               errno == EROFS || errno == EACCES ? WRITABLE_HINT : "");
   else if (access (local->root, W_OK | X_OK) < 0)
-    failure = g_strdup_printf ("cannot write to %s: %s", local->root, g_strerror (errno));
+    failure = g_strdup_printf ("cannot write to %s: %s%s", local->root, g_strerror (errno),
+                               errno == EROFS || errno == EACCES ? WRITABLE_HINT : "");
   g_autoptr (GPtrArray) faults = g_ptr_array_new ();
   local->sink->publish (local->host, failure ? NULL : json_object_new (), failure, faults);
   return G_SOURCE_REMOVE;
