@@ -122,6 +122,34 @@ mtv_json_object (JsonObject *object, const char *name)
   return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
 
+JsonArray *
+mtv_json_array (JsonObject *object, const char *name)
+{
+  JsonNode *n = object ? json_object_get_member (object, name) : NULL;
+  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+}
+
+gint64
+mtv_json_int (JsonObject *object, const char *name, gint64 fallback)
+{
+  JsonNode *n = object ? json_object_get_member (object, name) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64 ? json_node_get_int (n)
+                                                                                      : fallback;
+}
+
+JsonObject *
+mtv_json_array_object (JsonArray *array, guint index)
+{
+  JsonNode *n = array && index < json_array_get_length (array) ? json_array_get_element (array, index) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+guint
+mtv_json_array_length (JsonArray *array)
+{
+  return array ? json_array_get_length (array) : 0;
+}
+
 JsonObject *
 mtv_json_copy_or_new (JsonObject *object)
 {

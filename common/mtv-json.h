@@ -20,5 +20,13 @@ void mtv_json_set_path (JsonObject *object, const char *path, JsonNode *node);
 const char *mtv_json_string (JsonObject *object, const char *name);
 /* A member that is an object, or NULL; @object may be NULL. */
 JsonObject *mtv_json_object (JsonObject *object, const char *name);
+/* A member that is an array, or NULL; @object may be NULL. */
+JsonArray *mtv_json_array (JsonObject *object, const char *name);
+/* A member that is an integer (a whole JSON number), or @fallback. */
+gint64 mtv_json_int (JsonObject *object, const char *name, gint64 fallback);
+/* Element @index of @array if it is an object, else NULL; @array may be NULL. */
+JsonObject *mtv_json_array_object (JsonArray *array, guint index);
+/* The number of elements of @array, 0 for NULL. */
+guint mtv_json_array_length (JsonArray *array);
 /* A deep copy of @object, or a new empty object when it is NULL. */
 JsonObject *mtv_json_copy_or_new (JsonObject *object);

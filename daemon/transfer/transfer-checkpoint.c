@@ -16,14 +16,14 @@ struct _MtvCheckpoint {
 };
 
 static gboolean
-parse_line (const char *line, GHashTable *done, GArray *written)
+parse_line (const char *line, const MtvCheckpointBounds *bounds, GHashTable *done, GArray *written)
 {
   /* "item N" then zero or more " OFFSET:LENGTH:CRC" */
   if (!g_str_has_prefix (line, "item "))
     return FALSE;
   g_auto (GStrv) parts = g_strsplit (line + 5, " ", -1);
   guint64 index;
-  if (!g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXUINT32, &index, NULL))
+  if (parts[0] == NULL || !g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXUINT32 - 1, &index, NULL))
     return FALSE;
   g_autoptr (GArray) runs = g_array_new (FALSE, FALSE, sizeof (MtvWritten));
   for (guint i = 1; parts[i]; i++)
@@ -37,7 +37,10 @@ parse_line (const char *line, GHashTable *done, GArray *written)
       if (*end++ != ':')
         return FALSE;
       guint64 crc = g_ascii_strtoull (end, &end, 16);
-      if (*end != '\0' || crc > G_MAXUINT32 || w.length == 0)
+      /* A run must lie on the disk, no longer than a request: a damaged
+       * file is read no further than its last good line. */
+      if (*end != '\0' || crc > G_MAXUINT32 || w.length == 0 || w.length > bounds->max_run
+          || w.offset > bounds->size || w.length > bounds->size - w.offset)
         return FALSE;
       w.crc = (guint32) crc;
       g_array_append_val (runs, w);
@@ -48,7 +51,8 @@ parse_line (const char *line, GHashTable *done, GArray *written)
 }
 
 MtvCheckpoint *
-mtv_checkpoint_open (const char *path, const char *header, GHashTable *done, GArray *written, GError **error)
+mtv_checkpoint_open (const char *path, const char *header, const MtvCheckpointBounds *bounds, GHashTable *done,
+                     GArray *written, GError **error)
 {
   g_autofree char *contents = NULL;
   gsize len;
@@ -64,7 +68,7 @@ mtv_checkpoint_open (const char *path, const char *header, GHashTable *done, GAr
         }
       /* A line cut short by a crash ends the record; what came before counts. */
       for (guint i = 1; lines[i] && *lines[i]; i++)
-        if (!parse_line (lines[i], done, written))
+        if (!parse_line (lines[i], bounds, done, written))
           break;
     }
   MtvCheckpoint *cp = g_new0 (MtvCheckpoint, 1);

@@ -14,11 +14,17 @@ typedef struct {
  * was flushed, so whatever it lists is on the destination. */
 typedef struct _MtvCheckpoint MtvCheckpoint;
 
+/* What a run may be: on a disk of @size bytes, at most @max_run long. */
+typedef struct {
+  guint64 size, max_run;
+} MtvCheckpointBounds;
+
 /* Opens @path for a copy described by @header. When the file exists it must
  * describe the same copy (else an error: copies are not mixed); the items it
- * lists go into @done (index -> TRUE) and their runs into @written. */
-MtvCheckpoint *mtv_checkpoint_open (const char *path, const char *header, GHashTable *done, GArray *written,
-                                    GError **error);
+ * lists go into @done (index + 1) and their runs into @written, up to the
+ * first line that is torn or breaks @bounds. */
+MtvCheckpoint *mtv_checkpoint_open (const char *path, const char *header, const MtvCheckpointBounds *bounds,
+                                    GHashTable *done, GArray *written, GError **error);
 /* Notes a finished item (thread-safe); it is written at the next sync. */
 void mtv_checkpoint_item_done (MtvCheckpoint *cp, guint index, const MtvWritten *runs, guint n_runs);
 /* Takes the notes made so far; after the caller has flushed the destination,

@@ -1,6 +1,7 @@
 #include "transfer-copy.h"
 #include "crc32c.h"
 #include "transfer-checkpoint.h"
+#include "transfer-extents.h"
 #include "transfer-nbd.h"
 #include "transfer-progress.h"
 #include "transfer-sink.h"
@@ -97,34 +98,10 @@ static GArray *
 extents_from_file (const char *path, guint64 size, GError **error)
 {
   g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, error))
+  gsize length;
+  if (!g_file_get_contents (path, &text, &length, error))
     return NULL;
-  GArray *ranges = g_array_new (FALSE, FALSE, sizeof (Range));
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i]; i++)
-    {
-      char *line = g_strstrip (lines[i]);
-      if (*line == '\0' || *line == '#')
-        continue;
-      guint64 off, len;
-      char *end;
-      off = g_ascii_strtoull (line, &end, 10);
-      if (end == line || !g_ascii_isspace (*end))
-        goto bad;
-      char *rest = end;
-      len = g_ascii_strtoull (rest, &end, 10);
-      if (end == rest || *g_strstrip (end) != '\0' || len == 0 || off > size || len > size - off)
-        goto bad;
-      Range r = { off, len, FALSE };
-      g_array_append_val (ranges, r);
-      continue;
-    bad:
-      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: line %u is not \"offset length\" within the disk (%"
-                   G_GUINT64_FORMAT " bytes)", path, i + 1, size);
-      g_array_unref (ranges);
-      return NULL;
-    }
-  return ranges;
+  return mtv_extents_parse (text, length, size, path, error);
 }
 
 /* ---- the copy --------------------------------------------------------------------- */
@@ -640,7 +617,8 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
                                                  " extents=%s destination=%s", result->size, options->request_size,
                                                  options->extents, options->destination);
       c.done_items = g_hash_table_new (NULL, NULL);
-      c.checkpoint = mtv_checkpoint_open (options->checkpoint, header, c.done_items, c.written, error);
+      MtvCheckpointBounds bounds = { result->size, MAX (options->request_size, ZERO_GRAIN) };
+      c.checkpoint = mtv_checkpoint_open (options->checkpoint, header, &bounds, c.done_items, c.written, error);
       if (c.checkpoint == NULL)
         goto out;
       g_array_append_vals (c.loaded, c.written->data, c.written->len);

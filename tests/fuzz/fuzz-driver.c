@@ -1,16 +1,17 @@
-/* Runs a libFuzzer target without libFuzzer: every file of the corpus
- * directories given, then N random mutations of them (N from
- * MTV_FUZZ_ITERATIONS, default 20000), with a fixed seed so a failure repeats. */
+/* Runs a libFuzzer target without libFuzzer (a build without
+ * -Dfuzzing=true): every file of the corpus directories given, then N random
+ * mutations of them (N from MTV_FUZZ_ITERATIONS, default 20000), with a
+ * fixed seed so a failure repeats. tools/fuzz runs the real thing. */
 #include <glib.h>
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize (int *argc, char ***argv);
 
 int
 main (int argc, char **argv)
 {
-  /* A critical or a warning is a bug the fuzzer found: stop there. */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  LLVMFuzzerInitialize (&argc, &argv);
   g_autoptr (GPtrArray) corpus = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   for (int i = 1; i < argc; i++)
     {
