@@ -108,6 +108,13 @@ main (int argc, char **argv)
     }
   if (state_dir == NULL)
     state_dir = g_strdup (MTV_STATE_DIR);
+  /* The unit's RuntimeDirectory= (/run/mtvd), else STATE_DIR/run. */
+  g_autofree char *runtime_dir = NULL;
+  if (g_getenv ("RUNTIME_DIRECTORY") && *g_getenv ("RUNTIME_DIRECTORY"))
+    {
+      g_auto (GStrv) dirs = g_strsplit (g_getenv ("RUNTIME_DIRECTORY"), ":", 2);
+      runtime_dir = g_strdup (dirs[0]);
+    }
 
   g_autoptr (GDBusConnection) connection =
     g_bus_get_sync (session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, &error);
@@ -120,7 +127,7 @@ main (int argc, char **argv)
   g_dbus_connection_set_exit_on_close (connection, FALSE);
 
   Context ctx = { .loop = g_main_loop_new (NULL, FALSE) };
-  ctx.daemon = mtv_daemon_new (connection, state_dir, rules_dir ? rules_dir : MTV_DATA_DIR "/rules",
+  ctx.daemon = mtv_daemon_new (connection, state_dir, runtime_dir, rules_dir ? rules_dir : MTV_DATA_DIR "/rules",
                                rules_dropin_dir ? rules_dropin_dir : MTV_SYSCONF_DIR "/rules.d", session,
                                (guint) MAX (1, max_in_flight), &error);
   if (ctx.daemon == NULL)

@@ -3,6 +3,7 @@
 #include "mtv-query.h"
 #include "mtv-auth.h"
 #include "mtv-bus-guard.h"
+#include "mtv-files.h"
 #include "mtv-text.h"
 #include "mtv-error.h"
 #include "mtv-inventory.h"
@@ -1463,17 +1464,22 @@ find_transfer (void)
 }
 
 MtvDaemon *
-mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *rules_dir,
+mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *runtime_dir, const char *rules_dir,
                 const char *rules_dropin_dir, gboolean session_bus, guint max_in_flight, GError **error)
 {
   g_autoptr (MtvDaemon) daemon = g_new0 (MtvDaemon, 1);
   daemon->runs = g_ptr_array_new_with_free_func ((GDestroyNotify) mtv_run_free);
   daemon->max_in_flight = MAX (1, max_in_flight);
   daemon->transfer_path = find_transfer ();
-  /* NBD sockets of disk servers: private to mtvd (PrivateTmp under systemd). */
-  daemon->runtime_dir = g_dir_make_tmp ("mtvd-XXXXXX", error);
-  if (daemon->runtime_dir == NULL)
-    return NULL;
+  /* Disk servers' sockets, header scripts, hooks' files: private to mtvd,
+   * and emptied now, so nothing a killed mtvd left there lingers. */
+  daemon->runtime_dir = runtime_dir ? g_strdup (runtime_dir) : g_build_filename (state_dir, "run", NULL);
+  if (g_mkdir_with_parents (daemon->runtime_dir, 0700) < 0 || g_chmod (daemon->runtime_dir, 0700) < 0)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "cannot create %s: %s", daemon->runtime_dir, g_strerror (errno));
+      return NULL;
+    }
+  mtv_empty_dir (daemon->runtime_dir);
   /* Copy checkpoints must outlive mtvd: they live in the state directory. */
   daemon->checkpoint_dir = g_build_filename (state_dir, "checkpoints", NULL);
   if (g_mkdir_with_parents (daemon->checkpoint_dir, 0700) < 0)
@@ -1572,7 +1578,7 @@ mtv_daemon_free (MtvDaemon *daemon)
     mtv_run_shutdown (daemon->runs->pdata[i]);
   g_clear_pointer (&daemon->runs, g_ptr_array_unref);
   if (daemon->runtime_dir)
-    g_rmdir (daemon->runtime_dir);
+    mtv_empty_dir (daemon->runtime_dir);
   g_free (daemon->runtime_dir);
   g_free (daemon->runs_seen);
   g_free (daemon->checkpoint_dir);

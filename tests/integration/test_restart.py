@@ -129,6 +129,29 @@ class Restart(unittest.TestCase):
         self.assertIn(object_path("plans", "web"), self.sb.objects())
         self.assertEqual(os.listdir(targets), [])
 
+    def test_runtime_directory_is_emptied_at_start(self):
+        # What a killed mtvd leaves in its runtime directory (sockets, scripts,
+        # hooks' files) is gone when it starts again; nothing goes to /tmp.
+        run = os.path.join(self.sb.state_dir, "run")
+        self.assertEqual(stat.S_IMODE(os.stat(run).st_mode), 0o700)
+        before = {d for d in os.listdir("/tmp") if d.startswith("mtvd-")}
+        self.sb.kill_mtvd(signal.SIGKILL)
+        os.makedirs(os.path.join(run, "hook-abc123"))
+        for name in ("4f2a9c1e-0-0.sock", "hook-abc123/plan.yml", "export-header.sh"):
+            with open(os.path.join(run, name), "w") as f:
+                f.write("left by a killed mtvd")
+        self.sb.start_mtvd()
+        self.assertEqual(os.listdir(run), [])
+        self.assertEqual({d for d in os.listdir("/tmp") if d.startswith("mtvd-")}, before)
+        # Under systemd it is the unit's RuntimeDirectory=.
+        self.sb.kill_mtvd(signal.SIGTERM)
+        elsewhere = os.path.join(self.sb.tmp, "runtime")
+        os.makedirs(elsewhere)
+        with open(os.path.join(elsewhere, "stale.sock"), "w"):
+            pass
+        self.sb.start_mtvd(env={"RUNTIME_DIRECTORY": elsewhere})
+        self.assertEqual(os.listdir(elsewhere), [])
+
     def test_sigterm_is_a_clean_exit(self):
         self.populate()
         self.assertEqual(self.sb.kill_mtvd(signal.SIGTERM), 0)

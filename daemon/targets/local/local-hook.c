@@ -1,4 +1,5 @@
 #include "local-hook.h"
+#include "mtv-files.h"
 #include "mtv-command.h"
 #include "mtv-error.h"
 #include "mtv-json.h"
@@ -42,24 +43,6 @@ write_yaml (const char *dir, const char *name, JsonObject *object, GError **erro
   return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, error);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileEnumerator) e = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                                             G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  GFileInfo *info;
-  while (e && (info = g_file_enumerator_next_file (e, NULL, NULL)))
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
 
 /* What a command hook reads on its standard input. */
 static GBytes *
@@ -109,9 +92,15 @@ mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancel
   const char *playbook = mtv_json_string (hook->spec, "playbook");
   if (!mtv_local_check_hook (hook->spec, error))
     return FALSE;
-  g_autofree char *dir = g_dir_make_tmp ("mtvd-hook-XXXXXX", error);
-  if (dir == NULL)
-    return FALSE;
+  /* In mtvd's runtime directory: emptied when mtvd starts, so a hook's
+   * files do not outlive a killed mtvd. */
+  g_autofree char *dir = g_build_filename (ctx->workdir, "hook-XXXXXX", NULL);
+  if (g_mkdtemp_full (dir, 0700) == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "cannot make a directory for the hook in %s: %s", ctx->workdir,
+                   g_strerror (errno));
+      return FALSE;
+    }
   g_auto (GStrv) argv = NULL;
   g_autoptr (GBytes) input = NULL;
   g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
@@ -163,6 +152,6 @@ mtv_local_run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancel
     .data = &output,
   };
   ok = ok && mtv_command_run (&run, error);
-  remove_tree (dir);
+  mtv_remove_tree (dir);
   return ok;
 }
