@@ -116,13 +116,25 @@ mtv_copy_cancel (MtvVm *v)
 static void copy_next (MtvVm *v);
 
 static void
+remove_checkpoint (MtvVm *v, guint disk)
+{
+  g_autofree char *path = mtv_vm_checkpoint_path (v, disk, "checkpoint");
+  unlink (path);
+}
+
+static void
 disk_done (MtvVm *v)
 {
   v->bytes_base += capacity (current_disk (v));
   v->bytes_now = 0;
   v->disk++;
   mtv_disk_sink_clear (&v->sink);
-  mtv_vm_commit (v);   /* a restart goes on with the next disk */
+  /* A restart goes on with the next disk; only once that is stored does the
+   * finished copy's checkpoint go (mtv-transfer --keep-checkpoint): a
+   * restart in between resumes the complete copy, it does not redo it. */
+  mtv_vm_commit (v);
+  mtv_vm_flush (v);
+  remove_checkpoint (v, v->disk - 1);
   copy_next (v);
 }
 
@@ -366,7 +378,7 @@ start_transfer (MtvVm *v)
   if (v->sink.insecure)
     g_strv_builder_add (b, "--insecure");
   if (v->sink.resumable)
-    g_strv_builder_add_many (b, "--checkpoint", checkpoint, NULL);
+    g_strv_builder_add_many (b, "--checkpoint", checkpoint, "--keep-checkpoint", NULL);
   if (v->precopies > 0)
     g_strv_builder_add_many (b, "--extents", extents_arg, NULL);   /* warm: only what changed */
   if (max_rate (v))
@@ -595,6 +607,11 @@ mtv_phase_copy_disks (MtvVm *v)
       g_free (v->copy_round);
       v->copy_round = g_steal_pointer (&round);
       mtv_vm_commit (v);
+      /* A checkpoint of an earlier round (left by a restart) describes a
+       * copy with the same arguments: it must not pass for this one's. */
+      JsonArray *disks = mtv_vm_disks (v);
+      for (guint i = 0; disks && i < json_array_get_length (disks); i++)
+        remove_checkpoint (v, i);
     }
   copy_next (v);
 }

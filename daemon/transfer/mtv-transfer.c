@@ -4,7 +4,7 @@
  * was read. mtvd starts one per disk.
  *
  *   mtv-transfer [--extents allocation|dirty-bitmap:NAME|file:LIST]
- *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] [--checkpoint FILE]
+ *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] [--checkpoint FILE [--keep-checkpoint]]
  *                [--token-file FILE|--token-fd FD] [--cacert FILE] [--insecure]
  *                SRC-NBD-URI DESTINATION
  *
@@ -34,6 +34,7 @@ main (int argc, char **argv)
 {
   g_autofree char *extents = NULL;
   g_autofree char *checkpoint = NULL;
+  gboolean keep_checkpoint = FALSE;
   g_autofree char *token_file = NULL, *cacert = NULL;
   int token_fd = -1;
   gboolean insecure = FALSE;
@@ -52,6 +53,8 @@ main (int argc, char **argv)
     { "progress-fd", 0, 0, G_OPTION_ARG_INT, &progress_fd, "Write progress as JSON lines to FD", "FD" },
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint,
       "Record what was copied in FILE and, when FILE exists, go on from there", "FILE" },
+    { "keep-checkpoint", 0, 0, G_OPTION_ARG_NONE, &keep_checkpoint,
+      "Leave the checkpoint of a complete copy (the caller removes it once it has noted the copy)", NULL },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file, "HTTP destination: bearer token from FILE", "FILE" },
     { "token-fd", 0, 0, G_OPTION_ARG_INT, &token_fd, "HTTP destination: bearer token from descriptor FD", "FD" },
     { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &cacert, "HTTPS destination: trust the CAs in FILE", "FILE" },
@@ -105,6 +108,7 @@ main (int argc, char **argv)
     .connections = (guint) CLAMP (connections, 1, 16),
     .requests = (guint) CLAMP (requests, 1, 64),
     .checkpoint = checkpoint,
+    .keep_checkpoint = keep_checkpoint,
     .token_file = token_file,
     .token_fd = token_fd,
     .cacert = cacert,

@@ -15,6 +15,8 @@
  * large disk with few extents costs a round trip per window. */
 #define EXTENT_WINDOW (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024 - 1024 * 1024)
 #define ZERO_GRAIN (64 * 1024)
+/* Copied since the checkpoint's last sync, it syncs sooner than each second. */
+#define CHECKPOINT_BYTES (G_GINT64_CONSTANT (256) << 20)
 
 typedef MtvRange Range;
 
@@ -323,11 +325,18 @@ worker_run (gpointer data)
               g_atomic_pointer_add (&c->done, (gssize) r->length);
               continue;
             }
-          /* Under the rate limit, a read waits until its turn. */
+          /* Under the rate limit, a read waits until its turn; meanwhile
+           * the reads in flight are finished (written, recorded for the
+           * checkpoint) instead of waiting with it. */
           while (c->options->max_rate && !r->zero && !*c->options->stop
                  && (double) g_atomic_pointer_get (&c->submitted) / c->options->max_rate
                       > (g_get_monotonic_time () - c->started) / 1e6)
-            g_usleep (20000);
+            {
+              if (w->in_flight == 0)
+                g_usleep (20000);
+              else if (nbd_poll (w->src, 20) == -1)
+                break;
+            }
           if (r->zero)
             {
               g_autoptr (GError) error = NULL;
@@ -484,16 +493,24 @@ copy_parallel (Copy *c, struct nbd_handle *src, MtvSink *sink, GArray *ranges, M
   GThread **threads = g_new0 (GThread *, n_workers);
   for (guint i = 0; i < n_workers; i++)
     threads[i] = g_thread_new ("copy", worker_run, &workers[i]);
-  /* Report progress, and keep the checkpoint current, while the workers copy. */
+  /* Report progress, and keep the checkpoint current while the workers
+   * copy: every second, and sooner once much was copied (a crash redoes
+   * what came after the last sync), but not more than four times a second
+   * (each sync flushes the destination). */
   gint64 last_sync = g_get_monotonic_time ();
+  gint64 synced_done = 0;
   for (;;)
     {
-      if (c->checkpoint && g_get_monotonic_time () - last_sync > G_USEC_PER_SEC)
+      gint64 since = g_get_monotonic_time () - last_sync;
+      gint64 done_now = (gint64) g_atomic_pointer_get (&c->done);
+      if (c->checkpoint && (since > G_USEC_PER_SEC
+                            || (since > G_USEC_PER_SEC / 4 && done_now - synced_done >= CHECKPOINT_BYTES)))
         {
           g_autoptr (GError) sync_error = NULL;
           if (!checkpoint_sync (c, workers, n_workers, &sync_error))
             fail_at (c, 0, g_steal_pointer (&sync_error));
           last_sync = g_get_monotonic_time ();
+          synced_done = done_now;
         }
       gboolean running = g_atomic_pointer_get (&c->done) < (gint64) result->size && !g_atomic_int_get (&c->failed)
                          && !*options->stop && g_atomic_int_get (&c->next) <= (gint) c->items->len;
@@ -662,8 +679,8 @@ mtv_copy_run (const MtvCopyOptions *options, MtvCopyResult *result, GError **err
   result->checksum = checksum_of (c.written);
   result->seconds = (g_get_monotonic_time () - c.started) / 1e6;
   ok = TRUE;
-  /* Complete: the checkpoint has served. */
-  mtv_checkpoint_close (c.checkpoint, TRUE);
+  /* Complete: the checkpoint has served (unless its caller removes it). */
+  mtv_checkpoint_close (c.checkpoint, !options->keep_checkpoint);
   c.checkpoint = NULL;
 out:
   mtv_checkpoint_close (c.checkpoint, FALSE);

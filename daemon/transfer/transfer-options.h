@@ -22,6 +22,9 @@ typedef struct {
   guint connections;        /* NBD connections when the server allows multi-conn */
   guint requests;           /* reads in flight per connection */
   const char *checkpoint;   /* record progress here and resume from it; NULL: none */
+  /* Leave a complete copy's checkpoint for the caller to remove once it has
+   * recorded the copy (else a crash between the two copies it all again). */
+  gboolean keep_checkpoint;
   /* HTTP(S) destinations: bearer token from a file or a descriptor, TLS trust. */
   const char *token_file;
   int token_fd;

@@ -266,6 +266,44 @@ class Transfer(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("another copy", r.stderr)
 
+    def test_kept_checkpoint_of_a_complete_copy_resumes_without_copying(self):
+        # mtvd removes the checkpoint only once it has stored the disk as
+        # done: killed in between, the next run finds the copy complete.
+        raw = self.path("kc.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(8 << 20))
+        checkpoint = self.path("kc.checkpoint")
+        src = self.nbdkit("file", raw, name="kcsrc")
+        first, _ = self.transfer(src, self.path("kc.out"), "--checkpoint", checkpoint, "--keep-checkpoint")
+        self.assertTrue(first["verified"])
+        self.assertTrue(os.path.exists(checkpoint))
+        again, _ = self.transfer(src, self.path("kc.out"), "--checkpoint", checkpoint, "--keep-checkpoint")
+        self.assertEqual(again["bytes_read"], 0)        # nothing copied again
+        self.assertTrue(again["verified"])              # and still checked against the source
+        self.assertEqual(again["checksum"], first["checksum"])
+        self.same(raw, "raw", self.path("kc.out"))
+
+    def test_rate_limited_copy_keeps_its_checkpoint_current(self):
+        # Under --max-rate the reads in flight are finished while the next one
+        # waits for its turn, so a crash loses little of what was copied.
+        raw = self.path("rl.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(32 << 20))
+        checkpoint = self.path("rl.checkpoint")
+        src = self.nbdkit("file", raw, name="rlsrc")
+        p = subprocess.Popen([TRANSFER, "--checkpoint", checkpoint, "--max-rate", str(4 << 20),
+                              "--connections", "1", src, self.path("rl.out")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3.5)
+        p.kill()
+        p.wait()
+        recorded = [l for l in open(checkpoint).read().splitlines() if l.startswith("item ")]
+        # ~3.5 s at 4 MiB/s is ~14 one-MiB items; synced at least each second.
+        self.assertGreaterEqual(len(recorded), 6, recorded)
+        summary, _ = self.transfer(src, self.path("rl.out"), "--checkpoint", checkpoint)
+        self.assertLessEqual(summary["bytes_read"], (32 - 6) << 20)
+        self.same(raw, "raw", self.path("rl.out"))
+
     def test_resume_into_an_nbd_destination_that_takes_less(self):
         # The destination comes back after a crash with a smaller maximum block
         # size: the runs written before are read back in pieces it takes.
