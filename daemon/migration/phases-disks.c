@@ -154,8 +154,12 @@ disk_finished (MtvVm *v, MtvVmJob *job)
 static void
 disk_copied (MtvVm *v)
 {
-  if (final_copy (v))
+  if (final_copy (v) && v->run->target->finish_disk)
     {
+      /* The target is about to make the copy into something else (a raw
+       * image converted to qcow2): the checkpoint no longer describes it,
+       * and a restart from here copies the disk again. */
+      remove_checkpoint (v, v->disk);
       MtvVmJob *job = mtv_vm_job_new (v, finish_disk, disk_finished);
       job->index = v->disk;
       mtv_vm_job_run (v, job);
@@ -204,9 +208,8 @@ server_stopped (MtvVm *v)
 /* The disk server's output goes to the journal; when the copy failed, its
  * last word is the likely cause (qemu-nbd saying the file is gone). */
 static void
-on_server_gone (gpointer data, int status, const char *out, const char *err)
+log_server_output (MtvVm *v, const char *err)
 {
-  MtvVm *v = data;
   g_auto (GStrv) lines = g_strsplit (err ? err : "", "\n", -1);
   for (guint i = 0; lines[i]; i++)
     if (*g_strstrip (lines[i]))
@@ -214,9 +217,18 @@ on_server_gone (gpointer data, int status, const char *out, const char *err)
         g_autofree char *valid = g_utf8_make_valid (lines[i], -1);
         g_message ("migration %s: VM %s: %s: %s", v->run->id, v->name, v->server_program, valid);
       }
+}
+
+static void
+on_server_gone (gpointer data, int status, const char *out, const char *err)
+{
+  MtvVm *v = data;
+  log_server_output (v, err);
   /* Unless mtv-transfer was killed (then the server only saw it go), what
    * the server said comes first: a copy that cannot read is its doing. */
   g_autofree char *said = mtv_child_last_line (err);
+  if (said == NULL && v->server_died && WIFSIGNALED (status))
+    said = mtv_child_describe_status (v->server_program, status);
   if (!v->transfer_ok && !v->transfer_killed && said)
     {
       const char *disk = json_object_get_string_member_with_default (current_disk (v), "name", "?");
@@ -240,6 +252,7 @@ copy_ended (MtvVm *v, gboolean ok, const char *failure)
   v->transfer_ok = ok;
   g_free (v->transfer_error);
   v->transfer_error = g_strdup (failure);
+  v->server_died = !mtv_child_running (v->server);
   mtv_child_signal (v->server, SIGTERM);
   mtv_child_watch (v->server, on_server_gone, v);
 }
@@ -284,6 +297,37 @@ read_progress (GDataInputStream *in, Reader *r)
 }
 
 static void start_transfer (MtvVm *v);
+static void start_server (MtvVm *v);
+static gboolean pulls (MtvVm *v);
+
+/* The disk's server ended while mtv-transfer read from it. Killed (by the
+ * OOM killer, say), it is started again and the copy goes on from its
+ * checkpoint, a few times; ended by itself, it said why, and that is the
+ * copy's failure. */
+static void
+on_server_died (gpointer data, int status, const char *out, const char *err)
+{
+  MtvVm *v = data;
+  if (!WIFSIGNALED (status))
+    {
+      g_autofree char *failure = g_steal_pointer (&v->transfer_error);
+      copy_ended (v, FALSE, failure);
+      return;
+    }
+  log_server_output (v, err);
+  const char *disk = json_object_get_string_member_with_default (current_disk (v), "name", "?");
+  g_autofree char *how = mtv_child_describe_status (v->server_program, status);
+  v->transfer_attempts++;
+  g_message ("migration %s: VM %s: the disk's server %s while copying disk %s; starting it again and resuming "
+             "from the checkpoint (attempt %u of %u)", v->run->id, v->name, how, disk, v->transfer_attempts + 1,
+             TRANSFER_RETRIES + 1);
+  g_clear_pointer (&v->transfer_error, g_free);
+  g_clear_pointer (&v->server, mtv_child_free);
+  if (v->io)
+    g_cancellable_cancel (v->io);
+  g_clear_object (&v->io);
+  start_server (v);
+}
 
 static void
 on_transfer_done (gpointer data, int status, const char *stdout_text, const char *stderr_text)
@@ -332,6 +376,15 @@ on_transfer_done (gpointer data, int status, const char *stdout_text, const char
     }
   else
     g_string_append (failure, words);
+  if (!mtv_child_running (v->server) && !v->cancel_requested && v->sink.resumable && !pulls (v)
+      && v->transfer_attempts < TRANSFER_RETRIES)
+    {
+      /* The disk's server died under the copy: how it ended decides. */
+      g_free (v->transfer_error);
+      v->transfer_error = g_string_free (g_steal_pointer (&failure), FALSE);
+      mtv_child_watch (v->server, on_server_died, v);
+      return;
+    }
   copy_ended (v, FALSE, failure->str);
 }
 
@@ -486,6 +539,7 @@ static void
 start_server (MtvVm *v)
 {
   g_autoptr (GError) error = NULL;
+  g_free (v->socket);
   v->socket = g_strdup_printf ("%s/%s-%u-%u.sock", v->run->host->runtime_dir, v->run->id, v->index, v->disk);
   unlink (v->socket);
   mtv_vm_flush (v);
@@ -500,8 +554,6 @@ start_server (MtvVm *v)
   MtvSpawn spawn = { .argv = (const char *const *) argv, .env = env, .capture = TRUE };
   g_free (v->server_program);
   v->server_program = g_path_get_basename (argv[0]);
-  v->transfer_attempts = 0;
-  v->transfer_killed = FALSE;
   v->server = mtv_child_spawn (&spawn, &error);
   if (v->server == NULL)
     {
@@ -580,6 +632,9 @@ copy_next (MtvVm *v)
       copies_done (v);
       return;
     }
+  /* Helpers killed under this disk's copy are retried a few times. */
+  v->transfer_attempts = 0;
+  v->transfer_killed = FALSE;
   if (pulls (v))
     {
       start_server (v);

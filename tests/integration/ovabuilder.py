@@ -68,14 +68,15 @@ OVF = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def make_disk(workdir, name, size_mib, seed):
-    """A raw image with some data and holes, and its streamOptimized VMDK."""
+def make_disk(workdir, name, size_mib, seed, dense=False):
+    """A raw image with some data and holes (@dense: data in every byte),
+    and its streamOptimized VMDK."""
     raw = os.path.join(workdir, name + ".raw")
     with open(raw, "wb") as f:
         f.truncate(size_mib << 20)
-        for i in range(0, size_mib, 3):  # data every third MiB, the rest holes
+        for i in range(0, size_mib, 1 if dense else 3):  # else data every third MiB, the rest holes
             f.seek(i << 20)
-            f.write(hashlib.sha256(f"{seed}-{i}".encode()).digest() * 2048)
+            f.write(hashlib.sha256(f"{seed}-{i}".encode()).digest() * (32768 if dense else 2048))
     vmdk = os.path.join(workdir, name + ".vmdk")
     subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
                     raw, vmdk], check=True)
@@ -90,8 +91,8 @@ def make_ova(workdir, name, disks=((8, "a"),), nics=(("Network adapter 1", "00:5
     os.makedirs(workdir, exist_ok=True)
     raws, members = [], []
     files, disk_xml, disk_items = [], [], []
-    for i, (size, seed) in enumerate(disks, 1):
-        raw, vmdk = make_disk(workdir, f"{name}-disk{i}", size, seed)
+    for i, (size, seed, *dense) in enumerate(disks, 1):
+        raw, vmdk = make_disk(workdir, f"{name}-disk{i}", size, seed, dense=bool(dense and dense[0]))
         raws.append(raw)
         href = f"{name}-disk{i}.vmdk"
         members.append((href, vmdk))
