@@ -40,6 +40,7 @@ struct _MtvVm {
   char *power;                /* the source's power state before it was turned off */
   gboolean powered_off;       /* mtvd turned the source off: turned back on if the VM fails */
   gboolean allocated;         /* the target may hold something of this VM */
+  gboolean phase_done;        /* the phase's work is done (stored: a restart goes on to the next) */
   gboolean created;           /* the target VM exists: kept when a later phase fails */
   gboolean release_pending;   /* the source's session (and power) are still to be released */
   gboolean cleanup_pending;   /* what a failed VM left on the target is still to be removed */
@@ -114,6 +115,9 @@ void mtv_vm_free (MtvVm *v);
 /* Starts a pending VM, or resumes a restored one in its phase. */
 void mtv_vm_begin (MtvVm *v);
 /* Goes to the next phase that applies. */
+/* The current phase did its work: stored now, so that a phase that does not
+ * resume (a hook) is not failed, or done twice, by a restart before the next. */
+void mtv_vm_phase_done (MtvVm *v);
 void mtv_vm_next (MtvVm *v);
 /* Goes to phase @name (loops: warm precopies). */
 void mtv_vm_goto (MtvVm *v, const char *name);

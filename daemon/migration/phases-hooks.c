@@ -28,6 +28,9 @@ static void
 hook_done (MtvVm *v, MtvVmJob *job)
 {
   g_message ("migration %s: VM %s: %s %s succeeded", v->run->id, v->name, job->hook.step, job->hook.name);
+  /* Stored as done: a restart from here goes on, it neither fails the VM
+   * nor runs the hook twice. */
+  mtv_vm_phase_done (v);
   mtv_vm_next (v);
 }
 

@@ -59,6 +59,7 @@ vm_state (MtvVm *v)
     json_object_set_string_member (o, "power", v->power);
   json_object_set_boolean_member (o, "poweredOff", v->powered_off);
   json_object_set_boolean_member (o, "allocated", v->allocated);
+  json_object_set_boolean_member (o, "phaseDone", v->phase_done);
   json_object_set_boolean_member (o, "created", v->created);
   json_object_set_boolean_member (o, "releasePending", v->release_pending);
   json_object_set_boolean_member (o, "cleanupPending", v->cleanup_pending);
@@ -142,6 +143,7 @@ vm_load (MtvVm *v, JsonObject *o)
   v->power = member_or_null (o, "power");
   v->powered_off = json_object_get_boolean_member_with_default (o, "poweredOff", FALSE);
   v->allocated = json_object_get_boolean_member_with_default (o, "allocated", FALSE);
+  v->phase_done = json_object_get_boolean_member_with_default (o, "phaseDone", FALSE);
   v->created = json_object_get_boolean_member_with_default (o, "created", FALSE);
   v->release_pending = json_object_get_boolean_member_with_default (o, "releasePending", FALSE);
   v->cleanup_pending = json_object_get_boolean_member_with_default (o, "cleanupPending", FALSE);
@@ -376,7 +378,9 @@ mtv_run_restore (const MtvRunHost *host, const char *id, JsonObject *state)
     {
       MtvVm *v = run->vms->pdata[i];
       const MtvPhase *phase = run->itinerary ? mtv_itinerary_phase (run->itinerary, v->phase) : NULL;
-      if (g_str_equal (v->status, "Running") && usable && phase && phase->resumable)
+      /* A phase that does not resume may have done its work: then the VM
+       * goes on with the next one. */
+      if (g_str_equal (v->status, "Running") && usable && phase && (phase->resumable || v->phase_done))
         {
           v->resume = TRUE;
           g_free (v->status), v->status = g_strdup ("Pending");

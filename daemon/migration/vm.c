@@ -137,9 +137,18 @@ enter (MtvVm *v, const MtvPhase *phase)
   v->phase = g_strdup (phase->name);
   v->resumed = v->resume;
   v->resume = FALSE;
+  v->phase_done = FALSE;
   g_message ("migration %s: VM %s: %s", v->run->id, v->name, phase->name);
   mtv_vm_commit (v);
   phase->run (v);
+}
+
+void
+mtv_vm_phase_done (MtvVm *v)
+{
+  v->phase_done = TRUE;
+  mtv_vm_commit (v);
+  mtv_vm_flush (v);
 }
 
 void
@@ -176,6 +185,14 @@ mtv_vm_begin (MtvVm *v)
   v->status = g_strdup ("Running");
   mtv_run_update_phase (v->run);
   const MtvPhase *phase = mtv_itinerary_phase (v->run->itinerary, v->phase);
+  if (v->resume && phase && v->phase_done)
+    {
+      /* It had done its work (a hook that succeeded): on to the next. */
+      g_message ("migration %s: VM %s: resuming after phase %s", v->run->id, v->name, v->phase);
+      v->resume = FALSE;
+      mtv_vm_next (v);
+      return;
+    }
   if (v->resume && phase)
     {
       /* mtvd restarted: the phase was stored before it acted, and resumable

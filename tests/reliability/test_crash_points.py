@@ -7,19 +7,23 @@ come from a first run, so a new phase or store is in the matrix by itself.
 The state writes are found with gdb: a breakpoint on the store's run and VM
 writes, counted, and the Nth one kills mtvd (before it, or once it returned).
 That is the real mtvd, killed exactly where a crash hurts most."""
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 from faults import Migrations, make_ova, read
-from mtvtest import CallError, object_path, v
+from mtvtest import CallError, Sandbox, object_path, v
 
 STORE_WRITES = ("mtv_store_put_run_vm", "mtv_store_put_run", "mtv_store_delete_run")
 GDB_TIMEOUT = 60
+S = lambda x: v("s", x)  # noqa: E731
 
 
 def slurp(path):
@@ -58,34 +62,11 @@ quit
 """
 
 
-class CrashPoints(Migrations):
-    DISKS = ((6, "a"), (4, "b"))
-
-    def setUp(self):
-        super().setUp()
-        _, self.raws = make_ova(self.ovas, "vm1", disks=self.DISKS)
-        self.CLASSES = {"vm1-disk2.vmdk": "qcow2"}   # one disk converted, one raw
-        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk", "vm1-disk2.vmdk"]})
-
-    # ---- looking at the result ------------------------------------------------------
-    def assert_migrated(self, point):
-        st = self.wait_end(timeout=120)
-        self.assertEqual(st["phase"], "Succeeded", f"killed {point}: {self.reason('vm1')}")
-        vm_dir = os.path.join(self.target, "prod", "vm1")
-        self.assertEqual(read(self.raws[0]), read(os.path.join(vm_dir, "disk-0.img")), point)
-        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", self.raws[1],
-                            os.path.join(vm_dir, "disk-1.qcow2")], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, f"killed {point}: {r.stdout}{r.stderr}")
-        for name in ("vm1.yaml", "vm1.xml"):
-            self.assertTrue(os.path.exists(os.path.join(vm_dir, name)), f"killed {point}: no {name}")
-        self.assert_nothing_left(point)
-
-    def assert_nothing_left(self, point):
-        self.assertTrue(self.wait_gone("(mtv-transfer|qemu-nbd|nbdkit).*" + self.dir), f"killed {point}: helpers left")
-        checkpoints = os.path.join(self.sb.state_dir, "checkpoints")
-        self.assertEqual(os.listdir(checkpoints) if os.path.isdir(checkpoints) else [], [], point)
-        # mtvd answers, and lists what it has.
-        self.assertIn(object_path("plans", "p"), self.sb.objects())
+class Sweep:
+    """The sweep over a migration's state writes. The test class gives
+    self.sb, self.dir, start(), plan_status(), log(), VM (the VM's name),
+    assert_outcome(point) and reset()."""
+    VM = "vm1"
 
     # ---- killing at the Nth state write ----------------------------------------------
     def kill_at_write(self, target, after):
@@ -129,7 +110,7 @@ class CrashPoints(Migrations):
         self.assertIn("mtv-killing", text)
         last = text.rsplit(f"mtv-write {target}\n", 1)[1].split("mtv-end-bt", 1)[0]
         callers = " <- ".join(re.findall(r"#\d+\s+(?:0x\w+ in )?(\w+)", last)[:5])
-        phases = re.findall(r"VM vm1: (\w+)$", self.log()[log_from:], re.M)
+        phases = re.findall(rf"VM {self.VM}: (\w+)$", self.log()[log_from:], re.M)
         return f"in {phases[-1] if phases else 'no phase yet'}, {callers}"
 
     def wait_for(self, pred, what, log):
@@ -154,14 +135,45 @@ class CrashPoints(Migrations):
                 # Start was killed before it stored the run: nothing was
                 # started, and asking again starts it.
                 self.start()
-            self.assert_migrated(point)
+            self.assert_outcome(point)
             self.reset()
             target += 1
         # The matrix is as large as the migration: a change that stops storing
         # its state (or stores it without the store) shows here.
         self.assertGreaterEqual(len(points), 5, points)
-        print(f"\n{len(points)} crash points, each resumed to success:\n  " + "\n  ".join(points), file=sys.stderr)
+        print(f"\n{len(points)} crash points, each resumed to its end:\n  " + "\n  ".join(points), file=sys.stderr)
         return points
+
+
+class CrashPoints(Sweep, Migrations):
+    """OVA to the local target, one disk raw and one converted to qcow2."""
+    DISKS = ((6, "a"), (4, "b"))
+
+    def setUp(self):
+        super().setUp()
+        _, self.raws = make_ova(self.ovas, "vm1", disks=self.DISKS)
+        self.CLASSES = {"vm1-disk2.vmdk": "qcow2"}   # one disk converted, one raw
+        self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk", "vm1-disk2.vmdk"]})
+
+    # ---- looking at the result ------------------------------------------------------
+    def assert_outcome(self, point):
+        st = self.wait_end(timeout=120)
+        self.assertEqual(st["phase"], "Succeeded", f"killed {point}: {self.reason('vm1')}")
+        vm_dir = os.path.join(self.target, "prod", "vm1")
+        self.assertEqual(read(self.raws[0]), read(os.path.join(vm_dir, "disk-0.img")), point)
+        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", self.raws[1],
+                            os.path.join(vm_dir, "disk-1.qcow2")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, f"killed {point}: {r.stdout}{r.stderr}")
+        for name in ("vm1.yaml", "vm1.xml"):
+            self.assertTrue(os.path.exists(os.path.join(vm_dir, name)), f"killed {point}: no {name}")
+        self.assert_nothing_left(point)
+
+    def assert_nothing_left(self, point):
+        self.assertTrue(self.wait_gone("(mtv-transfer|qemu-nbd|nbdkit).*" + self.dir), f"killed {point}: helpers left")
+        checkpoints = os.path.join(self.sb.state_dir, "checkpoints")
+        self.assertEqual(os.listdir(checkpoints) if os.path.isdir(checkpoints) else [], [], point)
+        # mtvd answers, and lists what it has.
+        self.assertIn(object_path("plans", "p"), self.sb.objects())
 
     def reset(self):
         """The same plan, run again from scratch: its target and history gone."""
@@ -169,11 +181,13 @@ class CrashPoints(Migrations):
         subprocess.run(["rm", "-rf", os.path.join(self.target, "prod")], check=True)
         self.setup_plan_again()
 
-    def setup_plan_again(self):
-        S = lambda x: v("s", x)  # noqa: E731
+    def setup_plan_again(self, hooks=()):
+        vm = {"name": S("vm1")}
+        if hooks:
+            vm["hooks"] = v("aa{sv}", [{"hook": S(h), "step": S(step)} for h, step in hooks])
         self.sb.create("CreatePlan", "p", {"sourceProvider": S("ova"), "targetProvider": S("host"),
                                            "networkMap": S("net"), "storageMap": S("st"),
-                                           "vms": v("aa{sv}", [{"name": S("vm1")}]),
+                                           "vms": v("aa{sv}", [vm]),
                                            "skipGuestConversion": v("b", True), "targetNamespace": S("prod")})
         self.wait_plan("p", lambda st: st["phase"] == "Ready", "Ready")
 
@@ -182,6 +196,209 @@ class CrashPoints(Migrations):
 
     def test_killed_just_after_each_state_write(self):
         self.sweep(after=True)
+
+
+class CrashPointsWithHooks(CrashPoints):
+    """The same with a PreHook and a PostHook (commands run by mtvd): a hook
+    that was running when mtvd died runs again, and the migration ends."""
+    HOOKS = (("pre", "PreHook"), ("post", "PostHook"))
+
+    def setUp(self):
+        super().setUp()
+        self.ran = os.path.join(self.dir, "ran")
+        for name, _ in self.HOOKS:
+            self.sb.create("CreateHook", name, {"command": S(f"sh -c 'echo $MTV_STEP >> {self.ran}'")})
+        self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+        self.setup_plan_again()
+
+    def setup_plan_again(self):
+        super().setup_plan_again(hooks=self.HOOKS)
+
+    def sweep(self, after):
+        self.interrupted = []
+        points = super().sweep(after)
+        # Only the kills inside a hook's run fail the VM: at most the write
+        # before and the write after each of the two hooks.
+        self.assertLessEqual(len(self.interrupted), 2, self.interrupted)
+        self.assertGreater(len(points) - len(self.interrupted), 8, points)
+        return points
+
+    def reset(self):
+        super().reset()
+        if os.path.exists(self.ran):
+            os.unlink(self.ran)
+
+    def assert_outcome(self, point):
+        # A hook is not run twice (it may do harm): killed while one ran (or
+        # had ended without that stored), the VM fails saying so; killed
+        # anywhere else, it goes on, the hooks having run once each.
+        st = self.wait_end(timeout=120)
+        reason = self.reason("vm1")
+        if st["phase"] == "Failed" and "which does not resume" in reason:
+            if "phase PreHook" in reason:
+                self.assertEqual(reason, "mtvd stopped while the VM was in phase PreHook, which does not resume; "
+                                         "what it had made on the target is removed", point)
+                self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")), point)
+            else:
+                self.assertEqual(reason, "mtvd stopped while the VM was in phase PostHook, which does not resume; "
+                                         "the target VM is kept", point)
+                self.assertTrue(os.path.exists(os.path.join(self.target, "prod", "vm1", "vm1.yaml")), point)
+            self.assert_nothing_left(point)
+            self.interrupted.append(point)
+            return
+        super().assert_outcome(point)
+        self.assertEqual(sorted(slurp(self.ran).split()), ["PostHook", "PreHook"], f"killed {point}")
+        pipeline = [step["name"] for step in self.vm("vm1")["pipeline"]]
+        self.assertEqual(pipeline, ["Initialize", "PreHook", "DiskTransfer", "VirtualMachineCreation", "PostHook"])
+
+
+class ClusterCrashPoints(Sweep, unittest.TestCase):
+    """A running KubeVirt VM into the cluster target (the Kubernetes API
+    stand-in, tests/integration/kube_standin.py): its power state is stored,
+    it is stopped, exported, uploaded, created on the target. A kill anywhere
+    must still end with the copy right, the source left as Forklift leaves it
+    (off after success), and nothing of the migration's left in the cluster."""
+    VM = "src1"
+
+    def setUp(self):
+        import kube_standin
+        self.dir = tempfile.mkdtemp(prefix="mtv-crash-cluster-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.server, url = kube_standin.start(self.dir)
+        self.addCleanup(self.server.shutdown)
+        self.cluster = self.server.cluster
+        self.sb = Sandbox().start()
+        self.addCleanup(self.sb.stop)
+        self.data = os.path.join(self.dir, "src1-root.img")
+        with open(self.data, "wb") as f:
+            f.write(os.urandom(1 << 20) * 2 + b"\0" * (2 << 20))
+        c = self.cluster
+        with c.lock:
+            c.put_object(("", "v1", "namespaces"), None,
+                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}, "ADDED")
+            c.create(("cdi.kubevirt.io", "v1beta1", "datavolumes"), "apps", {
+                "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": "src1-root"},
+                "spec": {"source": {"blank": {}},
+                         "storage": {"storageClassName": "fast", "resources": {"requests": {"storage": "4Mi"}}}}})
+            c.create(("kubevirt.io", "v1", "virtualmachines"), "apps", {
+                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "src1"},
+                "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"app": "src1"}}, "spec": {
+                    "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}],
+                                           "interfaces": [{"name": "default", "masquerade": {}}]},
+                               "resources": {"requests": {"memory": "1Gi"}}},
+                    "networks": [{"name": "default", "pod": {}}],
+                    "volumes": [{"name": "root", "dataVolume": {"name": "src1-root"}}]}}}})
+            c.volumes[("apps", "src1-root")] = self.data
+        for name in ("kvsrc", "kvdst"):
+            self.sb.create("CreateProvider", name, {"type": S("openshift"), "url": S(url),
+                                                    "settings": v("a{ss}", {"refreshInterval": "1"}),
+                                                    "credentials": v("a{ss}", {"token": "admin-token"})})
+        pair = lambda src, dst: {"source": v("a{sv}", {"name": S(src)}),  # noqa: E731
+                                 "destination": v("a{sv}", {k: S(x) for k, x in dst.items()})}
+        self.sb.create("CreateNetworkMap", "net", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
+                                                   "pairs": v("aa{sv}", [pair("pod", {"type": "pod"})])})
+        self.sb.create("CreateStorageMap", "st", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
+                                                  "pairs": v("aa{sv}", [pair("src1/src1-root",
+                                                                             {"storageClass": "standard"})])})
+        self.make_plan()
+
+    def make_plan(self):
+        self.sb.create("CreatePlan", "p", {"sourceProvider": S("kvsrc"), "targetProvider": S("kvdst"),
+                                           "networkMap": S("net"), "storageMap": S("st"),
+                                           "targetNamespace": S("mtv-test"), "vms": v("aa{sv}", [{"name": S("src1")}])})
+        deadline = time.monotonic() + 30
+        while self.plan_status()["phase"] != "Ready":
+            self.assertLess(time.monotonic(), deadline, "the plan did not become Ready: " + str(self.plan_status()))
+            time.sleep(0.1)
+
+    def start(self):
+        return self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))[0]
+
+    def start_mtvd(self):
+        self.sb.start_mtvd()
+
+    def plan_status(self):
+        return self.sb.export(object_path("plans", "p"))["status"]
+
+    def log(self):
+        return slurp(self.sb.mtvd_log.name)
+
+    def objects(self, kind, ns=None):
+        with self.cluster.lock:
+            return {k: o for k, o in self.cluster.objects.items() if k[2] == kind and (ns is None or k[3] == ns)}
+
+    def assert_outcome(self, point):
+        deadline = time.monotonic() + 120
+        while (st := self.plan_status())["phase"] in ("Executing", "Ready"):
+            self.assertLess(time.monotonic(), deadline, f"killed {point}: the migration did not end")
+            time.sleep(0.1)
+        vm = st["migration"]["vms"][0]
+        self.assertEqual(st["phase"], "Succeeded", f"killed {point}: {vm.get('error')}")
+        with open(self.cluster.uploads[("mtv-test", "src1-disk-0")], "rb") as a, open(self.data, "rb") as b:
+            self.assertTrue(a.read() == b.read(), f"killed {point}: the uploaded disk differs")
+        self.assertIn(("kubevirt.io", "v1", "virtualmachines", "mtv-test", "src1"), self.objects("virtualmachines"))
+        source = self.objects("virtualmachines")[("kubevirt.io", "v1", "virtualmachines", "apps", "src1")]
+        self.assertEqual(source["spec"]["runStrategy"], "Halted", f"killed {point}")   # stopped, left off
+        deadline = time.monotonic() + 20
+        while self.objects("virtualmachineexports") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(list(self.objects("virtualmachineexports")), [], f"killed {point}: an export was left")
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pgrep", "-f", "(mtv-transfer|nbdkit|qemu-nbd).*" + self.sb.tmp]).returncode == 0:
+            self.assertLess(time.monotonic(), deadline, f"killed {point}: helpers left")
+            time.sleep(0.05)
+        self.assertIn(object_path("plans", "p"), self.sb.objects())
+
+    def reset(self):
+        """The plan again from scratch: the target's VM and volumes gone, the
+        source running as at first."""
+        self.sb.call(object_path("plans", "p"), "org.mtvd.Mtv1.Resource", "Delete", "(a{sv})", ({},))
+        c = self.cluster
+        with c.lock:
+            for kind in ("virtualmachines", "datavolumes", "persistentvolumeclaims"):
+                for key in [k for k in c.objects if k[2] == kind and k[3] == "mtv-test"]:
+                    c.delete(key[:3], key[3], key[4])
+            c.uploads.pop(("mtv-test", "src1-disk-0"), None)
+            c.patch(("kubevirt.io", "v1", "virtualmachines"), "apps", "src1", "application/merge-patch+json",
+                    {"spec": {"runStrategy": "Always"}}, None)
+        self.make_plan()
+
+    def test_killed_just_before_each_state_write(self):
+        self.sweep(after=False)
+
+    def test_killed_just_after_each_state_write(self):
+        self.sweep(after=True)
+
+
+class ClusterFailureCrashPoints(ClusterCrashPoints):
+    """The same migration failing (the upload proxy drops every stream): a
+    kill anywhere, in the failure's cleanup too, must still end Failed with
+    the cause, the source running again as it was, nothing of the migration
+    left in the cluster."""
+
+    def setUp(self):
+        super().setUp()
+        self.cluster.fail_uploads_after = 4096
+
+    def assert_outcome(self, point):
+        deadline = time.monotonic() + 120
+        while (st := self.plan_status())["phase"] in ("Executing", "Ready"):
+            self.assertLess(time.monotonic(), deadline, f"killed {point}: the migration did not end")
+            time.sleep(0.1)
+        self.assertEqual(st["phase"], "Failed", f"killed {point}")
+        vm = st["migration"]["vms"][0]
+        self.assertIn("copying disk", json.dumps(vm.get("error")), f"killed {point}")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            source = self.objects("virtualmachines")[("kubevirt.io", "v1", "virtualmachines", "apps", "src1")]
+            left = [k for kind in ("virtualmachines", "datavolumes", "persistentvolumeclaims", "virtualmachineexports")
+                    for k in self.objects(kind) if k[3] == "mtv-test" or kind == "virtualmachineexports"]
+            if source["spec"]["runStrategy"] == "Always" and not left:
+                break
+            time.sleep(0.1)
+        self.assertEqual(source["spec"]["runStrategy"], "Always", f"killed {point}: the source was left off")
+        self.assertEqual(left, [], f"killed {point}: left in the cluster")
+        self.assertIn(object_path("plans", "p"), self.sb.objects())
 
 
 class CopyFractions(Migrations):
