@@ -76,6 +76,14 @@ def calls_for(tag):
     return calls
 
 
+SECRET = "matrix-S3cret-never-shown"
+
+
+def properties_in_xml():
+    return {f"{iface.get('name')}.{p.get('name')}"
+            for iface in ET.parse(XML).getroot().findall("interface") for p in iface.findall("property")}
+
+
 def methods_in_xml():
     ns_methods = set()
     for iface in ET.parse(XML).getroot().findall("interface"):
@@ -117,6 +125,10 @@ class AuthMatrix(unittest.TestCase):
             assert time.monotonic() < deadline, "the matrix's plan did not become Ready"
             time.sleep(0.1)
         MIGRATION["path"] = sb.call(object_path("plans", "m-plan"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))[0]
+        # Credentials no property may show, to anyone.
+        sb.create("CreateProvider", "secret-holder", {
+            "type": v("s", "ova"), "url": v("s", "file://" + OVA_DIR),
+            "credentials": v("a{ss}", {"user": "admin", "password": SECRET, "token": SECRET + "-token"})})
         # The outsider acts on objects that exist (made by root here), so a
         # refusal is never a NotFound in disguise.
         for method, path, args, _ in calls_for("victim"):
@@ -182,6 +194,48 @@ class AuthMatrix(unittest.TestCase):
             "{'image': <'x'>}", "{'auth.no_user_interaction': <true>}")
         self.assertFalse(ok)
         self.assertEqual(err, "org.mtvd.Mtv1.Error.NotAuthorized")
+
+    def with_manager(self, objects):
+        """@objects and the object manager itself (not among them)."""
+        props = self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "GetAll", "(s)", ("org.mtvd.Mtv1.Manager",))[0]
+        return dict(objects, **{ROOT_PATH: {"org.mtvd.Mtv1.Manager": props}})
+
+    def test_every_property_is_readable_by_outsiders_without_secrets(self):
+        # Properties are for watching (as udisks' are): anyone may read them,
+        # so none may hold a credential; every property of the XML is seen.
+        seen = set()
+        for path, interfaces in self.with_manager(self.sb.objects()).items():
+            for iface, props in interfaces.items():
+                with self.subTest(path=path, interface=iface):
+                    ok, err, out = self.sb.gdbus_call(OUTSIDER, path, "org.freedesktop.DBus.Properties.GetAll", iface)
+                    self.assertTrue(ok, out)
+                    self.assertNotIn(SECRET, out)
+                    seen.update(f"{iface}.{name}" for name in props)
+        self.assertFalse(properties_in_xml() - seen, "properties no object of the matrix has")
+        ok, err, out = self.sb.gdbus_call(OUTSIDER, ROOT_PATH, "org.freedesktop.DBus.ObjectManager.GetManagedObjects")
+        self.assertTrue(ok, out)
+        self.assertNotIn(SECRET, out)
+        self.assertNotIn(SECRET, self.sb.call(object_path("providers", "secret-holder"), "org.mtvd.Mtv1.Resource",
+                                              "Export", "(a{sv})", ({},))[0])
+
+    def test_no_property_can_be_set_by_anyone(self):
+        before = self.sb.objects()
+        examples = {}
+        for path, interfaces in self.with_manager(before).items():
+            for iface, props in interfaces.items():
+                for name, value in props.items():
+                    examples.setdefault(f"{iface}.{name}", (path, iface, name))
+        for prop, (path, iface, name) in sorted(examples.items()):
+            for user in (OUTSIDER, MEMBER, None):
+                with self.subTest(property=prop, user=user or "root"):
+                    ok, err, out = self.sb.gdbus_call(user, path, "org.freedesktop.DBus.Properties.Set", iface, name,
+                                                      "<'x'>")
+                    self.assertFalse(ok, f"{prop} was set by {user or 'root'}")
+                    # The bus refuses others; to root, mtvd says it is read-only.
+                    self.assertIn(err, ("org.freedesktop.DBus.Error.AccessDenied",
+                                        "org.freedesktop.DBus.Error.PropertyReadOnly",
+                                        "org.freedesktop.DBus.Error.InvalidArgs"), out)
+        self.assertEqual(self.sb.objects(), before)
 
     def test_actions_match_kinds(self):
         # Providers need manage-providers, everything else manage-plans; the
