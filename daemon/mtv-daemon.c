@@ -889,9 +889,14 @@ typedef struct {
 
 static const Setting settings[] = {
   { "controller_max_vm_inflight", 1, 1000, "VMs" },
+  /* mtv's own: a disk copy none of whose reads or writes finishes for this
+   * long is given up (a hung server or storage), not waited on for ever. */
+  { "controller_transfer_stall_timeout", 10, 86400, "seconds" },
 };
 
 #define SETTING_MAX_IN_FLIGHT "controller_max_vm_inflight"
+#define SETTING_STALL_TIMEOUT "controller_transfer_stall_timeout"
+#define STALL_SECONDS 300
 /* Forklift's default, a warm precopy every hour; its setting
  * (controller_precopy_interval) comes with warm migration from vSphere. */
 #define PRECOPY_MINUTES 60
@@ -915,12 +920,19 @@ precopy_interval (gpointer data)
   return PRECOPY_MINUTES * 60;
 }
 
+static guint
+stall_timeout (gpointer data)
+{
+  return setting (data, SETTING_STALL_TIMEOUT, STALL_SECONDS);
+}
+
 static void
 show_settings (MtvDaemon *daemon)
 {
   GVariantDict d;
   g_variant_dict_init (&d, NULL);
   g_variant_dict_insert (&d, SETTING_MAX_IN_FLIGHT, "u", max_in_flight (daemon));
+  g_variant_dict_insert (&d, SETTING_STALL_TIMEOUT, "u", stall_timeout (daemon));
   mtv_manager_set_settings (daemon->manager, g_variant_dict_end (&d));
 }
 
@@ -1519,6 +1531,7 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *
     .save_vm = save_run_vm,
     .credentials = host_credentials,
     .precopy_interval = precopy_interval,
+    .stall_timeout = stall_timeout,
     .source_adapter = host_source_adapter,
     .target_adapter = host_target_adapter,
   };

@@ -72,6 +72,7 @@ struct _MtvVm {
   char *transfer_error;
   gboolean transfer_ok;
   gboolean transfer_killed;   /* it ended by a signal: what the server said then is noise */
+  gboolean transfer_stalled;  /* it gave up: nothing moved for the stall timeout */
   gboolean server_died;       /* the disk's server had ended when the copy did */
   char *pull_url;
   gboolean pulling;

@@ -8,6 +8,7 @@
 #include "itinerary.h"
 #include "run.h"
 #include "mtv-json.h"
+#include "transfer/transfer-options.h"
 
 #include <fcntl.h>
 #include <gio/gunixinputstream.h>
@@ -224,12 +225,13 @@ on_server_gone (gpointer data, int status, const char *out, const char *err)
 {
   MtvVm *v = data;
   log_server_output (v, err);
-  /* Unless mtv-transfer was killed (then the server only saw it go), what
-   * the server said comes first: a copy that cannot read is its doing. */
+  /* Unless mtv-transfer was killed or gave up on a server that stopped
+   * answering (then the server only saw it go), what the server said comes
+   * first: a copy that cannot read is its doing. */
   g_autofree char *said = mtv_child_last_line (err);
   if (said == NULL && v->server_died && WIFSIGNALED (status))
     said = mtv_child_describe_status (v->server_program, status);
-  if (!v->transfer_ok && !v->transfer_killed && said)
+  if (!v->transfer_ok && !v->transfer_killed && !v->transfer_stalled && said)
     {
       const char *disk = json_object_get_string_member_with_default (current_disk (v), "name", "?");
       g_autofree char *prefix = g_strdup_printf ("copying disk %s: ", disk);
@@ -351,6 +353,7 @@ on_transfer_done (gpointer data, int status, const char *stdout_text, const char
   const char *disk = json_object_get_string_member_with_default (current_disk (v), "name", "?");
   g_autofree char *how = mtv_child_describe_status ("mtv-transfer", status);
   v->transfer_killed = WIFSIGNALED (status);
+  v->transfer_stalled = WIFEXITED (status) && WEXITSTATUS (status) == MTV_TRANSFER_EXIT_STALLED;
   if (WIFSIGNALED (status) && !v->cancel_requested && v->sink.resumable && mtv_child_running (v->server)
       && v->transfer_attempts < TRANSFER_RETRIES)
     {
@@ -432,6 +435,9 @@ start_transfer (MtvVm *v)
     g_strv_builder_add (b, "--insecure");
   if (v->sink.resumable)
     g_strv_builder_add_many (b, "--checkpoint", checkpoint, "--keep-checkpoint", NULL);
+  g_autofree char *stall = g_strdup_printf ("%u", v->run->host->stall_timeout
+                                                    ? v->run->host->stall_timeout (v->run->host->data) : 0);
+  g_strv_builder_add_many (b, "--stall-timeout", stall, NULL);
   if (v->precopies > 0)
     g_strv_builder_add_many (b, "--extents", extents_arg, NULL);   /* warm: only what changed */
   if (max_rate (v))

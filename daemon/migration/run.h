@@ -30,6 +30,8 @@ struct _MtvRunHost {
   JsonObject *(*credentials) (gpointer data, const char *provider);
   /* Seconds between warm precopies (Forklift's controller_precopy_interval). */
   guint (*precopy_interval) (gpointer data);
+  /* Seconds a disk copy may go without progress before it is given up. */
+  guint (*stall_timeout) (gpointer data);
   /* The adapters of a provider type, or NULL when it has none. */
   const MtvSourceAdapter *(*source_adapter) (gpointer data, const char *type);
   const MtvTargetAdapter *(*target_adapter) (gpointer data, const char *type);

@@ -5,6 +5,7 @@
  *
  *   mtv-transfer [--extents allocation|dirty-bitmap:NAME|file:LIST]
  *                [--progress-fd FD] [--no-verify] [--max-rate BYTES] [--checkpoint FILE [--keep-checkpoint]]
+ *                [--stall-timeout SECONDS]
  *                [--token-file FILE|--token-fd FD] [--cacert FILE] [--insecure]
  *                SRC-NBD-URI DESTINATION
  *
@@ -21,6 +22,10 @@
 #include <signal.h>
 #include <stdio.h>
 
+/* A copy no request of which finishes for this long is given up: the disk server
+ * or the destination stopped answering. */
+#define DEFAULT_STALL_SECONDS 300
+
 static volatile sig_atomic_t stop_requested;
 
 static void
@@ -35,6 +40,7 @@ main (int argc, char **argv)
   g_autofree char *extents = NULL;
   g_autofree char *checkpoint = NULL;
   gboolean keep_checkpoint = FALSE;
+  gint stall_seconds = DEFAULT_STALL_SECONDS;
   g_autofree char *token_file = NULL, *cacert = NULL;
   int token_fd = -1;
   gboolean insecure = FALSE;
@@ -53,6 +59,8 @@ main (int argc, char **argv)
     { "progress-fd", 0, 0, G_OPTION_ARG_INT, &progress_fd, "Write progress as JSON lines to FD", "FD" },
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint,
       "Record what was copied in FILE and, when FILE exists, go on from there", "FILE" },
+    { "stall-timeout", 0, 0, G_OPTION_ARG_INT, &stall_seconds,
+      "Fail when no request finishes for SECONDS (default 300; 0: wait for ever)", "SECONDS" },
     { "keep-checkpoint", 0, 0, G_OPTION_ARG_NONE, &keep_checkpoint,
       "Leave the checkpoint of a complete copy (the caller removes it once it has noted the copy)", NULL },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file, "HTTP destination: bearer token from FILE", "FILE" },
@@ -109,6 +117,7 @@ main (int argc, char **argv)
     .requests = (guint) CLAMP (requests, 1, 64),
     .checkpoint = checkpoint,
     .keep_checkpoint = keep_checkpoint,
+    .stall_seconds = (guint) CLAMP (stall_seconds, 0, 24 * 3600),
     .token_file = token_file,
     .token_fd = token_fd,
     .cacert = cacert,

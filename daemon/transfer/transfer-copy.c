@@ -10,6 +10,7 @@
 
 #include <libnbd.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What one NBD_CMD_BLOCK_STATUS asks about: its length is 32 bits, and a
  * large disk with few extents costs a round trip per window. */
@@ -143,6 +144,7 @@ typedef struct {
   GHashTable *done_items;       /* items a checkpoint says are done: index + 1 */
   gint64 started;
   guint requests;
+  gint workers_left;            /* atomic: workers still copying */
 } Copy;
 
 typedef struct {
@@ -306,10 +308,20 @@ on_read (void *user_data, int *err)
   return 1; /* the command is retired */
 }
 
+static void worker_copy (Worker *w);
+
 static gpointer
 worker_run (gpointer data)
 {
   Worker *w = data;
+  worker_copy (w);
+  g_atomic_int_add (&w->copy->workers_left, -1);
+  return NULL;
+}
+
+static void
+worker_copy (Worker *w)
+{
   Copy *c = w->copy;
   for (;;)
     {
@@ -393,7 +405,6 @@ worker_run (gpointer data)
           break;
         }
     }
-  return NULL;
 }
 
 static gint
@@ -461,6 +472,35 @@ ranges_of (struct nbd_handle *src, const MtvCopyOptions *options, guint64 size, 
   return ranges;
 }
 
+/* How long a copy may go without any request finishing: the stall timeout,
+ * or longer when the rate limit itself spaces requests that far apart. */
+static gint64
+stall_window (const MtvCopyOptions *options)
+{
+  if (options->stall_seconds == 0)
+    return 0;
+  gint64 window = (gint64) options->stall_seconds * G_USEC_PER_SEC;
+  if (options->max_rate)
+    window = MAX (window, (gint64) (4.0 * options->request_size / options->max_rate * G_USEC_PER_SEC));
+  return window;
+}
+
+/* Nothing moved for the whole window: a server that stopped answering (a
+ * hung NFS mount under it, a dead network path) would hold the copy for
+ * good, in calls that cannot be interrupted. What was copied is recorded,
+ * the reason said, and the process ends (MTV_TRANSFER_EXIT_STALLED). */
+G_GNUC_NORETURN static void
+stalled (Copy *c, Worker *workers, guint n_workers, guint64 done, gint64 window)
+{
+  g_autoptr (GError) error = NULL;
+  if (!checkpoint_sync (c, workers, n_workers, &error))
+    g_printerr ("mtv-transfer: recording the checkpoint: %s\n", error->message);
+  g_printerr ("mtv-transfer: no request finished for %" G_GINT64_FORMAT " seconds at %" G_GUINT64_FORMAT
+              " of %" G_GUINT64_FORMAT " bytes: the source or the destination stopped answering\n",
+              window / G_USEC_PER_SEC, done, c->result->size);
+  _exit (MTV_TRANSFER_EXIT_STALLED);
+}
+
 /* The parallel engine: workers (one per NBD connection, when the server
  * allows multi-conn) take items from a shared counter, each with a handle
  * of its own onto the sink. Takes @src. */
@@ -491,6 +531,7 @@ copy_parallel (Copy *c, struct nbd_handle *src, MtvSink *sink, GArray *ranges, M
     }
   g_clear_error (error); /* fewer connections than asked is fine */
   GThread **threads = g_new0 (GThread *, n_workers);
+  g_atomic_int_set (&c->workers_left, (gint) n_workers);
   for (guint i = 0; i < n_workers; i++)
     threads[i] = g_thread_new ("copy", worker_run, &workers[i]);
   /* Report progress, and keep the checkpoint current while the workers
@@ -499,10 +540,16 @@ copy_parallel (Copy *c, struct nbd_handle *src, MtvSink *sink, GArray *ranges, M
    * (each sync flushes the destination). */
   gint64 last_sync = g_get_monotonic_time ();
   gint64 synced_done = 0;
+  gint64 last_moved = last_sync, moved_done = -1;
+  gint64 stall_limit = stall_window (options);
   for (;;)
     {
       gint64 since = g_get_monotonic_time () - last_sync;
       gint64 done_now = (gint64) g_atomic_pointer_get (&c->done);
+      if (done_now != moved_done)
+        moved_done = done_now, last_moved = g_get_monotonic_time ();
+      else if (stall_limit && g_get_monotonic_time () - last_moved > stall_limit)
+        stalled (c, workers, n_workers, (guint64) done_now, stall_limit);
       if (c->checkpoint && (since > G_USEC_PER_SEC
                             || (since > G_USEC_PER_SEC / 4 && done_now - synced_done >= CHECKPOINT_BYTES)))
         {
@@ -512,9 +559,9 @@ copy_parallel (Copy *c, struct nbd_handle *src, MtvSink *sink, GArray *ranges, M
           last_sync = g_get_monotonic_time ();
           synced_done = done_now;
         }
-      gboolean running = g_atomic_pointer_get (&c->done) < (gint64) result->size && !g_atomic_int_get (&c->failed)
-                         && !*options->stop && g_atomic_int_get (&c->next) <= (gint) c->items->len;
-      if (!running)
+      /* Until every worker is done: the last reads in flight are watched
+       * for a stall too. */
+      if (g_atomic_int_get (&c->workers_left) == 0)
         break;
       mtv_progress_report (progress, (guint64) g_atomic_pointer_get (&c->done), result->size,
                            (guint64) g_atomic_pointer_get (&c->bytes_read), FALSE);

@@ -5,6 +5,10 @@
 /* What a copy is asked to do and what it reports: shared by the copy
  * engines (transfer-copy.c, transfer-stream.c) and the sinks. */
 
+/* mtv-transfer's exit status when it gave up on a copy that stopped
+ * moving (--stall-timeout); 1 is any other failure. */
+#define MTV_TRANSFER_EXIT_STALLED 3
+
 /* A range of the disk to copy; zero ranges are written as zeroes (or left as holes). */
 typedef struct {
   guint64 offset, length;
@@ -25,6 +29,8 @@ typedef struct {
   /* Leave a complete copy's checkpoint for the caller to remove once it has
    * recorded the copy (else a crash between the two copies it all again). */
   gboolean keep_checkpoint;
+  /* Give up (exit 1, saying so) when no request finishes for this long; 0: wait. */
+  guint stall_seconds;
   /* HTTP(S) destinations: bearer token from a file or a descriptor, TLS trust. */
   const char *token_file;
   int token_fd;

@@ -112,7 +112,7 @@ class Restart(unittest.TestCase):
         self.sb.start_mtvd()
         settings = self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
                                 ("org.mtvd.Mtv1.Manager", "Settings"))[0]
-        self.assertEqual(settings, {"controller_max_vm_inflight": 7})
+        self.assertEqual(settings, {"controller_max_vm_inflight": 7, "controller_transfer_stall_timeout": 300})
         with self.assertRaises(CallError) as cm:
             self.sb.call(ROOT_PATH, "org.mtvd.Mtv1.Manager", "SetSettings", "(a{sv}a{sv})",
                          ({"controller_max_vm_inflight": v("s", "many")}, {}))

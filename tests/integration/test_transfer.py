@@ -304,6 +304,23 @@ class Transfer(unittest.TestCase):
         self.assertLessEqual(summary["bytes_read"], (32 - 6) << 20)
         self.same(raw, "raw", self.path("rl.out"))
 
+    def test_a_source_that_stops_answering_ends_the_copy(self):
+        # The server holds every read for an hour (nbdkit's delay filter): the
+        # copy gives up after the stall timeout, saying so, with what it had
+        # copied in the checkpoint.
+        raw = self.path("st.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(8 << 20))
+        checkpoint = self.path("st.checkpoint")
+        hung = self.nbdkit("--filter=delay", "file", raw, "rdelay=3600", name="hung")
+        started = time.monotonic()
+        r = self.transfer(hung, self.path("st.out"), "--stall-timeout", "2", "--checkpoint", checkpoint, check=False)
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertEqual(r.returncode, 3)   # a stall, told apart from other failures
+        self.assertRegex(r.stderr, r"mtv-transfer: no request finished for 2 seconds at \d+ of 8388608 bytes: "
+                                   r"the source or the destination stopped answering")
+        self.assertTrue(os.path.exists(checkpoint))
+
     def test_resume_into_an_nbd_destination_that_takes_less(self):
         # The destination comes back after a crash with a smaller maximum block
         # size: the runs written before are read back in pieces it takes.

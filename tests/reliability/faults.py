@@ -3,6 +3,7 @@
 in mtvd's PATH: test code standing in front of the real programs), and
 looks at how far a VM got."""
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -30,6 +31,25 @@ class Migrations(Base):
         with open(path, "w") as f:
             f.write(f"#!/bin/sh\nREAL={real}\n{body}\n")
         os.chmod(path, 0o755)
+
+    def interpose(self, filters, params):
+        """The disk server behind nbdkit with @filters (["--filter=error"])
+        and their @params (["error-pread-rate=10%"]): mtvd's socket is
+        nbdkit's, the real qemu-nbd serves another that nbdkit reads."""
+        filters, params = " ".join(map(shlex.quote, filters)), " ".join(map(shlex.quote, params))
+        self.wrap("qemu-nbd", f"""sock=; prev=
+for a do
+  shift
+  if [ "$prev" = --socket ]; then sock=$a; set -- "$@" "$a.inner"; else set -- "$@" "$a"; fi
+  prev=$a
+done
+"$REAL" "$@" & inner=$!
+while [ ! -S "$sock.inner" ]; do kill -0 $inner 2>/dev/null || exit 1; sleep 0.02; done
+nbdkit -f -U "$sock" {filters} nbd socket="$sock.inner" {params} & kit=$!
+trap 'kill $kit $inner 2>/dev/null; wait; exit 0' TERM INT
+wait $kit
+kill $inner 2>/dev/null
+wait""")
 
     def vm(self, name):
         return self.vm_status().get(name, {})

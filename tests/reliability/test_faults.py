@@ -85,6 +85,54 @@ class Faults(Migrations):
         self.assertIn("VM vm1: qemu-nbd: qemu-nbd: Failed to blk_new_open: Permission denied", self.log())
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 
+    def test_transient_read_errors_are_retried(self):
+        # nbdkit's error filter in front of the disk server fails a fifth of
+        # the reads: each is tried again, and the disk arrives whole.
+        self.interpose(["--filter=error"], ["error=EIO", "error-pread-rate=20%"])
+        raw = self.one_vm(size=24)
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Succeeded", self.reason("vm1"))
+        self.assertEqual(read(raw), read(self.target_disk()))
+
+    def test_persistent_read_errors_fail_with_the_cause(self):
+        self.interpose(["--filter=error"], ["error=EIO", "error-pread-rate=100%"])
+        self.one_vm(size=24)
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Failed")
+        # The server's words lead, then what the copy saw.
+        self.assertRegex(self.reason("vm1"), r"copying disk vm1-disk1.vmdk: the disk's server failed: nbdkit: .*"
+                                             r"injecting EIO error into pread \(then: reading \d+ bytes at offset \d+ "
+                                             r"failed 5 times: .*Input/output error\)")
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+        self.assertTrue(self.wait_gone("(nbdkit|qemu-nbd|mtv-transfer).*" + self.dir))
+
+    def test_slow_disk_server_still_copies(self):
+        self.interpose(["--filter=delay"], ["rdelay=50ms"])
+        raw = self.one_vm(size=24)
+        self.start()
+        st = self.wait_end()
+        self.assertEqual(st["phase"], "Succeeded", self.reason("vm1"))
+        self.assertEqual(read(raw), read(self.target_disk()))
+
+    def test_hung_disk_server_fails_after_the_stall_timeout(self):
+        # A server that stops answering (every read held for an hour) used to
+        # hold the migration for ever: the setting bounds the wait.
+        self.sb.call("/org/mtvd/Mtv1", "org.mtvd.Mtv1.Manager", "SetSettings", "(a{sv}a{sv})",
+                     ({"controller_transfer_stall_timeout": v("u", 10)}, {}))
+        self.interpose(["--filter=delay"], ["rdelay=3600"])
+        self.one_vm(size=24)
+        started = time.monotonic()
+        self.start()
+        st = self.wait_end(timeout=90)
+        self.assertLess(time.monotonic() - started, 60)
+        self.assertEqual(st["phase"], "Failed")
+        self.assertRegex(self.reason("vm1"), r"copying disk vm1-disk1.vmdk: no request finished for 10 seconds at \d+ "
+                                             r"of \d+ bytes: the source or the destination stopped answering")
+        self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
+        self.assertTrue(self.wait_gone("(nbdkit|qemu-nbd|mtv-transfer).*" + self.dir))
+
     def test_source_gone_after_its_first_disk(self):
         _, raws = make_ova(self.ovas, "vm1", disks=((48, "a"), (4, "b")))
         self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk", "vm1-disk2.vmdk"]})
