@@ -49,7 +49,8 @@ class Flood(unittest.TestCase):
         self.assertEqual(summary["replies"], {"ok": 4000}, summary)
         self.assertEqual(self.hooks(), [])
         grown = self.rss_kib() - rss
-        self.assertLess(grown, 32 * 1024, f"mtvd grew by {grown} KiB over 4,000 calls")
+        if not os.environ.get("MTV_SANITIZED"):
+            self.assertLess(grown, 32 * 1024, f"mtvd grew by {grown} KiB over 4,000 calls")
         print(f"\n4,000 create/delete calls: {summary['seconds']} s, slowest reply {summary['slowest']} s, "
               f"mtvd grew {grown} KiB", file=sys.stderr)
 
