@@ -130,12 +130,12 @@ disk_done (MtvVm *v)
   v->bytes_now = 0;
   v->disk++;
   mtv_disk_sink_clear (&v->sink);
-  /* A restart goes on with the next disk; only once that is stored does the
-   * finished copy's checkpoint go (mtv-transfer --keep-checkpoint): a
-   * restart in between resumes the complete copy, it does not redo it. */
+  /* A restart goes on with the next disk once that is stored; before, it
+   * resumes this complete copy from its checkpoint (mtv-transfer
+   * --keep-checkpoint) and does not redo it. The checkpoints go when the VM
+   * ends (mtv_vm_finish) or a new copy round starts: removing each here
+   * would take a store write of its own first. */
   mtv_vm_commit (v);
-  mtv_vm_flush (v);
-  remove_checkpoint (v, v->disk - 1);
   copy_next (v);
 }
 
