@@ -40,6 +40,7 @@ struct _MtvVm {
   char *power;                /* the source's power state before it was turned off */
   gboolean powered_off;       /* mtvd turned the source off: turned back on if the VM fails */
   gboolean allocated;         /* the target may hold something of this VM */
+  guint undoing;              /* its source's release or target's cleanup in flight: the run goes on */
   gboolean phase_done;        /* the phase's work is done (stored: a restart goes on to the next) */
   gboolean created;           /* the target VM exists: kept when a later phase fails */
   gboolean release_pending;   /* the source's session (and power) are still to be released */

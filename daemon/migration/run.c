@@ -168,7 +168,9 @@ mtv_run_update_phase (MtvRun *run)
   for (guint i = 0; i < run->vms->len; i++)
     {
       MtvVm *v = run->vms->pdata[i];
-      if (g_str_equal (v->status, "Succeeded"))
+      if (v->undoing)
+        open++;   /* ended, its source or target still being put back */
+      else if (g_str_equal (v->status, "Succeeded"))
         succeeded++;
       else if (g_str_equal (v->status, "Failed"))
         failed++;

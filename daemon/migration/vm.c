@@ -285,6 +285,16 @@ release_thread (MtvWork *work, gpointer data, GCancellable *stop, GError **error
   return first == NULL;
 }
 
+/* A release or cleanup ended (done, or kept pending for the next start):
+ * the run may end with it, and its plan's status change. */
+static void
+undone (MtvVm *v)
+{
+  v->undoing--;
+  mtv_run_update_phase (v->run);
+  v->run->host->changed (v->run->host->data, v->run);
+}
+
 static void
 on_released (gpointer owner, gpointer data, const GError *error)
 {
@@ -294,11 +304,14 @@ on_released (gpointer owner, gpointer data, const GError *error)
     {
       /* Kept pending: the next start of mtvd tries again. */
       g_warning ("migration %s: VM %s: the source was not released: %s", v->run->id, r->vm_name, error->message);
-      return;
     }
-  v->release_pending = FALSE;
-  g_ptr_array_set_size (v->snapshots, 0);
-  mtv_vm_commit (v);
+  else
+    {
+      v->release_pending = FALSE;
+      g_ptr_array_set_size (v->snapshots, 0);
+      mtv_vm_commit (v);
+    }
+  undone (v);
 }
 
 void
@@ -317,6 +330,7 @@ mtv_vm_release_source (MtvVm *v)
   r->snapshots = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < v->snapshots->len; i++)
     g_ptr_array_add (r->snapshots, g_strdup (v->snapshots->pdata[i]));
+  v->undoing++;
   mtv_work_start (v->run->alive, NULL, release_thread, r, (GDestroyNotify) release_free, on_released, v);
 }
 
@@ -337,14 +351,14 @@ on_cleaned_up (gpointer owner, gpointer data, const GError *error)
       /* Kept pending: the next start of mtvd tries again. */
       g_warning ("migration %s: VM %s: what it left on the target could not be removed: %s", job->target.migration_id,
                  job->target.name, error->message);
-      return;
     }
-  if (finished (v) && v->cleanup_pending)
+  else if (finished (v) && v->cleanup_pending)
     {
       v->cleanup_pending = FALSE;
       v->allocated = FALSE;
       mtv_vm_commit (v);
     }
+  undone (v);
 }
 
 static void vm_job_free (MtvVmJob *job);
@@ -356,6 +370,7 @@ mtv_vm_cleanup_target (MtvVm *v)
     return;
   mtv_vm_flush (v);
   MtvVmJob *job = mtv_vm_job_new (v, NULL, NULL);
+  v->undoing++;
   mtv_work_start (v->run->alive, NULL, cleanup_thread, job, (GDestroyNotify) vm_job_free, on_cleaned_up, v);
 }
 
@@ -399,13 +414,15 @@ mtv_vm_finish (MtvVm *v, const char *status, const char *error)
     g_message ("migration %s: VM %s %s: %s", run->id, v->name, status, error);
   else
     g_message ("migration %s: VM %s %s", run->id, v->name, status);
-  mtv_run_update_phase (run);
   mtv_vm_commit (v);
   mtv_vm_flush (v);
   if (v->cleanup_pending)
     mtv_vm_cleanup_target (v);
   if (v->release_pending)
     mtv_vm_release_source (v);
+  /* The run ends once its VMs are undone too: a plan that says Failed has
+   * its sources as they were and its targets cleared (or says why not). */
+  mtv_run_update_phase (run);
   run->host->changed (run->host->data, run);
 }
 

@@ -438,13 +438,19 @@ class HelpersKilled(Migrations):
     RATE = 2000000
 
     def kill_server(self, not_these=()):
-        deadline = time.monotonic() + 30
+        """Kills the disk server (another than @not_these) once it has served
+        for a moment."""
+        deadline = time.monotonic() + 60
+        first_seen = {}
         while time.monotonic() < deadline:
-            servers = [p for p in self.pids("qemu-nbd.*" + self.ovas) if p not in not_these]
-            if servers and self.bytes_copied("vm1") > (1 << 20) * (len(not_these) + 1):
-                for pid in servers:
+            for pid in self.pids("qemu-nbd.*" + self.ovas):
+                if pid not in not_these:
+                    first_seen.setdefault(pid, time.monotonic())
+            ready = [p for p, t in first_seen.items() if time.monotonic() - t > 0.7]
+            if ready:
+                for pid in ready:
                     os.kill(pid, signal.SIGKILL)
-                return servers
+                return ready
             time.sleep(0.05)
         self.fail("no disk server to kill")
 
@@ -464,7 +470,7 @@ class HelpersKilled(Migrations):
         self.assertTrue(self.wait_gone("(mtv-transfer|qemu-nbd).*" + self.dir))
 
     def test_disk_server_killed_again_and_again_fails_the_vm(self):
-        make_ova(self.ovas, "vm1", disks=((8, "a", "dense"),))
+        make_ova(self.ovas, "vm1", disks=((32, "a", "dense"),))   # more than the kills' time copies
         self.setup_plan(["vm1"], {"vm1": ["vm1-disk1.vmdk"]})
         self.start()
         self.wait_copying("vm1")
