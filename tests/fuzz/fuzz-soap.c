@@ -1,0 +1,38 @@
+/* libFuzzer target for vSphere's SOAP replies: the envelope, faults, and the
+ * ServiceContent read from them (see fuzz-yaml.c for how it runs). */
+#include "vsphere/vsphere-client.h"
+
+#include <libxml/parser.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static void
+silence_libxml (void *ctx, const char *msg, ...)
+{
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  static gboolean initialized;
+  if (!initialized)
+    {
+      xmlInitParser ();
+      xmlSetGenericErrorFunc (NULL, silence_libxml);
+      initialized = TRUE;
+    }
+  g_autoptr (GError) error = NULL;
+  xmlDoc *doc = mtv_soap_parse_reply ((const char *) data, size, &error);
+  if (doc)
+    {
+      MtvVsphereService service = { 0 };
+      if (mtv_vsphere_service_parse (mtv_soap_reply (doc), &service, NULL))
+        mtv_vsphere_service_clear (&service);
+      g_free (mtv_soap_type (mtv_soap_reply (doc)));
+      xmlFreeDoc (doc);
+    }
+  else
+    g_assert (error != NULL && g_utf8_validate (error->message, -1, NULL));
+  return 0;
+}

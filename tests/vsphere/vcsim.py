@@ -1,0 +1,47 @@
+"""govmomi's vCenter simulator for the tests: tests/vsphere/vcsim.go built
+offline (Debian's golang-go and golang-github-vmware-govmomi-dev) into the
+build tree once, and started on 127.0.0.1 with TLS."""
+import json
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.join(HERE, "vcsim.go")
+
+
+def build(build_root):
+    """The simulator binary, built when missing or older than its source."""
+    out_dir = os.path.join(build_root, "tests", "vsphere")
+    binary = os.path.join(out_dir, "vcsim")
+    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(SOURCE):
+        return binary
+    os.makedirs(out_dir, exist_ok=True)
+    env = dict(os.environ, GOPATH="/usr/share/gocode", GO111MODULE="off",
+               GOCACHE=os.path.join(out_dir, "go-cache"), GOFLAGS="")
+    subprocess.run(["go", "build", "-o", binary, SOURCE], check=True, env=env, cwd=HERE, timeout=600)
+    return binary
+
+
+class Vcsim:
+    """A running simulator: .url, .cafile, .user, .password."""
+
+    def __init__(self, build_root, password="mtv-test-pw", vms=2, tmp=None):
+        env = dict(os.environ)
+        if tmp:
+            env["TMPDIR"] = tmp   # its datastores' files live there
+        self.proc = subprocess.Popen([build(build_root), "-password", password, "-vms", str(vms)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("vcsim did not start")
+        info = json.loads(line)
+        self.url, self.cafile, self.user, self.password = info["url"], info["cafile"], info["user"], info["password"]
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
