@@ -1,5 +1,5 @@
-/* libFuzzer target for vSphere's SOAP replies: the envelope, faults, and the
- * ServiceContent read from them (see fuzz-yaml.c for how it runs). */
+/* libFuzzer target for vSphere's SOAP replies: the envelope, faults, the
+ * ServiceContent and RetrievePropertiesEx pages read from them (see fuzz-yaml.c for how it runs). */
 #include "vsphere/vsphere-client.h"
 
 #include <libxml/parser.h>
@@ -30,6 +30,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (mtv_vsphere_service_parse (mtv_soap_reply (doc), &service, NULL))
         mtv_vsphere_service_clear (&service);
       g_free (mtv_soap_type (mtv_soap_reply (doc)));
+      g_autoptr (JsonArray) objects = json_array_new ();
+      g_autofree char *token = NULL;
+      g_autoptr (GError) objects_error = NULL;
+      if (!mtv_vsphere_parse_objects (mtv_soap_reply (doc), objects, &token, &objects_error))
+        g_assert (objects_error && token == NULL);
       xmlFreeDoc (doc);
     }
   else

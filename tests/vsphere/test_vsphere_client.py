@@ -70,6 +70,40 @@ class VsphereClient(unittest.TestCase):
         self.assertIn("certificate", r.stderr.lower())
         self.assertNotIn(self.sim.password, r.stderr)
 
+    def retrieve(self, kind, *paths, page=0):
+        pw = os.path.join(self.tmp, "password")
+        with open(pw, "w") as f:
+            f.write(self.sim.password)
+        r = subprocess.run([TOOL, "retrieve", self.sim.url, self.sim.user, pw, kind] + list(paths)
+                           + ["--insecure", "--page", str(page)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_retrieve_virtual_machines(self):
+        vms = self.retrieve("VirtualMachine", "name", "runtime.powerState", "runtime.host", "config.hardware.device")
+        # The default model: two VMs on a standalone host, two in a cluster's pool.
+        self.assertEqual(sorted(vm["props"]["name"] for vm in vms),
+                         ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_H0_VM0", "DC0_H0_VM1"])
+        vm = vms[0]
+        self.assertRegex(vm["id"], r"^vm-\d+$")
+        self.assertEqual(vm["type"], "VirtualMachine")
+        self.assertIn(vm["props"]["runtime.powerState"], ("poweredOn", "poweredOff"))
+        self.assertEqual(vm["props"]["runtime.host"]["type"], "HostSystem")
+        devices = vm["props"]["config.hardware.device"]
+        self.assertIsInstance(devices, list)
+        disks = [d for d in devices if d.get("_type") == "VirtualDisk"]
+        self.assertTrue(disks)
+        self.assertIn("capacityInKB", disks[0])
+        self.assertEqual(disks[0]["backing"]["_type"], "VirtualDiskFlatVer2BackingInfo")
+
+    def test_pages_are_followed(self):
+        # One object a page: ContinueRetrievePropertiesEx brings the rest.
+        one = self.retrieve("VirtualMachine", "name", page=1)
+        self.assertEqual(sorted(o["id"] for o in one), sorted(o["id"] for o in self.retrieve("VirtualMachine", "name")))
+        self.assertEqual(len(one), 4)
+        hosts = self.retrieve("HostSystem", "name", "parent", page=1)
+        self.assertEqual(len(hosts), 4)   # one standalone, three in the cluster
+
     def test_nothing_listening(self):
         r = self.about(None, "https://127.0.0.1:9/sdk", "--insecure")
         self.assertEqual(r.returncode, 1)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,10 +18,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -50,6 +58,9 @@ func main() {
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	server := model.Service.NewServer()
 	defer server.Close()
+	// Before the first request (the URL is not out yet): what this vcsim
+	// lacks is answered in front of it.
+	server.Config.Handler = &pager{inner: server.Config.Handler, pages: map[string]page{}}
 	ca, err := server.CertificateFile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vcsim:", err)
@@ -87,4 +98,91 @@ func selfSigned() (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// RetrievePropertiesEx pages as a real vCenter does (this vcsim ignores
+// maxObjects and never answers a token): the objects beyond maxObjects are
+// kept under a token that ContinueRetrievePropertiesEx hands out next.
+type page struct {
+	objects []string
+	size    int
+}
+
+type pager struct {
+	inner http.Handler
+	mu    sync.Mutex
+	pages map[string]page
+	next  int
+}
+
+var (
+	maxObjectsRe = regexp.MustCompile(`<(?:\w+:)?maxObjects>(\d+)</(?:\w+:)?maxObjects>`)
+	objectsRe    = regexp.MustCompile(`(?s)<objects>.*?</objects>`)
+	tokenRe      = regexp.MustCompile(`<(?:\w+:)?token>([^<]*)</(?:\w+:)?token>`)
+)
+
+const envelope = `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>%s</soapenv:Body></soapenv:Envelope>`
+
+func (p *pager) stash(objects []string, size int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	token := "mtv-page-" + strconv.Itoa(p.next)
+	p.pages[token] = page{objects, size}
+	return token
+}
+
+// The first @size objects and, when more are left, a token for them.
+func (p *pager) cut(objects []string, size int) string {
+	if len(objects) <= size {
+		return strings.Join(objects, "")
+	}
+	return "<token>" + p.stash(objects[size:], size) + "</token>" + strings.Join(objects[:size], "")
+}
+
+func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/sdk") {
+		p.inner.ServeHTTP(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	text := string(body)
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	if strings.Contains(text, "ContinueRetrievePropertiesEx>") {
+		m := tokenRe.FindStringSubmatch(text)
+		p.mu.Lock()
+		left, ok := page{}, false
+		if m != nil {
+			left, ok = p.pages[m[1]]
+			delete(p.pages, m[1])
+		}
+		p.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>unknown token</faultstring><detail><InvalidArgumentFault xmlns="urn:vim25" xsi:type="InvalidArgument"><invalidProperty>token</invalidProperty></InvalidArgumentFault></detail></soapenv:Fault>`)
+			return
+		}
+		fmt.Fprintf(w, envelope, `<ContinueRetrievePropertiesExResponse xmlns="urn:vim25"><returnval>`+
+			p.cut(left.objects, left.size)+`</returnval></ContinueRetrievePropertiesExResponse>`)
+		return
+	}
+	m := maxObjectsRe.FindStringSubmatch(text)
+	if !strings.Contains(text, "RetrievePropertiesEx>") || m == nil {
+		p.inner.ServeHTTP(w, r)
+		return
+	}
+	size, _ := strconv.Atoi(m[1])
+	rec := httptest.NewRecorder()
+	p.inner.ServeHTTP(rec, r)
+	out := rec.Body.String()
+	objects := objectsRe.FindAllString(out, -1)
+	if size > 0 && len(objects) > size {
+		first := strings.Index(out, objects[0])
+		last := strings.LastIndex(out, objects[len(objects)-1]) + len(objects[len(objects)-1])
+		out = out[:first] + p.cut(objects, size) + out[last:]
+	}
+	w.WriteHeader(rec.Code)
+	io.WriteString(w, out)
 }

@@ -1,9 +1,11 @@
 /* The vSphere client of mtvd driven from the tests (test_vsphere.py):
  *
  *   vsphere-tool about URL USER PASSWORD-FILE [--cacert FILE | --insecure]
+ *   vsphere-tool retrieve URL USER PASSWORD-FILE TYPE PATH... [--page N] [--insecure]
  *
- * logs in, prints the ServiceContent's About and the server's thumbprint
- * as JSON, logs out. Errors go to standard error, exit status 1. */
+ * logs in, prints the ServiceContent's About and the server's thumbprint,
+ * or every object of TYPE with the properties PATH..., as JSON, logs out.
+ * Errors go to standard error, exit status 1. */
 #include "providers/vsphere/vsphere-client.h"
 
 #include <json-glib/json-glib.h>
@@ -13,17 +15,22 @@ main (int argc, char **argv)
 {
   g_autofree char *cacert = NULL;
   gboolean insecure = FALSE;
+  int page = 0;
   const GOptionEntry entries[] = {
+    { "page", 0, 0, G_OPTION_ARG_INT, &page, "Ask for N objects a page", "N" },
     { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &cacert, "Trust the CAs in FILE", "FILE" },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure, "Do not verify the server", NULL },
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
-  g_autoptr (GOptionContext) options = g_option_context_new ("about URL USER PASSWORD-FILE");
+  g_autoptr (GOptionContext) options = g_option_context_new ("about|retrieve URL USER PASSWORD-FILE [TYPE PATH...]");
   g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 5 || g_strcmp0 (argv[1], "about") != 0)
+  gboolean about = argc >= 2 && g_strcmp0 (argv[1], "about") == 0;
+  if (!g_option_context_parse (options, &argc, &argv, &error) || (about ? argc != 5 : argc < 7)
+      || (!about && g_strcmp0 (argv[1], "retrieve") != 0))
     {
-      g_printerr ("usage: vsphere-tool about URL USER PASSWORD-FILE [--cacert FILE | --insecure]\n");
+      g_printerr ("usage: vsphere-tool about URL USER PASSWORD-FILE [--cacert FILE | --insecure]\n"
+                  "       vsphere-tool retrieve URL USER PASSWORD-FILE TYPE PATH... [--page N] [--insecure]\n");
       return 2;
     }
   g_autofree char *password = NULL;
@@ -42,6 +49,21 @@ main (int argc, char **argv)
     {
       g_printerr ("vsphere-tool: %s\n", error->message);
       return 1;
+    }
+  if (!about)
+    {
+      g_autoptr (JsonArray) objects = mtv_vsphere_retrieve (vs, argv[5], (const char *const *) argv + 6,
+                                                            (guint) MAX (page, 0), &error);
+      if (objects == NULL)
+        {
+          g_printerr ("vsphere-tool: %s\n", error->message);
+          return 1;
+        }
+      g_autoptr (JsonNode) list = json_node_new (JSON_NODE_ARRAY);
+      json_node_set_array (list, objects);
+      g_autofree char *text = json_to_string (list, FALSE);
+      g_print ("%s\n", text);
+      return 0;
     }
   const MtvVsphereService *s = mtv_vsphere_service (vs);
   g_autoptr (JsonBuilder) b = json_builder_new ();

@@ -123,3 +123,247 @@ mtv_vsphere_free (MtvVsphere *vs)
   mtv_vsphere_service_clear (&vs->service);
   g_free (vs);
 }
+
+/* ---- reading the inventory ---------------------------------------------------------- */
+
+/* Deeper than any vSphere data object nests. */
+#define MAX_DEPTH 32
+/* A RetrievePropertiesEx reply with more objects than this is refused. */
+#define MAX_OBJECTS 1000000
+
+static gboolean
+has_element_children (xmlNode *node)
+{
+  for (xmlNode *c = node->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE)
+      return TRUE;
+  return FALSE;
+}
+
+static char *
+text_of (xmlNode *node)
+{
+  xmlChar *t = xmlNodeGetContent (node);
+  char *s = g_utf8_make_valid (t ? (const char *) t : "", -1);
+  xmlFree (t);
+  return s;
+}
+
+static JsonNode *
+value_at (xmlNode *node, guint depth)
+{
+  g_autofree char *type = mtv_soap_type (node);
+  if (depth > MAX_DEPTH)
+    return json_node_new (JSON_NODE_NULL);
+  if (type && g_str_has_prefix (type, "ArrayOf"))
+    {
+      JsonArray *a = json_array_new ();
+      for (xmlNode *c = node->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+          json_array_add_element (a, value_at (c, depth + 1));
+      JsonNode *n = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (n, a);
+      return n;
+    }
+  if (!has_element_children (node))
+    {
+      g_autofree char *text = text_of (node);
+      xmlChar *ref_type = xmlGetNoNsProp (node, (const xmlChar *) "type");
+      if (ref_type)
+        {
+          /* A ManagedObjectReference: <parent type="Folder">group-v3</parent>. */
+          JsonObject *o = json_object_new ();
+          g_autofree char *valid = g_utf8_make_valid ((const char *) ref_type, -1);
+          json_object_set_string_member (o, "type", valid);
+          json_object_set_string_member (o, "value", text);
+          xmlFree (ref_type);
+          JsonNode *n = json_node_new (JSON_NODE_OBJECT);
+          json_node_take_object (n, o);
+          return n;
+        }
+      JsonNode *n = json_node_new (JSON_NODE_VALUE);
+      json_node_set_string (n, text);
+      return n;
+    }
+  /* A data object; an element repeated in it is a list (its array
+   * fields come as one element per item). */
+  JsonObject *o = json_object_new ();
+  if (type)
+    json_object_set_string_member (o, "_type", type);
+  g_autoptr (GHashTable) counts = g_hash_table_new (g_str_hash, g_str_equal);
+  for (xmlNode *c = node->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE)
+      g_hash_table_insert (counts, (gpointer) c->name,
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (counts, c->name)) + 1));
+  for (xmlNode *c = node->children; c; c = c->next)
+    {
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      g_autofree char *name = g_utf8_make_valid ((const char *) c->name, -1);
+      JsonNode *v = value_at (c, depth + 1);
+      if (GPOINTER_TO_UINT (g_hash_table_lookup (counts, c->name)) < 2)
+        {
+          json_object_set_member (o, name, v);
+          continue;
+        }
+      JsonNode *list = json_object_get_member (o, name);
+      if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+        {
+          json_object_set_array_member (o, name, json_array_new ());
+          list = json_object_get_member (o, name);
+        }
+      json_array_add_element (json_node_get_array (list), v);
+    }
+  JsonNode *n = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (n, o);
+  return n;
+}
+
+JsonNode *
+mtv_vsphere_value (xmlNode *node)
+{
+  return value_at (node, 0);
+}
+
+gboolean
+mtv_vsphere_parse_objects (xmlNode *reply, JsonArray *into, char **token, GError **error)
+{
+  *token = NULL;
+  xmlNode *ret = mtv_soap_child (reply, "returnval");
+  if (ret == NULL)
+    return TRUE;   /* nothing matched: no returnval at all */
+  for (xmlNode *c = ret->children; c; c = c->next)
+    {
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      if (g_str_equal ((const char *) c->name, "token"))
+        {
+          g_free (*token);
+          *token = moref (ret, "token");
+          continue;
+        }
+      if (!g_str_equal ((const char *) c->name, "objects"))
+        continue;
+      if (json_array_get_length (into) >= MAX_OBJECTS)
+        {
+          g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "more than %u objects", MAX_OBJECTS);
+          g_clear_pointer (token, g_free);
+          return FALSE;
+        }
+      xmlNode *obj = mtv_soap_child (c, "obj");
+      g_autofree char *id = moref (c, "obj");
+      xmlChar *type = obj ? xmlGetNoNsProp (obj, (const xmlChar *) "type") : NULL;
+      if (id == NULL || type == NULL)
+        {
+          xmlFree (type);
+          g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "an object without a valid reference");
+          g_clear_pointer (token, g_free);
+          return FALSE;
+        }
+      JsonObject *o = json_object_new ();
+      g_autofree char *valid_type = g_utf8_make_valid ((const char *) type, -1);
+      xmlFree (type);
+      json_object_set_string_member (o, "id", id);
+      json_object_set_string_member (o, "type", valid_type);
+      JsonObject *props = json_object_new ();
+      for (xmlNode *p = c->children; p; p = p->next)
+        {
+          if (p->type != XML_ELEMENT_NODE || !g_str_equal ((const char *) p->name, "propSet"))
+            continue;
+          g_autofree char *name = mtv_soap_child_text (p, "name");
+          xmlNode *val = mtv_soap_child (p, "val");
+          if (name && val && g_utf8_validate (name, -1, NULL))
+            json_object_set_member (props, name, mtv_vsphere_value (val));
+        }
+      json_object_set_object_member (o, "props", props);
+      json_array_add_object_element (into, o);
+    }
+  return TRUE;
+}
+
+static xmlDoc *
+call (MtvVsphere *vs, const char *body, GError **error)
+{
+  return mtv_soap_call (vs->soap, body, error);
+}
+
+JsonArray *
+mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths, guint page, GError **error)
+{
+  const MtvVsphereService *s = &vs->service;
+  if (s->view_manager == NULL)
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the server has no ViewManager");
+      return NULL;
+    }
+  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
+  g_autofree char *root = mtv_soap_escape (s->root_folder);
+  g_autofree char *t = mtv_soap_escape (type);
+  g_autofree char *create = g_strdup_printf (
+    "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
+    "<vim25:container type=\"Folder\">%s</vim25:container><vim25:type>%s</vim25:type>"
+    "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>", vm_ref, root, t);
+  xmlDoc *doc = call (vs, create, error);
+  if (doc == NULL)
+    {
+      g_prefix_error (error, "creating a view of the %s objects: ", type);
+      return NULL;
+    }
+  g_autofree char *view = moref (mtv_soap_reply (doc), "returnval");
+  xmlFreeDoc (doc);
+  if (view == NULL)
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "CreateContainerView answered no view");
+      return NULL;
+    }
+  g_autofree char *v = mtv_soap_escape (view);
+  g_autofree char *pc = mtv_soap_escape (s->property_collector);
+  g_autoptr (GString) body = g_string_new (NULL);
+  g_string_append_printf (body, "<vim25:RetrievePropertiesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+                                "<vim25:specSet><vim25:propSet><vim25:type>%s</vim25:type>", pc, t);
+  for (guint i = 0; paths && paths[i]; i++)
+    {
+      g_autofree char *p = mtv_soap_escape (paths[i]);
+      g_string_append_printf (body, "<vim25:pathSet>%s</vim25:pathSet>", p);
+    }
+  g_string_append_printf (body, "</vim25:propSet><vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
+                                "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
+                                "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
+                                "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
+                                "</vim25:objectSet></vim25:specSet><vim25:options>", v);
+  if (page)
+    g_string_append_printf (body, "<vim25:maxObjects>%u</vim25:maxObjects>", page);
+  g_string_append (body, "</vim25:options></vim25:RetrievePropertiesEx>");
+  g_autoptr (JsonArray) objects = json_array_new ();
+  g_autofree char *token = NULL;
+  gboolean ok = TRUE;
+  doc = call (vs, body->str, error);
+  while (ok)
+    {
+      if (doc == NULL)
+        {
+          g_prefix_error (error, "reading the %s objects: ", type);
+          ok = FALSE;
+          break;
+        }
+      g_clear_pointer (&token, g_free);
+      ok = mtv_vsphere_parse_objects (mtv_soap_reply (doc), objects, &token, error);
+      xmlFreeDoc (doc);
+      if (!ok || token == NULL)
+        break;
+      /* The server pages: the next page by its token. */
+      g_autofree char *tk = mtv_soap_escape (token);
+      g_autofree char *more = g_strdup_printf (
+        "<vim25:ContinueRetrievePropertiesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+        "<vim25:token>%s</vim25:token></vim25:ContinueRetrievePropertiesEx>", pc, tk);
+      doc = call (vs, more, error);
+    }
+  /* The view is the server's memory: it goes whatever happened. */
+  g_autofree char *destroy = g_strdup_printf ("<vim25:DestroyView><vim25:_this type=\"ContainerView\">%s</vim25:_this>"
+                                              "</vim25:DestroyView>", v);
+  g_autoptr (GError) destroy_error = NULL;
+  xmlDoc *gone = call (vs, destroy, &destroy_error);
+  if (gone)
+    xmlFreeDoc (gone);
+  return ok ? g_steal_pointer (&objects) : NULL;
+}

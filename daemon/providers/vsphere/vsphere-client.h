@@ -24,3 +24,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvVsphere, mtv_vsphere_free)
 /* Parsed from a RetrieveServiceContent reply (pure, fuzzed). */
 gboolean mtv_vsphere_service_parse (xmlNode *reply, MtvVsphereService *service, GError **error);
 void mtv_vsphere_service_clear (MtvVsphereService *service);
+
+/* ---- reading the inventory ---------------------------------------------------------- */
+#include <json-glib/json-glib.h>
+
+/* Every managed object of @type below the root folder with the properties
+ * @paths (NULL-terminated), through a ContainerView and RetrievePropertiesEx,
+ * following ContinueRetrievePropertiesEx for as long as the server pages
+ * (@page objects at a time, 0: the server's choice). Each element is
+ * {"id": moref, "type": type, "props": {path: value}}; values as
+ * mtv_vsphere_value gives them. */
+JsonArray *mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths, guint page,
+                                 GError **error);
+
+/* A property value as JSON: an ArrayOf... type an array, a data object an
+ * object (its xsi:type as "_type", a repeated element an array), a
+ * reference {"type", "value"}, any other leaf its text. Bounded in depth.
+ * Without the schema a list field of one item inside a data object looks
+ * like a single field: readers of list fields take both. */
+JsonNode *mtv_vsphere_value (xmlNode *node);
+
+/* The objects of a RetrievePropertiesEx or ContinueRetrievePropertiesEx
+ * reply, added to @into; @token set to the next page's token or NULL
+ * (pure, fuzzed). */
+gboolean mtv_vsphere_parse_objects (xmlNode *reply, JsonArray *into, char **token, GError **error);
