@@ -103,6 +103,11 @@ class VsphereClient(unittest.TestCase):
         self.assertEqual(len(one), 4)
         hosts = self.retrieve("HostSystem", "name", "parent", page=1)
         self.assertEqual(len(hosts), 4)   # one standalone, three in the cluster
+        # Page by page, each object handed on and none kept.
+        pw = os.path.join(self.tmp, "password")
+        r = subprocess.run([TOOL, "retrieve", self.sim.url, self.sim.user, pw, "VirtualMachine", "name", "--insecure",
+                            "--page", "1", "--count"], capture_output=True, text=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "4"), r.stderr)
 
     def test_nothing_listening(self):
         r = self.about(None, "https://127.0.0.1:9/sdk", "--insecure")

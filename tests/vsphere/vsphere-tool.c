@@ -1,7 +1,7 @@
 /* The vSphere client of mtvd driven from the tests (test_vsphere.py):
  *
  *   vsphere-tool about URL USER PASSWORD-FILE [--cacert FILE | --insecure]
- *   vsphere-tool retrieve URL USER PASSWORD-FILE TYPE PATH... [--page N] [--insecure]
+ *   vsphere-tool retrieve URL USER PASSWORD-FILE TYPE PATH... [--page N] [--count] [--insecure]
  *
  * logs in, prints the ServiceContent's About and the server's thumbprint,
  * or every object of TYPE with the properties PATH..., as JSON, logs out.
@@ -10,13 +10,22 @@
 
 #include <json-glib/json-glib.h>
 
+static gboolean
+count_one (JsonObject *object, gpointer data, GError **error)
+{
+  (*(guint *) data)++;
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autofree char *cacert = NULL;
   gboolean insecure = FALSE;
   int page = 0;
+  gboolean count = FALSE;
   const GOptionEntry entries[] = {
+    { "count", 0, 0, G_OPTION_ARG_NONE, &count, "Print only how many objects there are", NULL },
     { "page", 0, 0, G_OPTION_ARG_INT, &page, "Ask for N objects a page", "N" },
     { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &cacert, "Trust the CAs in FILE", "FILE" },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure, "Do not verify the server", NULL },
@@ -49,6 +58,19 @@ main (int argc, char **argv)
     {
       g_printerr ("vsphere-tool: %s\n", error->message);
       return 1;
+    }
+  if (!about && count)
+    {
+      /* How many, without keeping them (memory figures for bench/README). */
+      guint n = 0;
+      if (!mtv_vsphere_retrieve_each (vs, argv[5], (const char *const *) argv + 6, (guint) MAX (page, 0), count_one, &n,
+                                      &error))
+        {
+          g_printerr ("vsphere-tool: %s\n", error->message);
+          return 1;
+        }
+      g_print ("%u\n", n);
+      return 0;
     }
   if (!about)
     {

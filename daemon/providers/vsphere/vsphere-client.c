@@ -287,14 +287,31 @@ call (MtvVsphere *vs, const char *body, GError **error)
   return mtv_soap_call (vs->soap, body, error);
 }
 
+static gboolean
+collect (JsonObject *object, gpointer data, GError **error)
+{
+  json_array_add_object_element (data, json_object_ref (object));
+  return TRUE;
+}
+
 JsonArray *
 mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths, guint page, GError **error)
+{
+  g_autoptr (JsonArray) objects = json_array_new ();
+  if (!mtv_vsphere_retrieve_each (vs, type, paths, page, collect, objects, error))
+    return NULL;
+  return g_steal_pointer (&objects);
+}
+
+gboolean
+mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *paths, guint page,
+                           MtvVsphereEach each, gpointer data, GError **error)
 {
   const MtvVsphereService *s = &vs->service;
   if (s->view_manager == NULL)
     {
       g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the server has no ViewManager");
-      return NULL;
+      return FALSE;
     }
   g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
   g_autofree char *root = mtv_soap_escape (s->root_folder);
@@ -307,14 +324,14 @@ mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths
   if (doc == NULL)
     {
       g_prefix_error (error, "creating a view of the %s objects: ", type);
-      return NULL;
+      return FALSE;
     }
   g_autofree char *view = moref (mtv_soap_reply (doc), "returnval");
   xmlFreeDoc (doc);
   if (view == NULL)
     {
       g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "CreateContainerView answered no view");
-      return NULL;
+      return FALSE;
     }
   g_autofree char *v = mtv_soap_escape (view);
   g_autofree char *pc = mtv_soap_escape (s->property_collector);
@@ -334,7 +351,6 @@ mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths
   if (page)
     g_string_append_printf (body, "<vim25:maxObjects>%u</vim25:maxObjects>", page);
   g_string_append (body, "</vim25:options></vim25:RetrievePropertiesEx>");
-  g_autoptr (JsonArray) objects = json_array_new ();
   g_autofree char *token = NULL;
   gboolean ok = TRUE;
   doc = call (vs, body->str, error);
@@ -347,8 +363,11 @@ mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths
           break;
         }
       g_clear_pointer (&token, g_free);
+      g_autoptr (JsonArray) objects = json_array_new ();
       ok = mtv_vsphere_parse_objects (mtv_soap_reply (doc), objects, &token, error);
       xmlFreeDoc (doc);
+      for (guint i = 0; ok && i < json_array_get_length (objects); i++)
+        ok = each (json_array_get_object_element (objects, i), data, error);
       if (!ok || token == NULL)
         break;
       /* The server pages: the next page by its token. */
@@ -365,5 +384,5 @@ mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths
   xmlDoc *gone = call (vs, destroy, &destroy_error);
   if (gone)
     xmlFreeDoc (gone);
-  return ok ? g_steal_pointer (&objects) : NULL;
+  return ok;
 }

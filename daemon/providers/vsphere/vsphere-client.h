@@ -36,6 +36,13 @@ void mtv_vsphere_service_clear (MtvVsphereService *service);
  * mtv_vsphere_value gives them. */
 JsonArray *mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *const *paths, guint page,
                                  GError **error);
+/* The same, handing each object to @each as its page arrives and keeping
+ * none: 10,000 VMs with their devices are ~40 MB as JSON, which the
+ * inventory reduces to its model page by page. @each returns FALSE (with
+ * @error set) to stop. */
+typedef gboolean (*MtvVsphereEach) (JsonObject *object, gpointer data, GError **error);
+gboolean mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *paths, guint page,
+                                    MtvVsphereEach each, gpointer data, GError **error);
 
 /* A property value as JSON: an ArrayOf... type an array, a data object an
  * object (its xsi:type as "_type", a repeated element an array), a
