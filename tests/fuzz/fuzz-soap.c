@@ -1,6 +1,7 @@
 /* libFuzzer target for vSphere's SOAP replies: the envelope, faults, the
- * ServiceContent and RetrievePropertiesEx pages read from them (see fuzz-yaml.c for how it runs). */
+ * ServiceContent, RetrievePropertiesEx pages and the VM models made of them (see fuzz-yaml.c for how it runs). */
 #include "vsphere/vsphere-client.h"
+#include "vsphere/vsphere-model.h"
 
 #include <libxml/parser.h>
 #include <stdint.h>
@@ -35,6 +36,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr (GError) objects_error = NULL;
       if (!mtv_vsphere_parse_objects (mtv_soap_reply (doc), objects, &token, &objects_error))
         g_assert (objects_error && token == NULL);
+      for (guint i = 0; i < json_array_get_length (objects); i++)
+        json_object_unref (mtv_vsphere_vm_model (json_array_get_object_element (objects, i)));
       xmlFreeDoc (doc);
     }
   else

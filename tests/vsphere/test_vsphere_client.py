@@ -109,6 +109,38 @@ class VsphereClient(unittest.TestCase):
                             "--page", "1", "--count"], capture_output=True, text=True, timeout=60)
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "4"), r.stderr)
 
+    def test_vm_models(self):
+        pw = os.path.join(self.tmp, "password")
+        with open(pw, "w") as f:
+            f.write(self.sim.password)
+        r = subprocess.run([TOOL, "vms", self.sim.url, self.sim.user, pw, "--insecure"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        vms = {vm["name"]: vm for vm in json.loads(r.stdout)}
+        vm = vms["DC0_H0_VM0"]
+        self.assertRegex(vm["id"], r"^vm-\d+$")
+        self.assertRegex(vm["uuid"], r"^[0-9a-f-]{36}$")
+        self.assertEqual(vm["powerState"], "poweredOn")
+        self.assertEqual((vm["cpuCount"], vm["memoryMB"]), (1, 32))
+        self.assertEqual(vm["firmware"], "bios")
+        self.assertEqual(vm["host"]["kind"], "Host")
+        # The simulator's disk: capacityInKB only (1024), so the bytes come from it.
+        self.assertEqual(len(vm["disks"]), 1)
+        disk = vm["disks"][0]
+        self.assertEqual(disk["capacity"], 1 << 20)
+        self.assertEqual(disk["bus"], "scsi")
+        self.assertEqual(disk["file"], "[LocalDS_0] DC0_H0_VM0/disk1.vmdk")
+        self.assertTrue(disk["datastore"]["id"])   # a moref with '/' and '@' in it here
+        self.assertEqual((disk["shared"], disk["rdm"], disk["mode"]), (False, False, "persistent"))
+        nic = vm["nics"][0]
+        self.assertRegex(nic["mac"], r"^00:0c:29(:[0-9a-f]{2}){3}$")
+        self.assertEqual(nic["network"]["kind"], "DistributedVirtualPortgroup")
+        self.assertEqual(nic["deviceType"], "E1000")
+        self.assertIn("VirtualE1000", [d["kind"] for d in vm["devices"]])
+        self.assertFalse(vm["cpuHotAddEnabled"])
+        self.assertFalse(vm["isTemplate"])
+        self.assertEqual(len(vms), 4)
+
     def test_nothing_listening(self):
         r = self.about(None, "https://127.0.0.1:9/sdk", "--insecure")
         self.assertEqual(r.returncode, 1)

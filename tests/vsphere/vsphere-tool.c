@@ -2,11 +2,13 @@
  *
  *   vsphere-tool about URL USER PASSWORD-FILE [--cacert FILE | --insecure]
  *   vsphere-tool retrieve URL USER PASSWORD-FILE TYPE PATH... [--page N] [--count] [--insecure]
+ *   vsphere-tool vms URL USER PASSWORD-FILE [--insecure]   (the inventory's VM models)
  *
  * logs in, prints the ServiceContent's About and the server's thumbprint,
  * or every object of TYPE with the properties PATH..., as JSON, logs out.
  * Errors go to standard error, exit status 1. */
 #include "providers/vsphere/vsphere-client.h"
+#include "providers/vsphere/vsphere-model.h"
 
 #include <json-glib/json-glib.h>
 
@@ -35,8 +37,9 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) options = g_option_context_new ("about|retrieve URL USER PASSWORD-FILE [TYPE PATH...]");
   g_option_context_add_main_entries (options, entries, NULL);
   gboolean about = argc >= 2 && g_strcmp0 (argv[1], "about") == 0;
-  if (!g_option_context_parse (options, &argc, &argv, &error) || (about ? argc != 5 : argc < 7)
-      || (!about && g_strcmp0 (argv[1], "retrieve") != 0))
+  gboolean vms = argc >= 2 && g_strcmp0 (argv[1], "vms") == 0;
+  if (!g_option_context_parse (options, &argc, &argv, &error) || ((about || vms) ? argc != 5 : argc < 7)
+      || (!about && !vms && g_strcmp0 (argv[1], "retrieve") != 0))
     {
       g_printerr ("usage: vsphere-tool about URL USER PASSWORD-FILE [--cacert FILE | --insecure]\n"
                   "       vsphere-tool retrieve URL USER PASSWORD-FILE TYPE PATH... [--page N] [--insecure]\n");
@@ -58,6 +61,23 @@ main (int argc, char **argv)
     {
       g_printerr ("vsphere-tool: %s\n", error->message);
       return 1;
+    }
+  if (vms)
+    {
+      g_autoptr (JsonArray) objects = mtv_vsphere_retrieve (vs, "VirtualMachine", mtv_vsphere_vm_paths, 100, &error);
+      if (objects == NULL)
+        {
+          g_printerr ("vsphere-tool: %s\n", error->message);
+          return 1;
+        }
+      g_autoptr (JsonArray) models = json_array_new ();
+      for (guint i = 0; i < json_array_get_length (objects); i++)
+        json_array_add_object_element (models, mtv_vsphere_vm_model (json_array_get_object_element (objects, i)));
+      g_autoptr (JsonNode) list = json_node_new (JSON_NODE_ARRAY);
+      json_node_set_array (list, models);
+      g_autofree char *text = json_to_string (list, FALSE);
+      g_print ("%s\n", text);
+      return 0;
     }
   if (!about && count)
     {
