@@ -198,23 +198,28 @@ add_device (JsonObject *d, gpointer data)
 
 /* ---- the guest -------------------------------------------------------------------- */
 
+static JsonArray *
+strings_of (JsonNode *n)
+{
+  JsonArray *a = json_array_new ();
+  if (n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+    json_array_add_string_element (a, json_node_get_string (n));
+  for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY (n) && i < json_array_get_length (json_node_get_array (n)); i++)
+    {
+      JsonNode *e = json_array_get_element (json_node_get_array (n), i);
+      if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING)
+        json_array_add_string_element (a, json_node_get_string (e));
+    }
+  return a;
+}
+
 static void
 add_guest_network (JsonObject *n, gpointer data)
 {
   JsonObject *net = json_object_new ();
   set_text (net, "mac", n, "macAddress");
   set_text (net, "network", n, "network");
-  JsonArray *ips = json_array_new ();
-  JsonNode *ip = member (n, "ipAddress");
-  if (ip && JSON_NODE_HOLDS_VALUE (ip))
-    json_array_add_string_element (ips, json_node_get_string (ip));
-  for (guint i = 0; ip && JSON_NODE_HOLDS_ARRAY (ip) && i < json_array_get_length (json_node_get_array (ip)); i++)
-    {
-      JsonNode *e = json_array_get_element (json_node_get_array (ip), i);
-      if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING)
-        json_array_add_string_element (ips, json_node_get_string (e));
-    }
-  json_object_set_array_member (net, "ip", ips);
+  json_object_set_array_member (net, "ip", strings_of (member (n, "ipAddress")));
   json_array_add_object_element (data, net);
 }
 
@@ -239,20 +244,6 @@ extra_config (JsonObject *o, gpointer data)
     *(gboolean *) data = g_ascii_strcasecmp (text (o, "value") ? text (o, "value") : "", "true") == 0;
 }
 
-static JsonArray *
-strings_of (JsonNode *n)
-{
-  JsonArray *a = json_array_new ();
-  if (n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
-    json_array_add_string_element (a, json_node_get_string (n));
-  for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY (n) && i < json_array_get_length (json_node_get_array (n)); i++)
-    {
-      JsonNode *e = json_array_get_element (json_node_get_array (n), i);
-      if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING)
-        json_array_add_string_element (a, json_node_get_string (e));
-    }
-  return a;
-}
 
 /* ---- the VM ----------------------------------------------------------------------- */
 
