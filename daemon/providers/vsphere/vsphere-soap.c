@@ -1,5 +1,6 @@
 /* SOAP to the vSphere SDK: see vsphere-soap.h. */
 #include "vsphere-soap.h"
+#include "mtv-text.h"
 
 #include <curl/curl.h>
 #include <string.h>
@@ -127,7 +128,8 @@ static void
 set_fault (xmlNode *fault, GError **error)
 {
   g_autofree char *text = mtv_soap_child_text (fault, "faultstring");
-  xmlNode *detail = first_element (mtv_soap_child (fault, "detail") ? mtv_soap_child (fault, "detail")->children : NULL);
+  xmlNode *details = mtv_soap_child (fault, "detail");
+  xmlNode *detail = first_element (details ? details->children : NULL);
   g_autofree char *type = mtv_soap_type (detail);
   if (type == NULL && detail)
     {
@@ -135,11 +137,9 @@ set_fault (xmlNode *fault, GError **error)
       if (g_str_has_suffix (type, "Fault"))
         type[strlen (type) - strlen ("Fault")] = '\0';
     }
-  g_autofree char *valid = g_utf8_make_valid (text && *text ? text : "no text", -1);
-  if (strlen (valid) > 1024)
-    valid[1024] = '\0';   /* a bound for the message, not for the fault */
-  g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT, "%s%s%s", type ? type : "", type ? ": " : "",
-               g_utf8_validate (valid, -1, NULL) ? valid : "no valid text");
+  /* A bound for the message, not for the fault: cut on a character. */
+  g_autofree char *shown = mtv_text_shorten (text && *text ? text : "no text", -1, 1024);
+  g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT, "%s%s%s", type ? type : "", type ? ": " : "", shown);
 }
 
 xmlDoc *
