@@ -3,26 +3,16 @@
 #include "ova/ova-ovf.h"
 #include "ova/ova-tar.h"
 
-#include <libxml/parser.h>
+#include "fuzz-xml.h"
+
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-static void
-silence_libxml (void *ctx, const char *msg, ...)
-{
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  static gboolean initialized;
-  if (!initialized)
-    {
-      xmlInitParser ();
-      xmlSetGenericErrorFunc (NULL, silence_libxml);
-      initialized = TRUE;
-    }
+  fuzz_xml_init ();
   GPtrArray *members = ova_tar_list_bytes (data, size, NULL);
   if (members)
     {

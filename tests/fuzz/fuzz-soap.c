@@ -3,26 +3,16 @@
 #include "vsphere/vsphere-client.h"
 #include "vsphere/vsphere-model.h"
 
-#include <libxml/parser.h>
+#include "fuzz-xml.h"
+
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-static void
-silence_libxml (void *ctx, const char *msg, ...)
-{
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  static gboolean initialized;
-  if (!initialized)
-    {
-      xmlInitParser ();
-      xmlSetGenericErrorFunc (NULL, silence_libxml);
-      initialized = TRUE;
-    }
+  fuzz_xml_init ();
   g_autoptr (GError) error = NULL;
   xmlDoc *doc = mtv_soap_parse_reply ((const char *) data, size, &error);
   if (doc)
