@@ -12,7 +12,7 @@ inventory_kind (const char *word)
   static const char *const kinds[][2] = {
     { "vm", "vms" }, { "network", "networks" }, { "storage", "storages" }, { "disk", "disks" },
     { "host", "hosts" }, { "cluster", "clusters" }, { "datastore", "datastores" },
-    { "datacenter", "datacenters" }, { "namespace", "namespaces" }, { "pvc", "pvcs" },
+    { "datacenter", "datacenters" }, { "folder", "folders" }, { "namespace", "namespaces" }, { "pvc", "pvcs" },
     { "data-volume", "datavolumes" }, { "datavolume", "datavolumes" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (kinds); i++)
@@ -153,7 +153,8 @@ list_inventory (MtvCtl *ctl, MtvFlagValues *values, const char *name_flag, const
   if (kind == NULL)
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID,
-                   "say what to list: vms, networks, storages, disks, hosts, clusters or datastores");
+                   "say what to list: vms, networks, storages, disks, hosts, clusters, datastores, "
+                   "folders, datacenters, namespaces, pvcs or datavolumes");
       return FALSE;
     }
   if (planvms && !g_str_equal (kind, "vms"))

@@ -3,6 +3,11 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
 void
 mtv_empty_dir (const char *dir)
 {
@@ -32,4 +37,25 @@ mtv_remove_tree (const char *path)
     }
   else
     g_unlink (path);
+}
+
+gboolean
+mtv_write_private (const char *path, const char *text, int mode, GError **error)
+{
+  g_unlink (path);
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  gsize len = strlen (text);
+  gboolean ok = fd >= 0 && write (fd, text, len) == (ssize_t) len;
+  int saved = errno;
+  if (fd >= 0 && close (fd) < 0 && ok)
+    {
+      ok = FALSE;
+      saved = errno;
+    }
+  if (!ok)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot write %s: %s", path, g_strerror (saved));
+      g_unlink (path);
+    }
+  return ok;
 }

@@ -37,3 +37,52 @@ mtv_inventory_find_pair (JsonObject *map_spec, const char *id, const char *name)
     }
   return NULL;
 }
+
+JsonObject *
+mtv_inventory_disk_pair (JsonObject *map_spec, JsonObject *vm, JsonObject *disk)
+{
+  JsonNode *storage = json_object_get_member (disk, "storage");
+  if (storage && JSON_NODE_HOLDS_OBJECT (storage))
+    return mtv_inventory_find_pair (map_spec, member (json_node_get_object (storage), "id"),
+                                    member (json_node_get_object (storage), "name"));
+  g_autofree char *name = g_strdup_printf ("%s/%s", member (vm, "name"), member (disk, "name"));
+  return mtv_inventory_find_pair (map_spec, member (disk, "id"), name);
+}
+
+/* The VM's network that @nic is on: {"id", "name"}, or NULL. */
+static JsonObject *
+nic_network (JsonObject *vm, JsonObject *nic, const char **name)
+{
+  JsonNode *n = json_object_get_member (nic, "network");
+  const char *by_id = n && JSON_NODE_HOLDS_OBJECT (n) ? member (json_node_get_object (n), "id") : NULL;
+  const char *by_name = n && JSON_NODE_HOLDS_VALUE (n) ? member (nic, "network") : NULL;
+  *name = by_name;
+  JsonNode *nets = json_object_get_member (vm, "networks");
+  for (guint i = 0; nets && JSON_NODE_HOLDS_ARRAY (nets) && i < json_array_get_length (json_node_get_array (nets)); i++)
+    {
+      JsonObject *net = json_array_get_object_element (json_node_get_array (nets), i);
+      if ((by_id && *by_id && g_str_equal (by_id, member (net, "id")))
+          || (by_name && g_str_equal (by_name, member (net, "name"))))
+        {
+          *name = member (net, "name");
+          return net;
+        }
+    }
+  return NULL;
+}
+
+JsonObject *
+mtv_inventory_nic_pair (JsonObject *map_spec, JsonObject *vm, JsonObject *nic)
+{
+  const char *name = NULL;
+  JsonObject *net = nic_network (vm, nic, &name);
+  return mtv_inventory_find_pair (map_spec, net ? member (net, "id") : NULL, name);
+}
+
+const char *
+mtv_inventory_nic_network_name (JsonObject *vm, JsonObject *nic)
+{
+  const char *name = NULL;
+  nic_network (vm, nic, &name);
+  return name ? name : "?";
+}

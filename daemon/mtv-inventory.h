@@ -9,3 +9,14 @@ JsonObject *mtv_inventory_find_vm (JsonObject *inventory, JsonObject *plan_vm);
 /* The map pair (of a NetworkMap or StorageMap spec) whose source is @id or
  * @name, or NULL. */
 JsonObject *mtv_inventory_find_pair (JsonObject *map_spec, const char *id, const char *name);
+
+/* The storage pair of @vm's @disk: by the storage the disk names
+ * ({"storage": {"id", "name"}}: a vSphere datastore), else by the disk's
+ * id or "vm/disk" name (an OVA's disks). */
+JsonObject *mtv_inventory_disk_pair (JsonObject *map_spec, JsonObject *vm, JsonObject *disk);
+/* The network pair of @vm's @nic, whose "network" is the network's name
+ * (OVA) or a reference {"kind", "id"} (vSphere), resolved through the VM's
+ * "networks" ([{"id", "name"}]). */
+JsonObject *mtv_inventory_nic_pair (JsonObject *map_spec, JsonObject *vm, JsonObject *nic);
+/* The NIC's network name, for messages. */
+const char *mtv_inventory_nic_network_name (JsonObject *vm, JsonObject *nic);

@@ -9,12 +9,14 @@ mtv_status_builder_init (MtvStatusBuilder *builder)
   builder->has_critical = FALSE;
   builder->phase = NULL;
   builder->keep = FALSE;
+  builder->fingerprint = NULL;
 }
 
 void
 mtv_status_builder_clear (MtvStatusBuilder *builder)
 {
   g_clear_pointer (&builder->conditions, json_array_unref);
+  g_clear_pointer (&builder->fingerprint, g_free);
 }
 
 static void
@@ -83,6 +85,8 @@ mtv_status_finish (MtvStatusBuilder *builder, JsonObject *old_status, guint64 ge
   json_object_set_string_member (status, "phase", builder->phase ? builder->phase
                                                    : builder->has_critical ? "NotReady" : "Ready");
   json_object_set_int_member (status, "observedGeneration", (gint64) generation);
+  if (builder->fingerprint)
+    json_object_set_string_member (status, "fingerprint", builder->fingerprint);
   json_object_set_array_member (status, "conditions", g_steal_pointer (&builder->conditions));
   return status;
 }

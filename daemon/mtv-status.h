@@ -10,6 +10,7 @@ typedef struct {
   gboolean has_critical;
   const char *phase;      /* set by a kind to override Ready/NotReady (a running plan) */
   gboolean keep;          /* set by a kind: nothing new is known, keep the stored status */
+  char *fingerprint;      /* a provider's server certificate (Forklift's status.fingerprint) */
 } MtvStatusBuilder;
 
 void mtv_status_builder_init (MtvStatusBuilder *builder);

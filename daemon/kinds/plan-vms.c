@@ -108,10 +108,7 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
       for (guint j = 0; disks && j < json_array_get_length (disks); j++)
         {
           JsonObject *disk = json_array_get_object_element (disks, j);
-          g_autofree char *storage_name = g_strdup_printf ("%s/%s", name, json_object_get_string_member_with_default (disk, "name", ""));
-          if (storage_map == NULL
-              || mtv_inventory_find_pair (storage_map->spec, json_object_get_string_member_with_default (disk, "id", ""),
-                                          storage_name) == NULL)
+          if (storage_map == NULL || mtv_inventory_disk_pair (storage_map->spec, vm, disk) == NULL)
             note (storages, "%s: %s", name, json_object_get_string_member_with_default (disk, "name", ""));
         }
 

@@ -81,6 +81,10 @@ compute_status (MtvDaemon *daemon, const MtvRecord *record, MtvStatusBuilder *st
   else
     {
       JsonNode *about = rt->inventory ? json_object_get_member (rt->inventory, "about") : NULL;
+      /* The certificate users pin (Forklift shows it as status.fingerprint). */
+      JsonNode *fingerprint = rt->inventory ? json_object_get_member (rt->inventory, "fingerprint") : NULL;
+      if (fingerprint && JSON_NODE_HOLDS_VALUE (fingerprint) && json_node_get_value_type (fingerprint) == G_TYPE_STRING)
+        status->fingerprint = g_strdup (json_node_get_string (fingerprint));
       if (about && JSON_NODE_HOLDS_VALUE (about))
         mtv_status_add (status, "ConnectionTestSucceeded", "Required", "Tested", "Connection test, succeeded: %s.",
                         json_node_get_string (about));

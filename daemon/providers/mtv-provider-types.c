@@ -3,6 +3,8 @@
 #include "mtv-provider-backend.h"
 
 extern const MtvProviderBackend mtv_ova_backend;
+extern const MtvProviderBackend mtv_vsphere_backend;
+extern const MtvSourceAdapter mtv_vsphere_source;
 extern const MtvProviderBackend mtv_local_backend;
 extern const MtvProviderBackend mtv_openshift_backend;
 extern const MtvSourceAdapter mtv_ova_source;
@@ -21,7 +23,8 @@ static const char *const cold_live[] = { "cold", "live", NULL };
 static const char *const none[] = { NULL };
 
 static const MtvProviderType types[] = {
-  { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", NULL, NULL, NULL, cold_warm, TRUE },
+  { "vsphere", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://vcenter.example.com/sdk", &mtv_vsphere_backend,
+    &mtv_vsphere_source, NULL, cold_warm, TRUE },
   { "ovirt", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://engine.example.com/ovirt-engine/api", NULL, NULL, NULL,
     cold_warm, TRUE },
   { "openstack", MTV_ROLE_SOURCE, TRUE, https_schemes, "https://keystone.example.com:5000/v3", NULL, NULL, NULL, cold_only,

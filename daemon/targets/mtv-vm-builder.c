@@ -35,22 +35,15 @@ mtv_vm_disk_volume_name (const char *vm_name, guint index)
 static JsonObject *
 storage_for (const MtvVmBuildInput *in, JsonObject *disk)
 {
-  g_autofree char *name = g_strdup_printf ("%s/%s", str (in->vm, "name"), str (disk, "name"));
-  JsonObject *pair = mtv_inventory_find_pair (in->storage_map, str (disk, "id"), name);
+  JsonObject *pair = mtv_inventory_disk_pair (in->storage_map, in->vm, disk);
   return pair ? json_object_get_object_member (pair, "destination") : NULL;
 }
 
-/* The network pair destination of a NIC (by its network's id or name). */
+/* The network pair destination of a NIC. */
 static JsonObject *
 network_for (const MtvVmBuildInput *in, JsonObject *nic)
 {
-  const char *network = str (nic, "network");
-  const char *id = NULL;
-  JsonArray *nets = array (in->vm, "networks");
-  for (guint i = 0; nets && i < json_array_get_length (nets); i++)
-    if (g_strcmp0 (str (json_array_get_object_element (nets, i), "name"), network) == 0)
-      id = str (json_array_get_object_element (nets, i), "id");
-  JsonObject *pair = mtv_inventory_find_pair (in->network_map, id, network);
+  JsonObject *pair = mtv_inventory_nic_pair (in->network_map, in->vm, nic);
   return pair ? json_object_get_object_member (pair, "destination") : NULL;
 }
 
@@ -61,7 +54,7 @@ require_network (const MtvVmBuildInput *in, JsonObject *nic, GError **error)
   JsonObject *dest = network_for (in, nic);
   if (dest == NULL)
     g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "network %s of VM %s is not in the network map",
-                 str (nic, "network"), str (in->vm, "name"));
+                 mtv_inventory_nic_network_name (in->vm, nic), str (in->vm, "name"));
   return dest;
 }
 
@@ -74,7 +67,11 @@ run_strategy (const MtvVmBuildInput *in)
   /* "auto" follows the source's power state before the migration; an OVA
    * has none, so it stays off. */
   if (g_strcmp0 (state, "auto") == 0)
-    return g_strcmp0 (str (in->vm, "powerState"), "On") == 0 ? "Always" : "Halted";
+    {
+      /* OVA says "On", vSphere "poweredOn". */
+      const char *power = str (in->vm, "powerState");
+      return g_strcmp0 (power, "On") == 0 || g_strcmp0 (power, "poweredOn") == 0 ? "Always" : "Halted";
+    }
   return g_strcmp0 (state, "on") == 0 ? "Always" : "Halted";
 }
 

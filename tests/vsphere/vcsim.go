@@ -60,7 +60,8 @@ func main() {
 	defer server.Close()
 	// Before the first request (the URL is not out yet): what this vcsim
 	// lacks is answered in front of it.
-	server.Config.Handler = &pager{inner: server.Config.Handler, pages: map[string]page{}}
+	server.Config.Handler = &extras{inner: &pager{inner: server.Config.Handler, pages: map[string]page{}},
+		guest: map[string]string{}}
 	ca, err := server.CertificateFile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vcsim:", err)
@@ -185,4 +186,71 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	io.WriteString(w, out)
+}
+
+// What else a real vCenter does that this vcsim does not, and what the
+// tests steer:
+//   - /folder wants a logged-in session's cookie (vcsim serves it to anyone);
+//   - POST /mtv-test/guest?vm=MOREF&mode=refuse|ignore|normal makes the
+//     VM's guest refuse ShutdownGuest (ToolsUnavailable, as a guest without
+//     VMware Tools does) or accept it and never shut down.
+type extras struct {
+	inner http.Handler
+	mu    sync.Mutex
+	guest map[string]string
+}
+
+var thisRe = regexp.MustCompile(`<(?:\w+:)?_this[^>]*>([^<]*)</(?:\w+:)?_this>`)
+
+const sessionQuery = `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>SessionManager</type><pathSet>currentSession</pathSet></propSet><objectSet><obj type="SessionManager">SessionManager</obj></objectSet></specSet><options></options></RetrievePropertiesEx></soapenv:Body></soapenv:Envelope>`
+
+// Whether the request carries the cookie of a session that is logged in.
+func (x *extras) loggedIn(r *http.Request) bool {
+	cookie, err := r.Cookie("vmware_soap_session")
+	if err != nil {
+		return false
+	}
+	q := httptest.NewRequest(http.MethodPost, "/sdk", strings.NewReader(sessionQuery))
+	q.Header.Set("Content-Type", "text/xml")
+	q.Header.Set("SOAPAction", "urn:vim25/6.5")
+	q.AddCookie(cookie)
+	rec := httptest.NewRecorder()
+	x.inner.ServeHTTP(rec, q)
+	return rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), "userName>")
+}
+
+func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/mtv-test/guest":
+		x.mu.Lock()
+		x.guest[r.URL.Query().Get("vm")] = r.URL.Query().Get("mode")
+		x.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case strings.HasPrefix(r.URL.Path, "/folder"):
+		if !x.loggedIn(r) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk"):
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		text := string(body)
+		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ShutdownGuest>") {
+			x.mu.Lock()
+			mode := x.guest[m[1]]
+			x.mu.Unlock()
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			switch mode {
+			case "refuse":
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprintf(w, envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>VMware Tools is not running.</faultstring><detail><ToolsUnavailableFault xmlns="urn:vim25" xsi:type="ToolsUnavailable"></ToolsUnavailableFault></detail></soapenv:Fault>`)
+				return
+			case "ignore":
+				fmt.Fprintf(w, envelope, `<ShutdownGuestResponse xmlns="urn:vim25"></ShutdownGuestResponse>`)
+				return
+			}
+		}
+	}
+	x.inner.ServeHTTP(w, r)
 }

@@ -8,6 +8,7 @@
 #include "mtv-error.h"
 #include "openshift-connection.h"
 #include "mtv-json.h"
+#include "mtv-files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,21 +166,12 @@ volume_url (JsonObject *export, const char *claim)
 static char *
 write_header_script (const char *workdir, const char *ns, const char *name, char *token, GError **error)
 {
-  char *script = g_strdup_printf ("%s/%s-%s-export-headers.sh", workdir, ns, name);
+  g_autofree char *script = g_strdup_printf ("%s/%s-%s-export-headers.sh", workdir, ns, name);
   g_autofree char *text = g_strdup_printf ("#!/bin/sh\nprintf '%%s\\n' 'x-kubevirt-export-token: %s'\n", token);
   memset (token, 0, strlen (token));
-  int fd = g_open (script, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-  gboolean ok = fd >= 0 && write (fd, text, strlen (text)) == (ssize_t) strlen (text);
-  if (fd >= 0 && close (fd) < 0)
-    ok = FALSE;
+  gboolean ok = mtv_write_private (script, text, 0700, error);
   memset (text, 0, strlen (text));
-  if (!ok)
-    {
-      g_set_error (error, MTV_KUBE_ERROR, 0, "cannot write %s: %s", script, g_strerror (errno));
-      g_free (script);
-      return NULL;
-    }
-  return script;
+  return ok ? g_steal_pointer (&script) : NULL;
 }
 
 /* The VM is off: its export, and each disk with the export's raw link. */

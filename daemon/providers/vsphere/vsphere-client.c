@@ -7,6 +7,10 @@ struct _MtvVsphere {
   MtvSoap *soap;
   MtvVsphereService service;
   gboolean logged_in;
+  /* Kept to log in again when the server ends the session (idle timeout,
+   * a vCenter restart); wiped when freed. NULL: a session taken over from
+   * a cookie, which cannot be renewed. */
+  char *user, *password;
 };
 
 void
@@ -56,9 +60,8 @@ mtv_vsphere_service_parse (xmlNode *reply, MtvVsphereService *s, GError **error)
   return TRUE;
 }
 
-MtvVsphere *
-mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const char *user, const char *password,
-                     GError **error)
+static MtvVsphere *
+open_service (const char *url, GBytes *ca_pem, gboolean insecure, GError **error)
 {
   g_autoptr (MtvVsphere) vs = g_new0 (MtvVsphere, 1);
   vs->soap = mtv_soap_new (url, ca_pem, insecure);
@@ -69,26 +72,93 @@ mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const c
     return NULL;
   gboolean ok = mtv_vsphere_service_parse (mtv_soap_reply (doc), &vs->service, error);
   xmlFreeDoc (doc);
-  if (!ok)
-    return NULL;
+  return ok ? g_steal_pointer (&vs) : NULL;
+}
+
+static gboolean
+login (MtvVsphere *vs, GError **error)
+{
   g_autofree char *sm = mtv_soap_escape (vs->service.session_manager);
-  g_autofree char *u = mtv_soap_escape (user);
-  g_autofree char *p = mtv_soap_escape (password);
+  g_autofree char *u = mtv_soap_escape (vs->user);
+  g_autofree char *p = mtv_soap_escape (vs->password);
   g_autofree char *body = g_strdup_printf ("<vim25:Login><vim25:_this type=\"SessionManager\">%s</vim25:_this>"
                                            "<vim25:userName>%s</vim25:userName><vim25:password>%s</vim25:password>"
                                            "</vim25:Login>", sm, u, p);
-  doc = mtv_soap_call (vs->soap, body, error);
+  xmlDoc *doc = mtv_soap_call (vs->soap, body, error);
   /* The body held the password: it goes now, not when freed. */
   memset (body, 0, strlen (body));
   memset (p, 0, strlen (p));
   if (doc == NULL)
     {
-      g_prefix_error (error, "logging in as %s: ", user);
-      return NULL;
+      g_prefix_error (error, "logging in as %s: ", vs->user);
+      return FALSE;
     }
   xmlFreeDoc (doc);
   vs->logged_in = TRUE;
+  return TRUE;
+}
+
+MtvVsphere *
+mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const char *user, const char *password,
+                     GError **error)
+{
+  g_autoptr (MtvVsphere) vs = open_service (url, ca_pem, insecure, error);
+  if (vs == NULL)
+    return NULL;
+  vs->user = g_strdup (user);
+  vs->password = g_strdup (password);
+  return login (vs, error) ? g_steal_pointer (&vs) : NULL;
+}
+
+MtvVsphere *
+mtv_vsphere_resume (const char *url, GBytes *ca_pem, gboolean insecure, const char *cookie, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = g_new0 (MtvVsphere, 1);
+  vs->soap = mtv_soap_new (url, ca_pem, insecure);
+  mtv_soap_set_cookie (vs->soap, cookie);
+  MtvVsphere *full = open_service (url, ca_pem, insecure, error);
+  if (full == NULL)
+    return NULL;
+  /* The service's morefs, on the handle that holds the cookie. */
+  vs->service = full->service;
+  memset (&full->service, 0, sizeof full->service);
+  mtv_vsphere_free (full);
+  vs->logged_in = TRUE;
   return g_steal_pointer (&vs);
+}
+
+char *
+mtv_vsphere_cookie (MtvVsphere *vs)
+{
+  return mtv_soap_cookie (vs->soap);
+}
+
+xmlDoc *
+mtv_vsphere_call (MtvVsphere *vs, const char *body, GError **error)
+{
+  GError *local = NULL;
+  xmlDoc *doc = mtv_soap_call (vs->soap, body, &local);
+  if (doc || !mtv_soap_is_fault (local, "NotAuthenticated") || vs->password == NULL)
+    {
+      if (local)
+        g_propagate_error (error, local);
+      return doc;
+    }
+  /* The server ended our session: a new one, and the call again. */
+  g_clear_error (&local);
+  vs->logged_in = FALSE;
+  if (!login (vs, error))
+    {
+      g_prefix_error (error, "the session expired and ");
+      return NULL;
+    }
+  return mtv_soap_call (vs->soap, body, error);
+}
+
+void
+mtv_vsphere_keep_session (MtvVsphere *vs)
+{
+  vs->logged_in = FALSE;
 }
 
 const MtvVsphereService *
@@ -121,6 +191,10 @@ mtv_vsphere_free (MtvVsphere *vs)
     }
   mtv_soap_free (vs->soap);
   mtv_vsphere_service_clear (&vs->service);
+  g_free (vs->user);
+  if (vs->password)
+    memset (vs->password, 0, strlen (vs->password));
+  g_free (vs->password);
   g_free (vs);
 }
 
@@ -281,10 +355,12 @@ mtv_vsphere_parse_objects (xmlNode *reply, JsonArray *into, char **token, GError
   return TRUE;
 }
 
+static void append_prop_set (GString *body, const char *type, const char *const *paths);
+
 static xmlDoc *
 call (MtvVsphere *vs, const char *body, GError **error)
 {
-  return mtv_soap_call (vs->soap, body, error);
+  return mtv_vsphere_call (vs, body, error);
 }
 
 static gboolean
@@ -337,13 +413,9 @@ mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *
   g_autofree char *pc = mtv_soap_escape (s->property_collector);
   g_autoptr (GString) body = g_string_new (NULL);
   g_string_append_printf (body, "<vim25:RetrievePropertiesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
-                                "<vim25:specSet><vim25:propSet><vim25:type>%s</vim25:type>", pc, t);
-  for (guint i = 0; paths && paths[i]; i++)
-    {
-      g_autofree char *p = mtv_soap_escape (paths[i]);
-      g_string_append_printf (body, "<vim25:pathSet>%s</vim25:pathSet>", p);
-    }
-  g_string_append_printf (body, "</vim25:propSet><vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
+                                "<vim25:specSet>", pc);
+  append_prop_set (body, type, paths);
+  g_string_append_printf (body, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
                                 "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
                                 "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
                                 "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
@@ -385,4 +457,47 @@ mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *
   if (gone)
     xmlFreeDoc (gone);
   return ok;
+}
+
+/* A propSet of @type with @paths, escaped. */
+static void
+append_prop_set (GString *body, const char *type, const char *const *paths)
+{
+  g_autofree char *t = mtv_soap_escape (type);
+  g_string_append_printf (body, "<vim25:propSet><vim25:type>%s</vim25:type>", t);
+  for (guint i = 0; paths && paths[i]; i++)
+    {
+      g_autofree char *p = mtv_soap_escape (paths[i]);
+      g_string_append_printf (body, "<vim25:pathSet>%s</vim25:pathSet>", p);
+    }
+  g_string_append (body, "</vim25:propSet>");
+}
+
+JsonObject *
+mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *const *paths, GError **error)
+{
+  g_autofree char *pc = mtv_soap_escape (vs->service.property_collector);
+  g_autofree char *t = mtv_soap_escape (type);
+  g_autofree char *i = mtv_soap_escape (id);
+  g_autoptr (GString) body = g_string_new (NULL);
+  g_string_append_printf (body, "<vim25:RetrievePropertiesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+                                "<vim25:specSet>", pc);
+  append_prop_set (body, type, paths);
+  g_string_append_printf (body, "<vim25:objectSet><vim25:obj type=\"%s\">%s</vim25:obj><vim25:skip>false</vim25:skip>"
+                                "</vim25:objectSet></vim25:specSet><vim25:options/></vim25:RetrievePropertiesEx>", t, i);
+  xmlDoc *doc = call (vs, body->str, error);
+  if (doc == NULL)
+    return NULL;
+  g_autoptr (JsonArray) objects = json_array_new ();
+  g_autofree char *token = NULL;
+  gboolean ok = mtv_vsphere_parse_objects (mtv_soap_reply (doc), objects, &token, error);
+  xmlFreeDoc (doc);
+  if (!ok)
+    return NULL;
+  if (json_array_get_length (objects) == 0)
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT, "ManagedObjectNotFound: %s %s is gone", type, id);
+      return NULL;
+    }
+  return json_object_ref (json_array_get_object_element (objects, 0));
 }

@@ -15,7 +15,18 @@ typedef struct _MtvVsphere MtvVsphere;
  * MTV_SOAP_ERROR_FAULT "InvalidLogin: ..."; the password is in no message. */
 MtvVsphere *mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const char *user,
                                  const char *password, GError **error);
+/* A session taken over from @cookie (mtv_vsphere_cookie of another): it is
+ * not renewed when it expires. */
+MtvVsphere *mtv_vsphere_resume (const char *url, GBytes *ca_pem, gboolean insecure, const char *cookie,
+                                GError **error);
+/* The session cookie, for what reads datastore files over HTTPS; with
+ * mtv_vsphere_keep_session the session outlives this handle. */
+char *mtv_vsphere_cookie (MtvVsphere *vs);
+void mtv_vsphere_keep_session (MtvVsphere *vs);
 const MtvVsphereService *mtv_vsphere_service (MtvVsphere *vs);
+/* One SOAP call (mtv_soap_call) in the session, logging in again once when
+ * the server says NotAuthenticated (the session expired). */
+xmlDoc *mtv_vsphere_call (MtvVsphere *vs, const char *body, GError **error);
 MtvSoap *mtv_vsphere_soap (MtvVsphere *vs);
 /* Logs out (best effort) and frees. */
 void mtv_vsphere_free (MtvVsphere *vs);
@@ -43,6 +54,11 @@ JsonArray *mtv_vsphere_retrieve (MtvVsphere *vs, const char *type, const char *c
 typedef gboolean (*MtvVsphereEach) (JsonObject *object, gpointer data, GError **error);
 gboolean mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *paths, guint page,
                                     MtvVsphereEach each, gpointer data, GError **error);
+
+/* The properties @paths of one object ({"id", "type", "props"}), or NULL
+ * with MTV_SOAP_ERROR_FAULT "ManagedObjectNotFound: ..." when it is gone. */
+JsonObject *mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *const *paths,
+                             GError **error);
 
 /* A property value as JSON: an ArrayOf... type an array, a data object an
  * object (its xsi:type as "_type", a repeated element an array), a

@@ -5,7 +5,7 @@
 #include <string.h>
 
 const char *const mtv_vsphere_vm_paths[] = {
-  "name", "config.uuid", "config.template", "config.guestId", "config.guestFullName", "config.firmware",
+  "name", "parent", "config.uuid", "config.template", "config.guestId", "config.guestFullName", "config.firmware",
   "config.bootOptions.efiSecureBootEnabled", "config.hardware.numCPU", "config.hardware.numCoresPerSocket",
   "config.hardware.memoryMB", "config.hardware.device", "config.cpuHotAddEnabled", "config.cpuHotRemoveEnabled",
   "config.memoryHotAddEnabled", "config.changeTrackingEnabled", "config.cpuAffinity", "config.extraConfig",
@@ -288,6 +288,9 @@ mtv_vsphere_vm_model (JsonObject *object)
     json_object_set_boolean_member (vm, flags[i][0], g_strcmp0 (PTEXT (flags[i][1]), "true") == 0);
   const char *ft = PTEXT ("runtime.faultToleranceState");
   json_object_set_boolean_member (vm, "faultToleranceEnabled", ft && !g_str_equal (ft, "notConfigured"));
+  JsonNode *parent = PROP ("parent");
+  if (parent && JSON_NODE_HOLDS_OBJECT (parent))
+    json_object_set_object_member (vm, "parent", ref ("Folder", text (json_node_get_object (parent), "value")));
   JsonNode *host = PROP ("runtime.host");
   if (host && JSON_NODE_HOLDS_OBJECT (host))
     json_object_set_object_member (vm, "host", ref ("Host", text (json_node_get_object (host), "value")));

@@ -232,20 +232,67 @@ thumbprint_of (CURL *curl)
   return NULL;
 }
 
-xmlDoc *
-mtv_soap_call (MtvSoap *soap, const char *body, GError **error)
+static CURL *
+handle (MtvSoap *soap)
 {
   if (soap->curl == NULL)
     {
       soap->curl = curl_easy_init ();
-      if (soap->curl == NULL)
-        {
-          g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_TRANSPORT, "cannot start an HTTP client");
-          return NULL;
-        }
-      curl_easy_setopt (soap->curl, CURLOPT_COOKIEFILE, "");   /* the session cookie, in memory only */
+      if (soap->curl)
+        curl_easy_setopt (soap->curl, CURLOPT_COOKIEFILE, "");   /* the session cookie, in memory only */
     }
-  CURL *curl = soap->curl;
+  return soap->curl;
+}
+
+#define SESSION_COOKIE "vmware_soap_session"
+
+char *
+mtv_soap_cookie (MtvSoap *soap)
+{
+  struct curl_slist *cookies = NULL;
+  if (soap->curl == NULL || curl_easy_getinfo (soap->curl, CURLINFO_COOKIELIST, &cookies) != CURLE_OK)
+    return NULL;
+  char *found = NULL;
+  /* Netscape format: domain, flag, path, secure, expiry, name, value. */
+  for (struct curl_slist *c = cookies; c && found == NULL; c = c->next)
+    {
+      g_auto (GStrv) f = g_strsplit (c->data, "\t", 7);
+      if (g_strv_length (f) == 7 && g_str_equal (f[5], SESSION_COOKIE))
+        found = g_strdup_printf ("%s=%s", f[5], f[6]);
+    }
+  curl_slist_free_all (cookies);
+  return found;
+}
+
+void
+mtv_soap_set_cookie (MtvSoap *soap, const char *cookie)
+{
+  CURL *curl = handle (soap);
+  if (curl == NULL)
+    return;
+  g_autoptr (GUri) uri = g_uri_parse (soap->url, G_URI_FLAGS_NONE, NULL);
+  g_autofree char *line = g_strdup_printf ("Set-Cookie: %s; domain=%s; path=/", cookie,
+                                           uri && g_uri_get_host (uri) ? g_uri_get_host (uri) : "localhost");
+  curl_easy_setopt (curl, CURLOPT_COOKIELIST, line);
+  memset (line, 0, strlen (line));
+}
+
+gboolean
+mtv_soap_is_fault (const GError *error, const char *type)
+{
+  return g_error_matches (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT) && g_str_has_prefix (error->message, type)
+         && error->message[strlen (type)] == ':';
+}
+
+xmlDoc *
+mtv_soap_call (MtvSoap *soap, const char *body, GError **error)
+{
+  CURL *curl = handle (soap);
+  if (curl == NULL)
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_TRANSPORT, "cannot start an HTTP client");
+      return NULL;
+    }
   g_autofree char *envelope = g_strconcat ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
                                            "<soapenv:Envelope xmlns:soapenv=\"" SOAP_ENV "\" xmlns:vim25=\"" VIM25 "\""
                                            " xmlns:xsi=\"" XSI "\"><soapenv:Body>",

@@ -39,6 +39,14 @@ xmlDoc *mtv_soap_call (MtvSoap *soap, const char *body, GError **error);
  * ("AB:CD:..."), from the last call; NULL before any. */
 const char *mtv_soap_thumbprint (MtvSoap *soap);
 
+/* The session cookie ("vmware_soap_session=..."), NULL before a login; and
+ * a session taken over from such a cookie (a source adapter's later calls). */
+char *mtv_soap_cookie (MtvSoap *soap);
+void mtv_soap_set_cookie (MtvSoap *soap, const char *cookie);
+
+/* Whether @error is the SOAP fault @type (NotAuthenticated, ...). */
+gboolean mtv_soap_is_fault (const GError *error, const char *type);
+
 /* Parses a reply (pure: what mtv_soap_call does with the bytes it got, and
  * what the fuzzer drives). A fault becomes MTV_SOAP_ERROR_FAULT with
  * "TYPE: text" (InvalidLogin: Login failure). */

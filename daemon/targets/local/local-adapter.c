@@ -34,10 +34,7 @@ static const char *
 format_of (const MtvTargetContext *ctx, guint index)
 {
   JsonObject *disk = json_array_get_object_element (json_object_get_array_member (ctx->vm, "disks"), index);
-  g_autofree char *name = g_strdup_printf ("%s/%s", mtv_json_string (ctx->vm, "name"),
-                                           json_object_get_string_member_with_default (disk, "name", ""));
-  JsonObject *pair = mtv_inventory_find_pair (ctx->storage_map, json_object_get_string_member_with_default (disk, "id", ""),
-                                              name);
+  JsonObject *pair = mtv_inventory_disk_pair (ctx->storage_map, ctx->vm, disk);
   return mtv_local_disk_format (pair ? json_object_get_object_member (pair, "destination") : NULL);
 }
 

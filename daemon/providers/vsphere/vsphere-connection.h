@@ -1,0 +1,19 @@
+#pragma once
+/* How mtvd reaches the vCenter or ESXi of a vsphere provider: the URL, the
+ * credentials (user, password, cacert, insecureSkipVerify, thumbprint) and
+ * settings.sdkEndpoint ("vcenter", the default, or "esxi": a host's own
+ * SDK, Forklift's direct ESXi). */
+#include "vsphere-client.h"
+#include <json-glib/json-glib.h>
+
+/* Connects and logs in. Refused when the server is not what sdkEndpoint
+ * says, or when the credentials pin a thumbprint the server's certificate
+ * does not have. */
+MtvVsphere *mtv_vsphere_connection (JsonObject *spec, JsonObject *credentials, GError **error);
+/* The same server in a session taken over from @cookie. */
+MtvVsphere *mtv_vsphere_connection_resume (JsonObject *spec, JsonObject *credentials, const char *cookie,
+                                           GError **error);
+/* The URL's scheme and host ("https://vc.example.com:443"): where /folder is. */
+char *mtv_vsphere_connection_origin (JsonObject *spec);
+/* Whether the credentials say not to verify the server's certificate. */
+gboolean mtv_vsphere_connection_insecure (JsonObject *credentials);

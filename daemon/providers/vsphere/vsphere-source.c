@@ -1,0 +1,384 @@
+/* A vsphere provider as a migration source (cold). The VM is found by its
+ * moref (never by its BIOS UUID alone: two VMs can share one), shut down
+ * through its guest when VMware Tools run there and powered off hard when
+ * they do not or the guest does not stop in time, and powered on again when
+ * the VM fails before its target exists. Its disks are read while it is
+ * off: with settings.vddkLibDir and nbdkit's vddk plugin, through VDDK;
+ * otherwise the datastore's files over HTTPS (/folder, the -flat.vmdk of a
+ * flat disk) by nbdkit's curl plugin, with a session of its own whose
+ * cookie reaches nbdkit through a script only root can read. The session
+ * holds the VM's moref and the paths of those files; close logs that
+ * session out and removes them. */
+#include "migration/source-adapter.h"
+#include "mtv-error.h"
+#include "mtv-files.h"
+#include "mtv-json.h"
+#include "vsphere-connection.h"
+#include "vsphere-vddk.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* How long a guest may take to shut down before it is powered off. */
+#define GUEST_SHUTDOWN_SECONDS 120
+/* How long a vSphere task (power on, power off) may run. */
+#define TASK_SECONDS 600
+
+static const char *
+vm_id (const MtvSourceContext *ctx)
+{
+  return mtv_json_string (ctx->vm, "id");
+}
+
+static const char *
+vm_name (const MtvSourceContext *ctx)
+{
+  return json_object_get_string_member_with_default (ctx->vm, "name", "?");
+}
+
+/* Properties of the VM now, or an error saying it is gone. */
+static JsonObject *
+vm_now (MtvVsphere *vs, const MtvSourceContext *ctx, const char *const *paths, GError **error)
+{
+  GError *local = NULL;
+  g_autoptr (JsonObject) o = mtv_vsphere_get (vs, "VirtualMachine", vm_id (ctx), paths, &local);
+  if (o == NULL)
+    {
+      if (mtv_soap_is_fault (local, "ManagedObjectNotFound"))
+        g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "VM %s (%s) is no longer in vSphere", vm_name (ctx),
+                     vm_id (ctx));
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&local), "reading VM %s: ", vm_name (ctx));
+      g_clear_error (&local);
+      return NULL;
+    }
+  return json_object_ref (mtv_json_object (o, "props"));
+}
+
+static char *
+power_of (MtvVsphere *vs, const MtvSourceContext *ctx, GError **error)
+{
+  static const char *const paths[] = { "runtime.powerState", NULL };
+  g_autoptr (JsonObject) p = vm_now (vs, ctx, paths, error);
+  return p ? g_strdup (json_object_get_string_member_with_default (p, "runtime.powerState", "")) : NULL;
+}
+
+static gboolean
+source_open (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  static const char *const paths[] = { "name", "config.uuid", NULL };
+  g_autoptr (JsonObject) p = vs ? vm_now (vs, ctx, paths, error) : NULL;
+  if (p == NULL)
+    return FALSE;
+  json_object_set_string_member (ctx->session, "vm", vm_id (ctx));
+  return TRUE;
+}
+
+/* Runs the task a method returned (its moref in returnval) to its end. */
+static gboolean
+run_task (MtvVsphere *vs, const MtvSourceContext *ctx, const char *method, GError **error)
+{
+  g_autofree char *id = mtv_soap_escape (vm_id (ctx));
+  g_autofree char *body = g_strdup_printf ("<vim25:%s><vim25:_this type=\"VirtualMachine\">%s</vim25:_this></vim25:%s>",
+                                           method, id, method);
+  xmlDoc *doc = mtv_vsphere_call (vs, body, error);
+  if (doc == NULL)
+    {
+      g_prefix_error (error, "%s of VM %s: ", method, vm_name (ctx));
+      return FALSE;
+    }
+  g_autofree char *task = mtv_soap_child_text (mtv_soap_reply (doc), "returnval");
+  xmlFreeDoc (doc);
+  static const char *const paths[] = { "info.state", "info.error", NULL };
+  for (guint waited = 0; task && waited < TASK_SECONDS * 4; waited++)
+    {
+      g_autoptr (JsonObject) t = mtv_vsphere_get (vs, "Task", task, paths, error);
+      JsonObject *p = t ? mtv_json_object (t, "props") : NULL;
+      const char *state = p ? mtv_json_string (p, "info.state") : NULL;
+      if (t == NULL)
+        return FALSE;
+      if (g_strcmp0 (state, "success") == 0)
+        return TRUE;
+      if (g_strcmp0 (state, "error") == 0)
+        {
+          JsonObject *e = mtv_json_object (p, "info.error");
+          const char *message = mtv_json_string (e, "localizedMessage");
+          const char *fault = mtv_json_string (mtv_json_object (e, "fault"), "_type");
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s of VM %s failed: %s", method, vm_name (ctx),
+                       message && *message ? message : fault ? fault : "no reason given");
+          return FALSE;
+        }
+      g_usleep (G_USEC_PER_SEC / 4);
+    }
+  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s of VM %s %s", method, vm_name (ctx),
+               task ? "did not finish within " G_STRINGIFY (TASK_SECONDS) " seconds" : "returned no task");
+  return FALSE;
+}
+
+static char *
+power_state (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  return vs ? power_of (vs, ctx, error) : NULL;
+}
+
+/* The guest asked to shut down, and given its time: why it was not enough
+ * (NULL: it is off). */
+static char *
+shut_down_guest (MtvVsphere *vs, const MtvSourceContext *ctx)
+{
+  static const char *const paths[] = { "guest.toolsRunningStatus", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) p = vm_now (vs, ctx, paths, &error);
+  const char *tools = p ? mtv_json_string (p, "guest.toolsRunningStatus") : NULL;
+  if (g_strcmp0 (tools, "guestToolsRunning") != 0)
+    return g_strdup ("VMware Tools are not running in the guest");
+  g_autofree char *id = mtv_soap_escape (vm_id (ctx));
+  g_autofree char *body = g_strdup_printf ("<vim25:ShutdownGuest><vim25:_this type=\"VirtualMachine\">%s</vim25:_this>"
+                                           "</vim25:ShutdownGuest>", id);
+  xmlDoc *doc = mtv_vsphere_call (vs, body, &error);
+  if (doc == NULL)
+    return g_strdup_printf ("the guest refused to shut down (%s)", error->message);
+  xmlFreeDoc (doc);
+  for (guint i = 0; i < GUEST_SHUTDOWN_SECONDS; i++)
+    {
+      g_autofree char *state = power_of (vs, ctx, NULL);
+      if (g_strcmp0 (state, "poweredOff") == 0)
+        return NULL;
+      g_usleep (G_USEC_PER_SEC);
+    }
+  return g_strdup ("the guest did not shut down within " G_STRINGIFY (GUEST_SHUTDOWN_SECONDS) " seconds");
+}
+
+static gboolean
+power_off (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autofree char *state = vs ? power_of (vs, ctx, error) : NULL;
+  if (state == NULL)
+    return FALSE;
+  if (g_str_equal (state, "poweredOff"))
+    return TRUE;
+  g_autofree char *why = g_str_equal (state, "poweredOn") ? shut_down_guest (vs, ctx) : g_strdup ("it is suspended");
+  if (why == NULL)
+    {
+      json_object_set_string_member (ctx->session, "powerOff", "guest shutdown");
+      return TRUE;
+    }
+  /* Said where the user looks: the VM's session and the journal. */
+  g_autofree char *how = g_strdup_printf ("powered off hard: %s", why);
+  json_object_set_string_member (ctx->session, "powerOff", how);
+  g_message ("VM %s (%s) is %s", vm_name (ctx), vm_id (ctx), how);
+  return run_task (vs, ctx, "PowerOffVM_Task", error);
+}
+
+static gboolean
+powered_off (const MtvSourceContext *ctx, gboolean *off, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autofree char *state = vs ? power_of (vs, ctx, error) : NULL;
+  if (state == NULL)
+    return FALSE;
+  *off = g_str_equal (state, "poweredOff");
+  return TRUE;
+}
+
+static gboolean
+power_restore (const MtvSourceContext *ctx, const char *state, GError **error)
+{
+  if (g_strcmp0 (state, "poweredOn") != 0)
+    return TRUE;
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autofree char *now = vs ? power_of (vs, ctx, error) : NULL;
+  if (now == NULL)
+    return FALSE;
+  return g_str_equal (now, "poweredOn") || run_task (vs, ctx, "PowerOnVM_Task", error);
+}
+
+/* After a disk's copy: the VM stayed off, so its disks did not change. */
+static gboolean
+verify_read (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
+{
+  gboolean off = FALSE;
+  if (!powered_off (ctx, &off, error))
+    return FALSE;
+  if (!off)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "VM %s was powered on while disk %s was copied: what was read "
+                   "may be no one state of the disk, so it is not used", vm_name (ctx),
+                   json_object_get_string_member_with_default (disk, "name", "?"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* "[LocalDS_0] VM0/disk1.vmdk" -> "LocalDS_0", "VM0/disk1-flat.vmdk". */
+static gboolean
+split_file (const char *file, char **datastore, char **flat)
+{
+  const char *close_bracket = file[0] == '[' ? strchr (file, ']') : NULL;
+  if (close_bracket == NULL || !g_str_has_suffix (file, ".vmdk"))
+    return FALSE;
+  *datastore = g_strndup (file + 1, close_bracket - file - 1);
+  g_autofree char *path = g_strstrip (g_strdup (close_bracket + 1));
+  path[strlen (path) - strlen (".vmdk")] = '\0';
+  *flat = g_strdup_printf ("%s-flat.vmdk", path);
+  return TRUE;
+}
+
+static char *
+folder_url (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
+{
+  const char *file = mtv_json_string (disk, "file");
+  g_autofree char *datastore = NULL, *flat = NULL;
+  g_autofree char *origin = mtv_vsphere_connection_origin (ctx->spec);
+  const char *dc = mtv_json_string (ctx->vm, "datacenterPath");
+  if (file == NULL || !split_file (file, &datastore, &flat) || origin == NULL || dc == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s: no datastore file to read (%s)",
+                   json_object_get_string_member_with_default (disk, "name", "?"), vm_name (ctx),
+                   file ? file : "no backing file");
+      return NULL;
+    }
+  g_autofree char *p = g_uri_escape_string (flat, "/", FALSE);
+  g_autofree char *d = g_uri_escape_string (dc, NULL, FALSE);
+  g_autofree char *s = g_uri_escape_string (datastore, NULL, FALSE);
+  return g_strdup_printf ("%s/folder/%s?dcPath=%s&dsName=%s", origin, p, d, s);
+}
+
+/* The VM is off: each disk with where it is read from. */
+static JsonArray *
+open_disks (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  if (vs == NULL)
+    return NULL;
+  g_autofree char *base = g_strdup_printf ("%s/vsphere-%s", ctx->workdir, vm_id (ctx));
+  g_autofree char *ca_file = NULL;
+  const char *ca = mtv_json_string (ctx->credentials, "cacert");
+  if (ca && *ca && !mtv_vsphere_connection_insecure (ctx->credentials))
+    {
+      ca_file = g_strdup_printf ("%s-ca.pem", base);
+      json_object_set_string_member (ctx->session, "caFile", ca_file);
+      if (!mtv_write_private (ca_file, ca, 0600, error))
+        return NULL;
+    }
+  const char *libdir = mtv_json_string (mtv_json_object (ctx->spec, "settings"), "vddkLibDir");
+  gboolean vddk = libdir && *libdir && mtv_vddk_available ();
+  g_autofree char *secret = NULL, *script = NULL;
+  if (vddk)
+    {
+      /* VDDK logs in itself: the password by file (nbdkit's password=+FILE). */
+      secret = g_strdup_printf ("%s-password", base);
+      json_object_set_string_member (ctx->session, "passwordFile", secret);
+      if (!mtv_write_private (secret, mtv_json_string (ctx->credentials, "password"), 0600, error))
+        return NULL;
+    }
+  else
+    {
+      /* A session of the disks' own, left open for nbdkit until close. */
+      g_autofree char *cookie = mtv_vsphere_cookie (vs);
+      if (cookie == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "the server gave no session cookie to read disks with");
+          return NULL;
+        }
+      secret = g_strdup_printf ("%s-cookie", base);
+      script = g_strdup_printf ("%s-cookie.sh", base);
+      json_object_set_string_member (ctx->session, "cookieFile", secret);
+      json_object_set_string_member (ctx->session, "cookieScript", script);
+      gboolean ok = mtv_write_private (secret, cookie, 0600, error);
+      memset (cookie, 0, strlen (cookie));
+      g_autofree char *quoted = g_shell_quote (secret);
+      g_autofree char *text = g_strdup_printf ("#!/bin/sh\nexec cat %s\n", quoted);
+      if (!ok || !mtv_write_private (script, text, 0700, error))
+        return NULL;
+      mtv_vsphere_keep_session (vs);
+    }
+  g_autoptr (JsonArray) disks = json_array_new ();
+  JsonNode *inv = json_object_get_member (ctx->vm, "disks");
+  for (guint i = 0; inv && JSON_NODE_HOLDS_ARRAY (inv) && i < json_array_get_length (json_node_get_array (inv)); i++)
+    {
+      g_autoptr (JsonObject) disk = mtv_json_object_copy (json_array_get_object_element (json_node_get_array (inv), i));
+      if (ca_file)
+        json_object_set_string_member (disk, "caFile", ca_file);
+      if (mtv_vsphere_connection_insecure (ctx->credentials))
+        json_object_set_boolean_member (disk, "insecure", TRUE);
+      if (vddk)
+        {
+          JsonObject *v = mtv_vddk_disk (ctx->spec, ctx->credentials, ctx->vm, disk, libdir, secret,
+                                         mtv_soap_thumbprint (mtv_vsphere_soap (vs)), ctx->snapshot);
+          json_object_set_object_member (disk, "vddk", v);
+        }
+      else
+        {
+          g_autofree char *url = folder_url (ctx, disk, error);
+          if (url == NULL)
+            return NULL;
+          json_object_set_string_member (disk, "url", url);
+          json_object_set_string_member (disk, "cookieScript", script);
+        }
+      json_array_add_object_element (disks, g_steal_pointer (&disk));
+    }
+  return g_steal_pointer (&disks);
+}
+
+static gboolean
+source_close (const MtvSourceContext *ctx, GError **error)
+{
+  const char *cookie_file = mtv_json_string (ctx->session, "cookieFile");
+  g_autofree char *cookie = NULL;
+  if (cookie_file && g_file_get_contents (cookie_file, &cookie, NULL, NULL))
+    {
+      /* The disks' session is given back (sessions are limited). */
+      g_autoptr (GError) ignored = NULL;
+      g_autoptr (MtvVsphere) vs = mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored);
+      memset (cookie, 0, strlen (cookie));
+    }
+  static const char *const files[] = { "cookieFile", "cookieScript", "passwordFile", "caFile" };
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    if (mtv_json_string (ctx->session, files[i]))
+      g_unlink (mtv_json_string (ctx->session, files[i]));
+  return TRUE;
+}
+
+static char **
+disk_server (JsonObject *disk, const char *socket, GError **error)
+{
+  JsonObject *vddk = mtv_json_object (disk, "vddk");
+  if (vddk)
+    return mtv_vddk_command (vddk, socket, error);
+  const char *url = mtv_json_string (disk, "url"), *script = mtv_json_string (disk, "cookieScript");
+  if (url == NULL || script == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s was not opened for reading",
+                   json_object_get_string_member_with_default (disk, "name", "?"));
+      return NULL;
+    }
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *url_arg = g_strdup_printf ("url=%s", url);
+  g_autofree char *script_arg = g_strdup_printf ("cookie-script=%s", script);
+  g_strv_builder_add_many (b, "nbdkit", "-f", "-r", "-U", socket, "curl", url_arg, script_arg, NULL);
+  if (json_object_get_boolean_member_with_default (disk, "insecure", FALSE))
+    g_strv_builder_add (b, "sslverify=false");
+  else if (mtv_json_string (disk, "caFile"))
+    {
+      g_autofree char *ca = g_strdup_printf ("cainfo=%s", mtv_json_string (disk, "caFile"));
+      g_strv_builder_add (b, ca);
+    }
+  return g_strv_builder_end (b);
+}
+
+const MtvSourceAdapter mtv_vsphere_source = {
+  .open = source_open,
+  .close = source_close,
+  .power_state = power_state,
+  .power_off = power_off,
+  .powered_off = powered_off,
+  .power_restore = power_restore,
+  .verify_read = verify_read,
+  .reads_from = "the powered-off VM's datastore files, checked still off after the copy",
+  .open_disks = open_disks,
+  .disk_server = disk_server,
+};

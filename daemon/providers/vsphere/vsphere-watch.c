@@ -1,0 +1,240 @@
+/* Watching a vSphere inventory: see vsphere-watch.h. */
+#include "vsphere-watch.h"
+
+#include <string.h>
+
+/* Updates in one reply beyond which the server is asked to truncate (a
+ * real vCenter pages the first, complete set; vcsim ignores it). */
+#define MAX_OBJECT_UPDATES 1000
+/* A reply naming more objects than this is refused. */
+#define MAX_UPDATES 1000000
+
+struct _MtvVsphereWatch {
+  char *collector, *view, *filter;
+  char *version;
+};
+
+/* A reference's value, bounded: it goes back into requests. */
+static char *
+reference (xmlNode *parent, const char *name)
+{
+  char *text = mtv_soap_child_text (parent, name);
+  if (text && (*text == '\0' || strlen (text) > 256 || !g_utf8_validate (text, -1, NULL)))
+    g_clear_pointer (&text, g_free);
+  return text;
+}
+
+static char *
+returned_reference (MtvVsphere *vs, const char *body, const char *what, GError **error)
+{
+  xmlDoc *doc = mtv_vsphere_call (vs, body, error);
+  if (doc == NULL)
+    {
+      g_prefix_error (error, "%s: ", what);
+      return NULL;
+    }
+  char *ref = reference (mtv_soap_reply (doc), "returnval");
+  xmlFreeDoc (doc);
+  if (ref == NULL)
+    g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "%s: the server answered no reference", what);
+  return ref;
+}
+
+static void
+best_effort (MtvVsphere *vs, const char *format, const char *ref)
+{
+  if (ref == NULL)
+    return;
+  g_autofree char *r = mtv_soap_escape (ref);
+  g_autofree char *body = g_strdup_printf (format, r);
+  g_autoptr (GError) error = NULL;
+  xmlDoc *doc = mtv_vsphere_call (vs, body, &error);
+  if (doc)
+    xmlFreeDoc (doc);
+}
+
+void
+mtv_vsphere_watch_free (MtvVsphere *vs, MtvVsphereWatch *w)
+{
+  if (w == NULL)
+    return;
+  if (vs)
+    {
+      best_effort (vs, "<vim25:DestroyPropertyFilter><vim25:_this type=\"PropertyFilter\">%s</vim25:_this>"
+                       "</vim25:DestroyPropertyFilter>", w->filter);
+      best_effort (vs, "<vim25:DestroyView><vim25:_this type=\"ContainerView\">%s</vim25:_this></vim25:DestroyView>",
+                   w->view);
+      best_effort (vs, "<vim25:DestroyPropertyCollector><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+                       "</vim25:DestroyPropertyCollector>", w->collector);
+    }
+  g_free (w->collector);
+  g_free (w->view);
+  g_free (w->filter);
+  g_free (w->version);
+  g_free (w);
+}
+
+MtvVsphereWatch *
+mtv_vsphere_watch_new (MtvVsphere *vs, const MtvVsphereWatchSpec *specs, guint n, GError **error)
+{
+  const MtvVsphereService *s = mtv_vsphere_service (vs);
+  if (s->view_manager == NULL)
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the server has no ViewManager");
+      return NULL;
+    }
+  MtvVsphereWatch *w = g_new0 (MtvVsphereWatch, 1);
+  w->version = g_strdup ("");
+  g_autofree char *pc = mtv_soap_escape (s->property_collector);
+  g_autofree char *create_pc = g_strdup_printf ("<vim25:CreatePropertyCollector><vim25:_this type=\"PropertyCollector\">"
+                                                "%s</vim25:_this></vim25:CreatePropertyCollector>", pc);
+  w->collector = returned_reference (vs, create_pc, "creating a property collector", error);
+  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
+  g_autofree char *root = mtv_soap_escape (s->root_folder);
+  g_autoptr (GString) view = g_string_new (NULL);
+  g_string_append_printf (view, "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
+                                "<vim25:container type=\"Folder\">%s</vim25:container>", vm_ref, root);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *t = mtv_soap_escape (specs[i].type);
+      g_string_append_printf (view, "<vim25:type>%s</vim25:type>", t);
+    }
+  g_string_append (view, "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>");
+  if (w->collector)
+    w->view = returned_reference (vs, view->str, "creating a view to watch", error);
+  if (w->view == NULL)
+    {
+      mtv_vsphere_watch_free (vs, w);
+      return NULL;
+    }
+  g_autofree char *c = mtv_soap_escape (w->collector);
+  g_autofree char *v = mtv_soap_escape (w->view);
+  g_autoptr (GString) filter = g_string_new (NULL);
+  g_string_append_printf (filter, "<vim25:CreateFilter><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+                                  "<vim25:spec>", c);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *t = mtv_soap_escape (specs[i].type);
+      g_string_append_printf (filter, "<vim25:propSet><vim25:type>%s</vim25:type>", t);
+      for (guint k = 0; specs[i].paths && specs[i].paths[k]; k++)
+        {
+          g_autofree char *p = mtv_soap_escape (specs[i].paths[k]);
+          g_string_append_printf (filter, "<vim25:pathSet>%s</vim25:pathSet>", p);
+        }
+      g_string_append (filter, "</vim25:propSet>");
+    }
+  g_string_append_printf (filter, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
+                                  "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
+                                  "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
+                                  "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
+                                  "</vim25:objectSet></vim25:spec><vim25:partialUpdates>false</vim25:partialUpdates>"
+                                  "</vim25:CreateFilter>", v);
+  w->filter = returned_reference (vs, filter->str, "creating a property filter", error);
+  if (w->filter == NULL)
+    {
+      mtv_vsphere_watch_free (vs, w);
+      return NULL;
+    }
+  return w;
+}
+
+const char *
+mtv_vsphere_watch_version (MtvVsphereWatch *w)
+{
+  return w->version;
+}
+
+static gboolean
+is_element (xmlNode *n, const char *name)
+{
+  return n->type == XML_ELEMENT_NODE && g_str_equal ((const char *) n->name, name);
+}
+
+gboolean
+mtv_vsphere_parse_updates (xmlNode *reply, JsonArray *into, char **version, gboolean *truncated, GError **error)
+{
+  *version = NULL;
+  *truncated = FALSE;
+  xmlNode *set = mtv_soap_child (reply, "returnval");
+  if (set == NULL)
+    return TRUE;   /* the wait ended with nothing new */
+  g_autofree char *v = mtv_soap_child_text (set, "version");
+  if (v == NULL || strlen (v) > 256 || !g_utf8_validate (v, -1, NULL))
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "an update set without a valid version");
+      return FALSE;
+    }
+  g_autofree char *t = mtv_soap_child_text (set, "truncated");
+  for (xmlNode *f = set->children; f; f = f->next)
+    {
+      if (!is_element (f, "filterSet"))
+        continue;
+      for (xmlNode *o = f->children; o; o = o->next)
+        {
+          if (!is_element (o, "objectSet"))
+            continue;
+          if (json_array_get_length (into) >= MAX_UPDATES)
+            {
+              g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "more than %u object updates", MAX_UPDATES);
+              return FALSE;
+            }
+          g_autofree char *kind = mtv_soap_child_text (o, "kind");
+          g_autofree char *id = reference (o, "obj");
+          xmlNode *obj = mtv_soap_child (o, "obj");
+          xmlChar *type = obj ? xmlGetNoNsProp (obj, (const xmlChar *) "type") : NULL;
+          static const char *const kinds[] = { "enter", "modify", "leave", NULL };
+          gboolean ok = id && type && kind && g_strv_contains (kinds, kind) && g_utf8_validate ((const char *) type, -1, NULL)
+                        && strlen ((const char *) type) <= 128;
+          if (!ok)
+            {
+              xmlFree (type);
+              g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "an object update without a valid %s",
+                           kind && g_strv_contains (kinds, kind) ? "object" : "kind");
+              return FALSE;
+            }
+          JsonObject *u = json_object_new ();
+          json_object_set_string_member (u, "id", id);
+          json_object_set_string_member (u, "type", (const char *) type);
+          json_object_set_string_member (u, "kind", kind);
+          xmlFree (type);
+          json_array_add_object_element (into, u);
+        }
+    }
+  *truncated = g_strcmp0 (t, "true") == 0;
+  *version = g_steal_pointer (&v);
+  return TRUE;
+}
+
+JsonArray *
+mtv_vsphere_watch_wait (MtvVsphere *vs, MtvVsphereWatch *w, guint seconds, GError **error)
+{
+  g_autoptr (JsonArray) changes = json_array_new ();
+  g_autofree char *c = mtv_soap_escape (w->collector);
+  for (;;)
+    {
+      g_autofree char *v = mtv_soap_escape (w->version);
+      g_autofree char *body = g_strdup_printf (
+        "<vim25:WaitForUpdatesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this><vim25:version>%s</vim25:version>"
+        "<vim25:options><vim25:maxWaitSeconds>%u</vim25:maxWaitSeconds><vim25:maxObjectUpdates>%u</vim25:maxObjectUpdates>"
+        "</vim25:options></vim25:WaitForUpdatesEx>", c, v, seconds, MAX_OBJECT_UPDATES);
+      xmlDoc *doc = mtv_vsphere_call (vs, body, error);
+      if (doc == NULL)
+        {
+          g_prefix_error (error, "waiting for changes: ");
+          return NULL;
+        }
+      g_autofree char *version = NULL;
+      gboolean truncated = FALSE;
+      gboolean ok = mtv_vsphere_parse_updates (mtv_soap_reply (doc), changes, &version, &truncated, error);
+      xmlFreeDoc (doc);
+      if (!ok)
+        return NULL;
+      if (version)
+        {
+          g_free (w->version);
+          w->version = g_steal_pointer (&version);
+        }
+      if (!truncated)
+        return g_steal_pointer (&changes);
+    }
+}
