@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 func main() {
@@ -39,9 +40,13 @@ func main() {
 	clusters := flag.Int("clusters", 1, "clusters per datacenter")
 	user := flag.String("user", "mtv@vsphere.local", "the only user that may log in")
 	password := flag.String("password", "", "its password")
+	esx := flag.Bool("esx", false, "an ESXi host's own SDK instead of a vCenter")
 	flag.Parse()
 
 	model := simulator.VPX()
+	if *esx {
+		model = simulator.ESX()
+	}
 	model.Machine = *vms
 	model.Cluster = *clusters
 	if err := model.Create(); err != nil {
@@ -191,9 +196,12 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // What else a real vCenter does that this vcsim does not, and what the
 // tests steer:
 //   - /folder wants a logged-in session's cookie (vcsim serves it to anyone);
-//   - POST /mtv-test/guest?vm=MOREF&mode=refuse|ignore|normal makes the
-//     VM's guest refuse ShutdownGuest (ToolsUnavailable, as a guest without
-//     VMware Tools does) or accept it and never shut down.
+//   - a reconfigure changes config.changeVersion and says so to
+//     WaitForUpdatesEx (this vcsim reports most ReconfigVM edits to no one);
+//   - POST /mtv-test/guest?vm=MOREF&mode=normal|refuse|ignore|none gives the
+//     VM's guest running VMware Tools that shut it down, or that refuse
+//     ShutdownGuest (ToolsUnavailable), or accept it and never shut down;
+//     none: no Tools running (vcsim's default).
 type extras struct {
 	inner http.Handler
 	mu    sync.Mutex
@@ -222,9 +230,17 @@ func (x *extras) loggedIn(r *http.Request) bool {
 func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/mtv-test/guest":
+		id, mode := r.URL.Query().Get("vm"), r.URL.Query().Get("mode")
 		x.mu.Lock()
-		x.guest[r.URL.Query().Get("vm")] = r.URL.Query().Get("mode")
+		x.guest[id] = mode
 		x.mu.Unlock()
+		status := types.VirtualMachineToolsRunningStatusGuestToolsRunning
+		if mode == "none" {
+			status = types.VirtualMachineToolsRunningStatusGuestToolsNotRunning
+		}
+		if vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: id}).(*simulator.VirtualMachine); ok {
+			simulator.Map.WithLock(vm, func() { vm.Guest.ToolsRunningStatus = string(status) })
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case strings.HasPrefix(r.URL.Path, "/folder"):
@@ -236,6 +252,15 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		text := string(body)
+		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ReconfigVM_Task>") {
+			x.inner.ServeHTTP(w, r)
+			if vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: m[1]}).(*simulator.VirtualMachine); ok {
+				version := time.Now().UTC().Format(time.RFC3339Nano)
+				simulator.Map.WithLock(vm, func() { vm.Config.ChangeVersion = version })
+				simulator.Map.Update(vm, []types.PropertyChange{{Name: "config.changeVersion", Val: version}})
+			}
+			return
+		}
 		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ShutdownGuest>") {
 			x.mu.Lock()
 			mode := x.guest[m[1]]

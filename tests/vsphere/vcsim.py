@@ -25,12 +25,14 @@ def build(build_root):
 class Vcsim:
     """A running simulator: .url, .cafile, .user, .password."""
 
-    def __init__(self, build_root, password="mtv-test-pw", vms=2, tmp=None):
+    def __init__(self, build_root, password="mtv-test-pw", vms=2, tmp=None, esx=False):
         env = dict(os.environ)
         if tmp:
             env["TMPDIR"] = tmp   # its datastores' files live there
-        self.proc = subprocess.Popen([build(build_root), "-password", password, "-vms", str(vms)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        argv = [build(build_root), "-password", password, "-vms", str(vms)] + (["-esx"] if esx else [])
+        self.proc = subprocess.Popen(argv,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None if os.environ.get("VCSIM_LOG") else subprocess.DEVNULL,
+                                     text=True, env=env)
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError("vcsim did not start")

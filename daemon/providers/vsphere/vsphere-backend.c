@@ -144,12 +144,14 @@ apply_changes (MtvVsphere *vs, MtvVsphereInventory *inv, JsonArray *changes, GEr
   return TRUE;
 }
 
+/* Watches, reads everything, then follows the changes until a stop or an
+ * error; TRUE with *@again when the session was renewed under it (the
+ * server dropped the watch with the old session: start over). */
 static gboolean
-session (Vsphere *v, GError **error)
+follow (Vsphere *v, MtvVsphere *vs, gboolean *again, GError **error)
 {
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (v->spec, v->credentials, error);
-  if (vs == NULL)
-    return FALSE;
+  *again = FALSE;
+  guint logins = mtv_vsphere_logins (vs);
   /* Watched from before the full read: what changes during it comes next. */
   MtvVsphereWatchSpec specs[16];
   guint n = 0;
@@ -173,8 +175,26 @@ session (Vsphere *v, GError **error)
       if (ok && json_array_get_length (changes) > 0 && !stopped (v))
         report (v, build (vs, inv, watch), NULL);
     }
+  if (!ok && mtv_vsphere_logins (vs) != logins)
+    {
+      g_clear_error (error);
+      *again = ok = TRUE;
+    }
   mtv_vsphere_watch_free (vs, watch);
   return ok;
+}
+
+static gboolean
+session (Vsphere *v, GError **error)
+{
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (v->spec, v->credentials, error);
+  if (vs == NULL)
+    return FALSE;
+  gboolean again = TRUE;
+  while (again && !stopped (v))
+    if (!follow (v, vs, &again, error))
+      return FALSE;
+  return TRUE;
 }
 
 static gpointer

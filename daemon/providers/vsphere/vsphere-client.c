@@ -11,6 +11,7 @@ struct _MtvVsphere {
    * a vCenter restart); wiped when freed. NULL: a session taken over from
    * a cookie, which cannot be renewed. */
   char *user, *password;
+  guint logins;   /* how many times it logged in: what the server keeps per session is gone after a new one */
 };
 
 void
@@ -95,7 +96,14 @@ login (MtvVsphere *vs, GError **error)
     }
   xmlFreeDoc (doc);
   vs->logged_in = TRUE;
+  vs->logins++;
   return TRUE;
+}
+
+guint
+mtv_vsphere_logins (MtvVsphere *vs)
+{
+  return vs->logins;
 }
 
 MtvVsphere *

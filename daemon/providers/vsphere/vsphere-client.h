@@ -24,6 +24,9 @@ MtvVsphere *mtv_vsphere_resume (const char *url, GBytes *ca_pem, gboolean insecu
 char *mtv_vsphere_cookie (MtvVsphere *vs);
 void mtv_vsphere_keep_session (MtvVsphere *vs);
 const MtvVsphereService *mtv_vsphere_service (MtvVsphere *vs);
+/* How many times the handle logged in: what the server kept for the
+ * session (views, collectors, filters) is gone once this grows. */
+guint mtv_vsphere_logins (MtvVsphere *vs);
 /* One SOAP call (mtv_soap_call) in the session, logging in again once when
  * the server says NotAuthenticated (the session expired). */
 xmlDoc *mtv_vsphere_call (MtvVsphere *vs, const char *body, GError **error);

@@ -114,7 +114,8 @@ static const Field cluster_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "hosts", "host", REFS }, { "datastores", "datastore", REFS },
   { "networks", "network", REFS }, { "dasEnabled", "configurationEx.dasConfig.enabled", FLAG },
   { "drsEnabled", "configurationEx.drsConfig.enabled", FLAG },
-  { "drsBehavior", "configurationEx.drsConfig.defaultVmBehavior", TEXT }, { NULL },
+  { "drsBehavior", "configurationEx.drsConfig.defaultVmBehavior", TEXT },
+  { "dpmEnabled", "configurationEx.dpmConfigInfo.enabled", FLAG }, { NULL },
 };
 static const Field host_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "inMaintenance", "runtime.inMaintenanceMode", FLAG },
@@ -329,10 +330,27 @@ link_vm (MtvVsphereInventory *inv, JsonObject *model)
       json_object_set_object_member (vm, "datacenter", named_ref ("Datacenter", dc));
       json_object_set_string_member (vm, "datacenterPath", dc_path + 1);
     }
+  /* The host with its cluster inside, as Forklift's validation reads them
+   * (host.cluster.drsEnabled). */
   JsonObject *host = object_at (inv, mtv_json_object (vm, "host"));
   JsonObject *cluster = host ? parent_of (inv, host) : NULL;
-  if (cluster)
-    json_object_set_object_member (vm, "cluster", named_ref ("Cluster", cluster));
+  if (host)
+    {
+      JsonObject *h = named_ref ("Host", host);
+      if (cluster)
+        {
+          JsonObject *c = named_ref ("Cluster", cluster);
+          static const char *const flags[] = { "dasEnabled", "drsEnabled", "dpmEnabled" };
+          for (gsize i = 0; i < G_N_ELEMENTS (flags); i++)
+            json_object_set_boolean_member (c, flags[i], json_object_get_boolean_member_with_default (cluster, flags[i],
+                                                                                                     FALSE));
+          /* VM-host affinity rules are not read yet: none. */
+          json_object_set_array_member (c, "hostAffinityVms", json_array_new ());
+          json_object_set_object_member (h, "cluster", c);
+          json_object_set_object_member (vm, "cluster", named_ref ("Cluster", cluster));
+        }
+      json_object_set_object_member (vm, "host", h);
+    }
   /* The networks its NICs are on: what network maps pair. */
   JsonArray *networks = json_array_new ();
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);

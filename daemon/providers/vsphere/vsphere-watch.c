@@ -9,8 +9,12 @@
 /* A reply naming more objects than this is refused. */
 #define MAX_UPDATES 1000000
 
+/* One view and one filter per type: a filter's property specs then all
+ * name its objects' own type (vcsim's WaitForUpdatesEx panics matching an
+ * object removed in the same batch against another type's spec). */
 struct _MtvVsphereWatch {
-  char *collector, *view, *filter;
+  char *collector;
+  GPtrArray *views, *filters;
   char *version;
 };
 
@@ -58,20 +62,59 @@ mtv_vsphere_watch_free (MtvVsphere *vs, MtvVsphereWatch *w)
 {
   if (w == NULL)
     return;
+  for (guint i = 0; vs && i < w->filters->len; i++)
+    best_effort (vs, "<vim25:DestroyPropertyFilter><vim25:_this type=\"PropertyFilter\">%s</vim25:_this>"
+                     "</vim25:DestroyPropertyFilter>", w->filters->pdata[i]);
+  for (guint i = 0; vs && i < w->views->len; i++)
+    best_effort (vs, "<vim25:DestroyView><vim25:_this type=\"ContainerView\">%s</vim25:_this></vim25:DestroyView>",
+                 w->views->pdata[i]);
   if (vs)
-    {
-      best_effort (vs, "<vim25:DestroyPropertyFilter><vim25:_this type=\"PropertyFilter\">%s</vim25:_this>"
-                       "</vim25:DestroyPropertyFilter>", w->filter);
-      best_effort (vs, "<vim25:DestroyView><vim25:_this type=\"ContainerView\">%s</vim25:_this></vim25:DestroyView>",
-                   w->view);
-      best_effort (vs, "<vim25:DestroyPropertyCollector><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
-                       "</vim25:DestroyPropertyCollector>", w->collector);
-    }
+    best_effort (vs, "<vim25:DestroyPropertyCollector><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+                     "</vim25:DestroyPropertyCollector>", w->collector);
   g_free (w->collector);
-  g_free (w->view);
-  g_free (w->filter);
+  g_ptr_array_unref (w->views);
+  g_ptr_array_unref (w->filters);
   g_free (w->version);
   g_free (w);
+}
+
+/* A view of the objects of @spec's type and a filter on it. */
+static gboolean
+watch_type (MtvVsphere *vs, MtvVsphereWatch *w, const MtvVsphereWatchSpec *spec, GError **error)
+{
+  const MtvVsphereService *s = mtv_vsphere_service (vs);
+  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
+  g_autofree char *root = mtv_soap_escape (s->root_folder);
+  g_autofree char *t = mtv_soap_escape (spec->type);
+  g_autofree char *create_view = g_strdup_printf (
+    "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
+    "<vim25:container type=\"Folder\">%s</vim25:container><vim25:type>%s</vim25:type>"
+    "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>", vm_ref, root, t);
+  char *view = returned_reference (vs, create_view, "creating a view to watch", error);
+  if (view == NULL)
+    return FALSE;
+  g_ptr_array_add (w->views, view);
+  g_autofree char *c = mtv_soap_escape (w->collector);
+  g_autofree char *v = mtv_soap_escape (view);
+  g_autoptr (GString) filter = g_string_new (NULL);
+  g_string_append_printf (filter, "<vim25:CreateFilter><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
+                                  "<vim25:spec><vim25:propSet><vim25:type>%s</vim25:type>", c, t);
+  for (guint k = 0; spec->paths && spec->paths[k]; k++)
+    {
+      g_autofree char *p = mtv_soap_escape (spec->paths[k]);
+      g_string_append_printf (filter, "<vim25:pathSet>%s</vim25:pathSet>", p);
+    }
+  g_string_append_printf (filter, "</vim25:propSet><vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
+                                  "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
+                                  "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
+                                  "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
+                                  "</vim25:objectSet></vim25:spec><vim25:partialUpdates>false</vim25:partialUpdates>"
+                                  "</vim25:CreateFilter>", v);
+  char *f = returned_reference (vs, filter->str, "creating a property filter", error);
+  if (f == NULL)
+    return FALSE;
+  g_ptr_array_add (w->filters, f);
+  return TRUE;
 }
 
 MtvVsphereWatch *
@@ -85,52 +128,16 @@ mtv_vsphere_watch_new (MtvVsphere *vs, const MtvVsphereWatchSpec *specs, guint n
     }
   MtvVsphereWatch *w = g_new0 (MtvVsphereWatch, 1);
   w->version = g_strdup ("");
+  w->views = g_ptr_array_new_with_free_func (g_free);
+  w->filters = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *pc = mtv_soap_escape (s->property_collector);
   g_autofree char *create_pc = g_strdup_printf ("<vim25:CreatePropertyCollector><vim25:_this type=\"PropertyCollector\">"
                                                 "%s</vim25:_this></vim25:CreatePropertyCollector>", pc);
   w->collector = returned_reference (vs, create_pc, "creating a property collector", error);
-  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
-  g_autofree char *root = mtv_soap_escape (s->root_folder);
-  g_autoptr (GString) view = g_string_new (NULL);
-  g_string_append_printf (view, "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
-                                "<vim25:container type=\"Folder\">%s</vim25:container>", vm_ref, root);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *t = mtv_soap_escape (specs[i].type);
-      g_string_append_printf (view, "<vim25:type>%s</vim25:type>", t);
-    }
-  g_string_append (view, "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>");
-  if (w->collector)
-    w->view = returned_reference (vs, view->str, "creating a view to watch", error);
-  if (w->view == NULL)
-    {
-      mtv_vsphere_watch_free (vs, w);
-      return NULL;
-    }
-  g_autofree char *c = mtv_soap_escape (w->collector);
-  g_autofree char *v = mtv_soap_escape (w->view);
-  g_autoptr (GString) filter = g_string_new (NULL);
-  g_string_append_printf (filter, "<vim25:CreateFilter><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
-                                  "<vim25:spec>", c);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *t = mtv_soap_escape (specs[i].type);
-      g_string_append_printf (filter, "<vim25:propSet><vim25:type>%s</vim25:type>", t);
-      for (guint k = 0; specs[i].paths && specs[i].paths[k]; k++)
-        {
-          g_autofree char *p = mtv_soap_escape (specs[i].paths[k]);
-          g_string_append_printf (filter, "<vim25:pathSet>%s</vim25:pathSet>", p);
-        }
-      g_string_append (filter, "</vim25:propSet>");
-    }
-  g_string_append_printf (filter, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
-                                  "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
-                                  "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
-                                  "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
-                                  "</vim25:objectSet></vim25:spec><vim25:partialUpdates>false</vim25:partialUpdates>"
-                                  "</vim25:CreateFilter>", v);
-  w->filter = returned_reference (vs, filter->str, "creating a property filter", error);
-  if (w->filter == NULL)
+  gboolean ok = w->collector != NULL;
+  for (guint i = 0; ok && i < n; i++)
+    ok = watch_type (vs, w, &specs[i], error);
+  if (!ok)
     {
       mtv_vsphere_watch_free (vs, w);
       return NULL;
