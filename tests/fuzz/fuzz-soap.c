@@ -1,7 +1,10 @@
 /* libFuzzer target for vSphere's SOAP replies: the envelope, faults, the
- * ServiceContent, RetrievePropertiesEx pages and the VM models made of them (see fuzz-yaml.c for how it runs). */
+ * ServiceContent, RetrievePropertiesEx pages, WaitForUpdatesEx update sets, and the models and linked
+ * inventory made of them (see fuzz-yaml.c for how it runs). */
 #include "vsphere/vsphere-client.h"
+#include "vsphere/vsphere-inventory.h"
 #include "vsphere/vsphere-model.h"
+#include "vsphere/vsphere-watch.h"
 
 #include "fuzz-xml.h"
 
@@ -26,8 +29,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr (GError) objects_error = NULL;
       if (!mtv_vsphere_parse_objects (mtv_soap_reply (doc), objects, &token, &objects_error))
         g_assert (objects_error && token == NULL);
+      g_autoptr (MtvVsphereInventory) inv = mtv_vsphere_inventory_new ();
       for (guint i = 0; i < json_array_get_length (objects); i++)
-        json_object_unref (mtv_vsphere_vm_model (json_array_get_object_element (objects, i)));
+        {
+          JsonObject *o = json_array_get_object_element (objects, i);
+          json_object_unref (mtv_vsphere_vm_model (o));
+          mtv_vsphere_inventory_put (inv, o);
+        }
+      json_object_unref (mtv_vsphere_inventory_build (inv, "fuzz"));
+      g_autoptr (JsonArray) updates = json_array_new ();
+      g_autofree char *version = NULL;
+      gboolean truncated;
+      g_autoptr (GError) updates_error = NULL;
+      if (!mtv_vsphere_parse_updates (mtv_soap_reply (doc), updates, &version, &truncated, &updates_error))
+        g_assert (updates_error && version == NULL);
       xmlFreeDoc (doc);
     }
   else
