@@ -6,7 +6,9 @@
 static gboolean
 serve (MtvProviderRuntime *rt, JsonObject *raw)
 {
-  g_autoptr (JsonObject) applied = raw ? mtv_rules_apply (rt->host->rules (rt->host->data), rt->backend->type, raw) : NULL;
+  g_autoptr (JsonObject) applied = raw ? mtv_rules_apply_cached (rt->host->rules (rt->host->data), rt->backend->type, raw,
+                                                                 &rt->applied_vms)
+                                      : NULL;
   if (raw != rt->raw)
     {
       g_clear_pointer (&rt->raw, json_object_unref);
@@ -39,6 +41,8 @@ publish (gpointer host, JsonObject *inventory, const char *failure, GPtrArray *f
 gboolean
 mtv_provider_runtime_reapply (MtvProviderRuntime *rt)
 {
+  /* Other rules: every VM's concerns anew. */
+  g_hash_table_remove_all (rt->applied_vms);
   return rt->raw && serve (rt, rt->raw);
 }
 
@@ -56,6 +60,7 @@ mtv_provider_runtime_start (const MtvProviderRuntimeHost *host, const MtvRecord 
   rt->name = g_strdup (record->name);
   rt->backend = type->backend;
   rt->faults = g_ptr_array_new_with_free_func (g_free);
+  rt->applied_vms = mtv_rules_cache_new ();
   if (stored)
     {
       rt->revision = (guint64) json_object_get_int_member_with_default (stored, "revision", 0);
@@ -82,6 +87,7 @@ mtv_provider_runtime_free (MtvProviderRuntime *rt)
   g_clear_pointer (&rt->inventory, json_object_unref);
   g_clear_pointer (&rt->raw, json_object_unref);
   g_ptr_array_unref (rt->faults);
+  g_hash_table_unref (rt->applied_vms);
   g_free (rt->failure);
   g_free (rt->name);
   g_free (rt);

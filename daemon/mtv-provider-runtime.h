@@ -28,6 +28,7 @@ struct _MtvProviderRuntime {
   guint64 revision;
   char *failure;
   GPtrArray *faults;
+  GHashTable *applied_vms;  /* the rules' result per VM object the backend published (mtv_rules_apply_cached) */
 };
 
 /* Starts the backend for @record with its @credentials, or returns NULL

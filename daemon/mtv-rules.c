@@ -457,6 +457,70 @@ mtv_rules_names (MtvRules *rules, const char *provider_type)
   return g_strv_builder_end (b);
 }
 
+/* @vm with the rules' concerns added: a copy, or @vm itself when none apply. */
+static JsonObject *
+apply_to_vm (MtvRules *rules, const char *provider_type, JsonObject *vm)
+{
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, vm);
+  g_autoptr (JsonArray) found = mtv_rules_evaluate (rules, provider_type, node);
+  if (json_array_get_length (found) == 0)
+    return json_object_ref (vm);
+  JsonObject *o = mtv_json_object_copy (vm);
+  JsonNode *existing = json_object_get_member (o, "concerns");
+  if (existing == NULL || !JSON_NODE_HOLDS_ARRAY (existing))
+    json_object_set_array_member (o, "concerns", json_array_new ());
+  JsonArray *concerns = json_object_get_array_member (o, "concerns");
+  for (guint k = 0; k < json_array_get_length (found); k++)
+    json_array_add_element (concerns, json_node_copy (json_array_get_element (found, k)));
+  return o;
+}
+
+GHashTable *
+mtv_rules_cache_new (void)
+{
+  return g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) json_object_unref,
+                                (GDestroyNotify) json_object_unref);
+}
+
+JsonObject *
+mtv_rules_apply_cached (MtvRules *rules, const char *provider_type, JsonObject *inventory, GHashTable **cache)
+{
+  JsonNode *vms = json_object_get_member (inventory, "vms");
+  if (mtv_rules_count (rules, provider_type) == 0 || vms == NULL || !JSON_NODE_HOLDS_ARRAY (vms))
+    return mtv_rules_apply (rules, provider_type, inventory);
+  /* The other kinds are shared as they are (published inventories are not changed). */
+  JsonObject *result = json_object_new ();
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *member;
+  json_object_iter_init (&it, inventory);
+  while (json_object_iter_next (&it, &name, &member))
+    if (!g_str_equal (name, "vms"))
+      json_object_set_member (result, name, json_node_copy (member));
+  GHashTable *next = mtv_rules_cache_new ();
+  JsonArray *in = json_node_get_array (vms);
+  JsonArray *out = json_array_sized_new (json_array_get_length (in));
+  for (guint i = 0; i < json_array_get_length (in); i++)
+    {
+      JsonNode *vm = json_array_get_element (in, i);
+      if (!JSON_NODE_HOLDS_OBJECT (vm))
+        {
+          json_array_add_element (out, json_node_copy (vm));
+          continue;
+        }
+      JsonObject *o = json_node_get_object (vm);
+      JsonObject *applied = g_hash_table_lookup (*cache, o);
+      applied = applied ? json_object_ref (applied) : apply_to_vm (rules, provider_type, o);
+      g_hash_table_replace (next, json_object_ref (o), json_object_ref (applied));
+      json_array_add_object_element (out, applied);
+    }
+  json_object_set_array_member (result, "vms", out);
+  g_hash_table_unref (*cache);
+  *cache = next;
+  return result;
+}
+
 JsonObject *
 mtv_rules_apply (MtvRules *rules, const char *provider_type, JsonObject *inventory)
 {

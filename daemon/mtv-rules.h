@@ -41,3 +41,11 @@ GStrv mtv_rules_names (MtvRules *rules, const char *provider_type);
 /* @inventory with the rules' concerns added to its VMs' (a copy; @inventory
  * itself, with a new reference, when no rule applies to the type). */
 JsonObject *mtv_rules_apply (MtvRules *rules, const char *provider_type, JsonObject *inventory);
+/* The same, reusing what an earlier call made of a VM object it was given
+ * again (the same JsonObject: a backend that publishes unchanged VMs as the
+ * same objects, as vSphere's does, costs only its changed VMs). @cache
+ * (JsonObject -> JsonObject, made by mtv_rules_cache_new) keeps only the
+ * VMs of this call; clear it when the rules change. */
+JsonObject *mtv_rules_apply_cached (MtvRules *rules, const char *provider_type, JsonObject *inventory,
+                                    GHashTable **cache);
+GHashTable *mtv_rules_cache_new (void);

@@ -105,17 +105,17 @@ model_of (JsonObject *object, const Field *fields)
   return m;
 }
 
-static const Field folder_fields[] = { { "name", "name", TEXT }, { "parent", "parent", REF }, { NULL } };
+static const Field folder_fields[] = { { "name", "name", TEXT }, { "parent", "parent", REF }, { NULL, NULL, TEXT } };
 static const Field datacenter_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "vms", "vmFolder", REF }, { "clusters", "hostFolder", REF },
-  { "datastores", "datastoreFolder", REF }, { "networks", "networkFolder", REF }, { NULL },
+  { "datastores", "datastoreFolder", REF }, { "networks", "networkFolder", REF }, { NULL, NULL, TEXT },
 };
 static const Field cluster_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "hosts", "host", REFS }, { "datastores", "datastore", REFS },
   { "networks", "network", REFS }, { "dasEnabled", "configurationEx.dasConfig.enabled", FLAG },
   { "drsEnabled", "configurationEx.drsConfig.enabled", FLAG },
   { "drsBehavior", "configurationEx.drsConfig.defaultVmBehavior", TEXT },
-  { "dpmEnabled", "configurationEx.dpmConfigInfo.enabled", FLAG }, { NULL },
+  { "dpmEnabled", "configurationEx.dpmConfigInfo.enabled", FLAG }, { NULL, NULL, TEXT },
 };
 static const Field host_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "inMaintenance", "runtime.inMaintenanceMode", FLAG },
@@ -123,16 +123,16 @@ static const Field host_fields[] = {
   { "productVersion", "summary.config.product.version", TEXT }, { "thumbprint", "summary.config.sslThumbprint", TEXT },
   { "cpuSockets", "summary.hardware.numCpuPkgs", NUMBER }, { "cpuCores", "summary.hardware.numCpuCores", NUMBER },
   { "memoryBytes", "summary.hardware.memorySize", NUMBER }, { "datastores", "datastore", REFS },
-  { "networks", "network", REFS }, { "vms", "vm", REFS }, { NULL },
+  { "networks", "network", REFS }, { "vms", "vm", REFS }, { NULL, NULL, TEXT },
 };
 static const Field datastore_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "type", "summary.type", TEXT },
   { "capacity", "summary.capacity", NUMBER }, { "free", "summary.freeSpace", NUMBER },
-  { "maintenance", "summary.maintenanceMode", TEXT }, { NULL },
+  { "maintenance", "summary.maintenanceMode", TEXT }, { NULL, NULL, TEXT },
 };
 static const Field network_fields[] = {
   { "name", "name", TEXT }, { "parent", "parent", REF }, { "key", "key", TEXT },
-  { "dvSwitch", "config.distributedVirtualSwitch", REF }, { NULL },
+  { "dvSwitch", "config.distributedVirtualSwitch", REF }, { NULL, NULL, TEXT },
 };
 
 #define MODEL(fn, fields) \
@@ -178,7 +178,7 @@ const MtvVsphereKind mtv_vsphere_kinds[] = {
   { "networks", "Network", network_paths, network_paths, network_model },
   { "networks", "DistributedVirtualPortgroup", portgroup_paths, NULL, network_model },
   { "vms", "VirtualMachine", mtv_vsphere_vm_paths, vm_watch, mtv_vsphere_vm_model },
-  { NULL },
+  { NULL, NULL, NULL, NULL, NULL },
 };
 
 const MtvVsphereKind *

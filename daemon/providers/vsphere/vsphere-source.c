@@ -331,9 +331,10 @@ source_close (const MtvSourceContext *ctx, GError **error)
   g_autofree char *cookie = NULL;
   if (cookie_file && g_file_get_contents (cookie_file, &cookie, NULL, NULL))
     {
-      /* The disks' session is given back (sessions are limited). */
+      /* The disks' session is given back (sessions are limited): freeing
+       * the handle that took it over logs it out. */
       g_autoptr (GError) ignored = NULL;
-      g_autoptr (MtvVsphere) vs = mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored);
+      mtv_vsphere_free (mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored));
       memset (cookie, 0, strlen (cookie));
     }
   static const char *const files[] = { "cookieFile", "cookieScript", "passwordFile", "caFile" };
