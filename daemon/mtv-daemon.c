@@ -42,6 +42,8 @@ struct _MtvDaemon {
   guint schedule_source;
   char *runs_seen;                 /* the runs' ids and phases when statuses were last refreshed */
   guint bus_guard;                 /* the connection's filter that keeps messages under the bus's limit */
+  GHashTable *unstored_inventories; /* provider names whose inventory changed since it was last stored */
+  guint inventory_store_source;
 };
 
 /* ---- what the bus carries ---------------------------------------------------------- */
@@ -422,6 +424,29 @@ watch_rules (MtvDaemon *daemon)
     }
 }
 
+/* The inventories that changed, stored (a cache for a restart: what was
+ * served stands until the backend reports again). */
+static gboolean
+store_inventories (gpointer data)
+{
+  MtvDaemon *daemon = data;
+  daemon->inventory_store_source = 0;
+  GHashTableIter it;
+  gpointer name;
+  g_hash_table_iter_init (&it, daemon->unstored_inventories);
+  while (g_hash_table_iter_next (&it, &name, NULL))
+    {
+      MtvItem *item = lookup_item (daemon, MTV_KIND_PROVIDER, name);
+      MtvProviderRuntime *rt = item ? item->runtime : NULL;   /* deleted meanwhile: nothing to keep */
+      g_autoptr (GError) error = NULL;
+      if (rt && !mtv_store_put_inventory (daemon->store, name, rt->revision, rt->inventory, rt->raw, &error))
+        g_warning ("provider %s: inventory revision %" G_GUINT64_FORMAT " not stored: %s", (const char *) name,
+                   rt->revision, error->message);
+      g_hash_table_iter_remove (&it);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_changed)
 {
@@ -431,10 +456,12 @@ provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_chang
     return;
   if (inventory_changed)
     {
-      g_autoptr (GError) error = NULL;
-      if (!mtv_store_put_inventory (daemon->store, name, rt->revision, rt->inventory, rt->raw, &error))
-        g_warning ("provider %s: inventory revision %" G_GUINT64_FORMAT " not stored: %s", name, rt->revision,
-                   error->message);
+      /* Stored once the change is signalled and pending calls are answered
+       * (10,000 VMs are tens of MB of JSON): a burst of changes is stored
+       * once. */
+      g_hash_table_add (daemon->unstored_inventories, g_strdup (name));
+      if (daemon->inventory_store_source == 0)
+        daemon->inventory_store_source = g_idle_add_full (G_PRIORITY_LOW, store_inventories, daemon, NULL);
       MtvProvider *provider = MTV_PROVIDER (item->kind_iface);
       mtv_provider_set_inventory_revision (provider, rt->revision);
       mtv_provider_emit_inventory_changed (provider, rt->revision);
@@ -1481,6 +1508,7 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *
 {
   g_autoptr (MtvDaemon) daemon = g_new0 (MtvDaemon, 1);
   daemon->runs = g_ptr_array_new_with_free_func ((GDestroyNotify) mtv_run_free);
+  daemon->unstored_inventories = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   daemon->max_in_flight = MAX (1, max_in_flight);
   daemon->transfer_path = find_transfer ();
   /* Disk servers' sockets, header scripts, hooks' files: private to mtvd,
@@ -1580,6 +1608,12 @@ mtv_daemon_free (MtvDaemon *daemon)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->manager));
   if (daemon->schedule_source)
     g_source_remove (daemon->schedule_source);
+  if (daemon->inventory_store_source)
+    {
+      g_source_remove (daemon->inventory_store_source);
+      store_inventories (daemon);
+    }
+  g_clear_pointer (&daemon->unstored_inventories, g_hash_table_unref);
   if (daemon->rules_reload_source)
     g_source_remove (daemon->rules_reload_source);
   for (guint i = 0; i < 2; i++)

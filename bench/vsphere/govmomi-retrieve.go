@@ -5,7 +5,10 @@
 //
 //	govmomi-retrieve URL USER PASSWORD PATH...
 //
-// prints {"vms": N, "seconds": S}.
+// prints {"vms": N, "seconds": S}. With GOVMOMI_WATCH=NAME it instead
+// watches the VMs' PATHs (a ContainerView filter and WaitForUpdatesEx, as
+// mtvd does), prints "ready", and prints the Unix time in seconds at which
+// a VM named NAME is reported, then exits: the simulator's own latency.
 package main
 
 import (
@@ -17,9 +20,39 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 )
+
+func watch(ctx context.Context, c *govmomi.Client, v *view.ContainerView, name string, paths []string) {
+	pc := property.DefaultCollector(c.Client)
+	filter := new(property.WaitFilter)
+	filter.Add(v.Reference(), "VirtualMachine", paths, &types.TraversalSpec{
+		Type: "ContainerView", Path: "view", Skip: types.NewBool(false)})
+	first := true
+	err := property.WaitForUpdates(ctx, pc, filter, func(updates []types.ObjectUpdate) bool {
+		if first {
+			first = false
+			fmt.Println("ready")
+			return false
+		}
+		for _, u := range updates {
+			for _, c := range u.ChangeSet {
+				if c.Name == "name" && c.Val == name {
+					fmt.Printf("%.6f\n", float64(time.Now().UnixNano())/1e9)
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
 
 func main() {
 	if len(os.Args) < 5 {
@@ -44,6 +77,10 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if name := os.Getenv("GOVMOMI_WATCH"); name != "" {
+		watch(ctx, c, v, name, os.Args[4:])
+		return
 	}
 	var vms []mo.VirtualMachine
 	if err := v.Retrieve(ctx, []string{"VirtualMachine"}, os.Args[4:], &vms); err != nil {

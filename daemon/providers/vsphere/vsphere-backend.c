@@ -157,7 +157,7 @@ follow (Vsphere *v, MtvVsphere *vs, gboolean *again, GError **error)
   guint n = 0;
   for (const MtvVsphereKind *k = mtv_vsphere_kinds; k->kind && n < G_N_ELEMENTS (specs); k++)
     if (k->watch)
-      specs[n++] = (MtvVsphereWatchSpec) { k->type, k->watch };
+      specs[n++] = (MtvVsphereWatchSpec) { k->type, k->watch, g_str_equal (k->kind, "vms") };
   MtvVsphereWatch *watch = mtv_vsphere_watch_new (vs, specs, n, error);
   if (watch == NULL)
     return FALSE;

@@ -9,9 +9,11 @@
 /* A reply naming more objects than this is refused. */
 #define MAX_UPDATES 1000000
 
-/* One view and one filter per type: a filter's property specs then all
- * name its objects' own type (vcsim's WaitForUpdatesEx panics matching an
- * object removed in the same batch against another type's spec). */
+/* A view and a filter for each type that is watched alone, and one for the
+ * others together. The many VMs are alone: vcsim's WaitForUpdatesEx panics
+ * matching an object removed in the same batch against another type's
+ * spec (which only a VM's removal does often), and recollects every
+ * filter for every filter and update (so few filters, not one per type). */
 struct _MtvVsphereWatch {
   char *collector;
   GPtrArray *views, *filters;
@@ -78,19 +80,25 @@ mtv_vsphere_watch_free (MtvVsphere *vs, MtvVsphereWatch *w)
   g_free (w);
 }
 
-/* A view of the objects of @spec's type and a filter on it. */
+/* A view of the objects of @n types and a filter on it. */
 static gboolean
-watch_type (MtvVsphere *vs, MtvVsphereWatch *w, const MtvVsphereWatchSpec *spec, GError **error)
+watch_types (MtvVsphere *vs, MtvVsphereWatch *w, const MtvVsphereWatchSpec *const *specs, guint n, GError **error)
 {
+  if (n == 0)
+    return TRUE;
   const MtvVsphereService *s = mtv_vsphere_service (vs);
   g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
   g_autofree char *root = mtv_soap_escape (s->root_folder);
-  g_autofree char *t = mtv_soap_escape (spec->type);
-  g_autofree char *create_view = g_strdup_printf (
-    "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
-    "<vim25:container type=\"Folder\">%s</vim25:container><vim25:type>%s</vim25:type>"
-    "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>", vm_ref, root, t);
-  char *view = returned_reference (vs, create_view, "creating a view to watch", error);
+  g_autoptr (GString) create_view = g_string_new (NULL);
+  g_string_append_printf (create_view, "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
+                                       "<vim25:container type=\"Folder\">%s</vim25:container>", vm_ref, root);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *t = mtv_soap_escape (specs[i]->type);
+      g_string_append_printf (create_view, "<vim25:type>%s</vim25:type>", t);
+    }
+  g_string_append (create_view, "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>");
+  char *view = returned_reference (vs, create_view->str, "creating a view to watch", error);
   if (view == NULL)
     return FALSE;
   g_ptr_array_add (w->views, view);
@@ -98,13 +106,19 @@ watch_type (MtvVsphere *vs, MtvVsphereWatch *w, const MtvVsphereWatchSpec *spec,
   g_autofree char *v = mtv_soap_escape (view);
   g_autoptr (GString) filter = g_string_new (NULL);
   g_string_append_printf (filter, "<vim25:CreateFilter><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
-                                  "<vim25:spec><vim25:propSet><vim25:type>%s</vim25:type>", c, t);
-  for (guint k = 0; spec->paths && spec->paths[k]; k++)
+                                  "<vim25:spec>", c);
+  for (guint i = 0; i < n; i++)
     {
-      g_autofree char *p = mtv_soap_escape (spec->paths[k]);
-      g_string_append_printf (filter, "<vim25:pathSet>%s</vim25:pathSet>", p);
+      g_autofree char *t = mtv_soap_escape (specs[i]->type);
+      g_string_append_printf (filter, "<vim25:propSet><vim25:type>%s</vim25:type>", t);
+      for (guint k = 0; specs[i]->paths && specs[i]->paths[k]; k++)
+        {
+          g_autofree char *p = mtv_soap_escape (specs[i]->paths[k]);
+          g_string_append_printf (filter, "<vim25:pathSet>%s</vim25:pathSet>", p);
+        }
+      g_string_append (filter, "</vim25:propSet>");
     }
-  g_string_append_printf (filter, "</vim25:propSet><vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
+  g_string_append_printf (filter, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
                                   "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
                                   "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
                                   "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
@@ -135,8 +149,17 @@ mtv_vsphere_watch_new (MtvVsphere *vs, const MtvVsphereWatchSpec *specs, guint n
                                                 "%s</vim25:_this></vim25:CreatePropertyCollector>", pc);
   w->collector = returned_reference (vs, create_pc, "creating a property collector", error);
   gboolean ok = w->collector != NULL;
+  g_autoptr (GPtrArray) together = g_ptr_array_new ();
   for (guint i = 0; ok && i < n; i++)
-    ok = watch_type (vs, w, &specs[i], error);
+    {
+      const MtvVsphereWatchSpec *one = &specs[i];
+      if (specs[i].alone)
+        ok = watch_types (vs, w, &one, 1, error);
+      else
+        g_ptr_array_add (together, (gpointer) one);
+    }
+  if (ok)
+    ok = watch_types (vs, w, (const MtvVsphereWatchSpec *const *) together->pdata, together->len, error);
   if (!ok)
     {
       mtv_vsphere_watch_free (vs, w);

@@ -10,6 +10,7 @@
 typedef struct {
   const char *type;
   const char *const *paths;   /* the properties whose change is reported */
+  gboolean alone;             /* in a filter of its own (see vsphere-watch.c) */
 } MtvVsphereWatchSpec;
 
 typedef struct _MtvVsphereWatch MtvVsphereWatch;
