@@ -1215,6 +1215,7 @@ run_snapshot (MtvDaemon *daemon, const MtvRecord *plan, GError **error)
   JsonArray *vms = json_array_new ();
   json_object_set_array_member (snapshot, "vms", vms);
   JsonArray *plan_vms = json_object_get_array_member (spec, "vms");
+  g_auto (GStrv) target_names = mtv_inventory_target_names (rt->inventory, plan_vms);
   for (guint i = 0; i < json_array_get_length (plan_vms); i++)
     {
       JsonObject *plan_vm = json_array_get_object_element (plan_vms, i);
@@ -1224,13 +1225,10 @@ run_snapshot (MtvDaemon *daemon, const MtvRecord *plan, GError **error)
           g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "vms[%u]: the VM is not in the source inventory", i);
           return NULL;
         }
-      const char *explicit_name = json_object_get_string_member_with_default (plan_vm, "targetName", NULL);
       JsonObject *entry = json_object_new ();
       json_object_set_object_member (entry, "planVm", mtv_json_object_copy (plan_vm));
       json_object_set_object_member (entry, "vm", mtv_json_object_copy (vm));
-      g_autofree char *target_name = explicit_name ? g_strdup (explicit_name)
-                                                   : mtv_name_from_vm (json_object_get_string_member (vm, "name"));
-      json_object_set_string_member (entry, "targetName", target_name);
+      json_object_set_string_member (entry, "targetName", target_names[i]);
       json_array_add_object_element (vms, entry);
       JsonNode *vm_hooks = json_object_get_member (plan_vm, "hooks");
       for (guint h = 0; vm_hooks && JSON_NODE_HOLDS_ARRAY (vm_hooks) && h < json_array_get_length (json_node_get_array (vm_hooks)); h++)

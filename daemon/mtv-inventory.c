@@ -1,4 +1,7 @@
 #include "mtv-inventory.h"
+#include "mtv-names.h"
+
+#include <string.h>
 
 static const char *
 member (JsonObject *o, const char *key)
@@ -85,4 +88,45 @@ mtv_inventory_nic_network_name (JsonObject *vm, JsonObject *nic)
   const char *name = NULL;
   nic_network (vm, nic, &name);
   return name ? name : "?";
+}
+
+char **
+mtv_inventory_target_names (JsonObject *inventory, JsonArray *plan_vms)
+{
+  guint n = json_array_get_length (plan_vms);
+  char **names = g_new0 (char *, n + 1);
+  g_autoptr (GHashTable) taken = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *explicit_name = member (json_array_get_object_element (plan_vms, i), "targetName");
+      if (*explicit_name)
+        {
+          names[i] = g_strdup (explicit_name);
+          g_hash_table_add (taken, names[i]);
+        }
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      if (names[i])
+        continue;
+      JsonObject *vm = mtv_inventory_find_vm (inventory, json_array_get_object_element (plan_vms, i));
+      if (vm == NULL)
+        {
+          names[i] = g_strdup ("");
+          continue;
+        }
+      char *name = mtv_name_from_vm (member (vm, "name"));
+      for (guint round = 0; g_hash_table_contains (taken, name); round++)
+        {
+          g_autofree char *seed = g_strdup_printf ("%s/%u", member (vm, "id"), round);
+          g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, seed, -1);
+          g_autofree char *base = mtv_name_from_vm (member (vm, "name"));
+          base[MIN (strlen (base), 58)] = '\0';
+          g_free (name);
+          name = g_strdup_printf ("%s-%.4s", base, hash);
+        }
+      names[i] = name;
+      g_hash_table_add (taken, name);
+    }
+  return names;
 }

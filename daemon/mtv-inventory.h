@@ -20,3 +20,11 @@ JsonObject *mtv_inventory_disk_pair (JsonObject *map_spec, JsonObject *vm, JsonO
 JsonObject *mtv_inventory_nic_pair (JsonObject *map_spec, JsonObject *vm, JsonObject *nic);
 /* The NIC's network name, for messages. */
 const char *mtv_inventory_nic_network_name (JsonObject *vm, JsonObject *nic);
+
+/* The target names of a plan's VMs ({"id"|"name", "targetName"?} each, in
+ * order): targetName where given, else the VM's name as a DNS-1123 label
+ * (mtv_name_from_vm), made unique in the plan with "-" and four hex digits
+ * of a hash of the VM's id (the same on every call) where it would clash.
+ * A NULL-terminated array as long as @plan_vms ("" for a VM not in the
+ * inventory). Two equal targetNames stay equal: the plan says so. */
+char **mtv_inventory_target_names (JsonObject *inventory, JsonArray *plan_vms);

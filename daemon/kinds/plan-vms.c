@@ -60,6 +60,7 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
   g_autoptr (GHashTable) targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   JsonArray *vms = json_object_get_array_member (spec, "vms");
+  g_auto (GStrv) target_names = mtv_inventory_target_names (rt->inventory, vms);
   for (guint i = 0; i < json_array_get_length (vms); i++)
     {
       JsonObject *want = json_array_get_object_element (vms, i);
@@ -113,7 +114,7 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
         }
 
       const char *explicit_target = json_object_get_string_member_with_default (want, "targetName", NULL);
-      g_autofree char *target = explicit_target ? g_strdup (explicit_target) : mtv_name_from_vm (name);
+      const char *target = target_names[i];
       if (explicit_target == NULL && !g_str_equal (target, name))
         note (renamed, "%s -> %s", name, target);
       if (!g_hash_table_add (targets, g_strdup (target)))

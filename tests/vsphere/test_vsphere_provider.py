@@ -46,7 +46,7 @@ class VsphereProvider(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mtv-vsphere-")
-        cls.sim = Vcsim(BUILD_ROOT, vms=3, tmp=cls.tmp)
+        cls.sim = Vcsim(BUILD_ROOT, vms=4, tmp=cls.tmp)
         cls.admin = vsphere_soap.Admin(cls.sim)
         cls.kube, cls.kube_url = kube_standin.start(cls.tmp)
         cls.sb = Sandbox().start()
@@ -130,7 +130,7 @@ class VsphereProvider(unittest.TestCase):
         self.assertIn("/DC0/vm", folders)
 
         vms = self.inventory("vms")
-        # 3 in the cluster's resource pool, 3 on the standalone host (other
+        # 4 in the cluster's resource pool, 4 on the standalone host (other
         # tests rename and remove some).
         self.assertTrue({"DC0_H0_VM2", "DC0_C0_RP0_VM0"} <= {x["name"] for x in vms}, [x["name"] for x in vms])
         vm = self.vm("DC0_C0_RP0_VM0")
@@ -209,6 +209,35 @@ class VsphereProvider(unittest.TestCase):
     def vm_by_id(self, vid):
         found = [x for x in self.inventory("vms") if x["id"] == vid]
         return found[0] if found else None
+
+    def test_target_names(self):
+        """Names that are no DNS-1123 label are made one (Forklift's rule),
+        unique in the plan; targetName overrides."""
+        a, b = self.vm("DC0_H0_VM3"), self.vm("DC0_C0_RP0_VM3")
+        self.admin.rename(a["id"], "Web Server 01")
+        self.admin.rename(b["id"], "web_server_01")
+        wait_for("renames", lambda: self.vm("Web Server 01") and self.vm("web_server_01"))
+        self.sb.mtvctl("create", "mapping", "network", "names-net", "-S", "vc", "-T", "host",
+                       "--network-pairs", "DC0_DVPG0:default")
+        self.sb.mtvctl("create", "mapping", "storage", "names-st", "-S", "vc", "-T", "host",
+                       "--storage-pairs", "LocalDS_0:standard")
+        self.sb.create("CreatePlan", "names", {
+            "sourceProvider": S("vc"), "targetProvider": S("host"), "networkMap": S("names-net"),
+            "storageMap": S("names-st"), "skipGuestConversion": v("b", True),
+            "vms": v("aa{sv}", [{"id": S(a["id"])}, {"id": S(b["id"])},
+                                {"name": S("DC0_H0_VM2"), "targetName": S("chosen")}])})
+
+        def conditions():
+            status = self.sb.export(object_path("plans", "names"))["status"]
+            c = {c["type"]: c for c in status.get("conditions", [])}
+            return c if "VMNameNotValid" in c else None
+        c = wait_for("plan conditions", conditions)[0]
+        self.assertNotIn("VMTargetNameNotUnique", c)
+        message = c["VMNameNotValid"]["message"]
+        self.assertIn("Web Server 01 -> web-server-01", message)
+        self.assertRegex(message, r"web_server_01 -> web-server-01-[0-9a-f]{4}")
+        self.assertNotIn("chosen", message)
+        self.sb.mtvctl("delete", "plan", "names")
 
     # ---- what users must be able to act on -------------------------------------------
 
