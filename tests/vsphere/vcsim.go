@@ -197,7 +197,8 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // tests steer:
 //   - /folder wants a logged-in session's cookie (vcsim serves it to anyone);
 //   - a reconfigure changes config.changeVersion and says so to
-//     WaitForUpdatesEx (this vcsim reports most ReconfigVM edits to no one);
+//     WaitForUpdatesEx (this vcsim reports most ReconfigVM edits to no one),
+//     and a cluster's reconfigure reports its configurationEx;
 //   - POST /mtv-test/guest?vm=MOREF&mode=normal|refuse|ignore|none gives the
 //     VM's guest running VMware Tools that shut it down, or that refuse
 //     ShutdownGuest (ToolsUnavailable), or accept it and never shut down;
@@ -258,6 +259,13 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				version := time.Now().UTC().Format(time.RFC3339Nano)
 				simulator.Map.WithLock(vm, func() { vm.Config.ChangeVersion = version })
 				simulator.Map.Update(vm, []types.PropertyChange{{Name: "config.changeVersion", Val: version}})
+			}
+			return
+		}
+		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ReconfigureComputeResource_Task>") {
+			x.inner.ServeHTTP(w, r)
+			if c, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "ClusterComputeResource", Value: m[1]}).(*simulator.ClusterComputeResource); ok {
+				simulator.Map.Update(c, []types.PropertyChange{{Name: "configurationEx", Val: c.ConfigurationEx}})
 			}
 			return
 		}

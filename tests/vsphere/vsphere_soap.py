@@ -8,7 +8,8 @@ from xml.sax.saxutils import escape
 
 ENVELOPE = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
             'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:vim25" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>{}</soapenv:Body></soapenv:Envelope>')
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
+            '<soapenv:Body>{}</soapenv:Body></soapenv:Envelope>')
 
 
 class Fault(Exception):
@@ -78,10 +79,27 @@ class Admin:
         return self.task(f'<RemoveAllSnapshots_Task><_this type="VirtualMachine">{vm}</_this>'
                          f'</RemoveAllSnapshots_Task>')
 
-    def disk_capacity(self, vm, disk, capacity):
-        """Sets the capacity of @disk (its model: key, controllerKey, unitNumber, file, datastore)."""
-        return self.reconfigure(vm, '<deviceChange><operation>edit</operation>' + disk_device(disk, capacity) +
-                                '</deviceChange>')
+    def disk_capacity(self, vm, disk, capacity, **backing):
+        """Sets the capacity of @disk (its model: key, controllerKey, unitNumber, file, datastore),
+        and with @backing its mode or sharing (disk_device)."""
+        return self.reconfigure(vm, '<deviceChange><operation>edit</operation>' + disk_device(disk, capacity, **backing)
+                                + '</deviceChange>')
+
+    def extra_config(self, vm, key, value):
+        return self.reconfigure(vm, f'<extraConfig><key>{escape(key)}</key><value xsi:type="xsd:string">'
+                                f'{escape(value)}</value></extraConfig>')
+
+    def add_device(self, vm, device_xml):
+        return self.reconfigure(vm, f'<deviceChange><operation>add</operation>{device_xml}</deviceChange>')
+
+    def remove_device(self, vm, kind, key):
+        return self.reconfigure(vm, f'<deviceChange><operation>remove</operation><device xsi:type="{kind}">'
+                                f'<key>{key}</key></device></deviceChange>')
+
+    def reconfigure_cluster(self, cluster, spec):
+        return self.task(f'<ReconfigureComputeResource_Task><_this type="ClusterComputeResource">{cluster}</_this>'
+                         f'<spec xsi:type="ClusterConfigSpecEx">{spec}</spec><modify>true</modify>'
+                         f'</ReconfigureComputeResource_Task>')
 
     def add_disk(self, vm, controller_key, unit, capacity, datastore_name):
         """A new flat disk on @controller_key; vcsim names it and creates its file."""
@@ -98,10 +116,12 @@ class Admin:
         self.call('<Logout><_this type="SessionManager">SessionManager</_this></Logout>')
 
 
-def disk_device(disk, capacity):
+def disk_device(disk, capacity, mode="persistent", sharing=None):
+    backing = "VirtualDiskFlatVer2BackingInfo"
+    extra = f"<sharing>{sharing}</sharing>" if sharing else ""
     return (f'<device xsi:type="VirtualDisk"><key>{disk["key"]}</key><deviceInfo><label>disk</label>'
-            f'<summary>disk</summary></deviceInfo><backing xsi:type="VirtualDiskFlatVer2BackingInfo">'
-            f'<fileName>{escape(disk["file"])}</fileName><diskMode>persistent</diskMode></backing>'
+            f'<summary>disk</summary></deviceInfo><backing xsi:type="{backing}">'
+            f'<fileName>{escape(disk["file"])}</fileName><diskMode>{mode}</diskMode>{extra}</backing>'
             f'<controllerKey>{disk["controllerKey"]}</controllerKey><unitNumber>{disk["unitNumber"]}</unitNumber>'
             f'<capacityInKB>{capacity // 1024}</capacityInKB><capacityInBytes>{capacity}</capacityInBytes></device>')
 

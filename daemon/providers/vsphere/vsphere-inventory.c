@@ -139,7 +139,67 @@ static const Field network_fields[] = {
   static JsonObject *fn (JsonObject *object) { return model_of (object, fields); }
 MODEL (folder_model, folder_fields)
 MODEL (datacenter_model, datacenter_fields)
-MODEL (cluster_model, cluster_fields)
+
+/* @n as a list of objects: an array, or one object alone. */
+static GPtrArray *
+objects_in (JsonNode *n)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  if (n && JSON_NODE_HOLDS_OBJECT (n))
+    g_ptr_array_add (out, json_node_get_object (n));
+  for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY (n) && i < json_array_get_length (json_node_get_array (n)); i++)
+    if (JSON_NODE_HOLDS_OBJECT (json_array_get_element (json_node_get_array (n), i)))
+      g_ptr_array_add (out, json_array_get_object_element (json_node_get_array (n), i));
+  return out;
+}
+
+/* The VMs that enabled VM-host affinity rules keep on some hosts: the
+ * members of the VM groups those rules name (Forklift's hostAffinityVms). */
+static JsonArray *
+host_affinity_vms (JsonObject *config)
+{
+  JsonArray *vms = json_array_new ();
+  if (config == NULL)
+    return vms;
+  g_autoptr (GHashTable) groups = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) rules = objects_in (json_object_get_member (config, "rule"));
+  for (guint i = 0; i < rules->len; i++)
+    {
+      JsonObject *r = rules->pdata[i];
+      if (g_strcmp0 (mtv_json_string (r, "_type"), "ClusterVmHostRuleInfo") == 0
+          && g_strcmp0 (mtv_json_string (r, "enabled"), "false") != 0 && mtv_json_string (r, "vmGroupName"))
+        g_hash_table_add (groups, (gpointer) mtv_json_string (r, "vmGroupName"));
+    }
+  g_autoptr (GPtrArray) all = objects_in (json_object_get_member (config, "group"));
+  for (guint i = 0; i < all->len; i++)
+    {
+      JsonObject *g = all->pdata[i];
+      if (g_strcmp0 (mtv_json_string (g, "_type"), "ClusterVmGroup") != 0
+          || !g_hash_table_contains (groups, mtv_json_string (g, "name") ? mtv_json_string (g, "name") : ""))
+        continue;
+      g_autoptr (GPtrArray) members = objects_in (json_object_get_member (g, "vm"));
+      for (guint k = 0; k < members->len; k++)
+        {
+          JsonObject *r = json_object_new ();
+          json_object_set_string_member (r, "kind", "VM");
+          json_object_set_string_member (r, "id", json_object_get_string_member_with_default (members->pdata[k],
+                                                                                               "value", ""));
+          json_array_add_object_element (vms, r);
+        }
+    }
+  return vms;
+}
+
+static JsonObject *
+cluster_model (JsonObject *object)
+{
+  JsonObject *m = model_of (object, cluster_fields);
+  JsonObject *props = json_object_get_object_member (object, "props");
+  json_object_set_array_member (m, "hostAffinityVms", host_affinity_vms (props ? mtv_json_object (props, "configurationEx")
+                                                                               : NULL));
+  return m;
+}
+
 MODEL (host_model, host_fields)
 MODEL (datastore_model, datastore_fields)
 MODEL (network_model, network_fields)
@@ -170,7 +230,8 @@ static const char *const vm_watch[] = { "name", "parent", "runtime.powerState", 
 const MtvVsphereKind mtv_vsphere_kinds[] = {
   { "folders", "Folder", folder_paths, folder_paths, folder_model },
   { "datacenters", "Datacenter", datacenter_paths, datacenter_paths, datacenter_model },
-  { "clusters", "ComputeResource", cluster_paths, (const char *const[]) { "name", "parent", "host", NULL }, cluster_model },
+  { "clusters", "ComputeResource", cluster_paths,
+    (const char *const[]) { "name", "parent", "host", "configurationEx", NULL }, cluster_model },
   { "hosts", "HostSystem", host_paths, (const char *const[]) { "name", "parent", "runtime.inMaintenanceMode",
                                                                "runtime.connectionState", NULL }, host_model },
   { "datastores", "Datastore", datastore_paths, (const char *const[]) { "name", "parent", "summary.maintenanceMode", NULL },
@@ -344,8 +405,10 @@ link_vm (MtvVsphereInventory *inv, JsonObject *model)
           for (gsize i = 0; i < G_N_ELEMENTS (flags); i++)
             json_object_set_boolean_member (c, flags[i], json_object_get_boolean_member_with_default (cluster, flags[i],
                                                                                                      FALSE));
-          /* VM-host affinity rules are not read yet: none. */
-          json_object_set_array_member (c, "hostAffinityVms", json_array_new ());
+          JsonNode *affinity = json_object_get_member (cluster, "hostAffinityVms");
+          json_object_set_array_member (c, "hostAffinityVms", affinity && JSON_NODE_HOLDS_ARRAY (affinity)
+                                                                ? json_array_ref (json_node_get_array (affinity))
+                                                                : json_array_new ());
           json_object_set_object_member (h, "cluster", c);
           json_object_set_object_member (vm, "cluster", named_ref ("Cluster", cluster));
         }

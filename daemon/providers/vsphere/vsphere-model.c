@@ -193,6 +193,7 @@ add_device (JsonObject *d, gpointer data)
   /* Every device by its kind: the rules look for USB, PCI passthrough, SR-IOV. */
   JsonObject *dev = json_object_new ();
   json_object_set_string_member (dev, "kind", type);
+  set_number (dev, "key", d, "key");
   json_array_add_object_element (devs->devices, dev);
 }
 
@@ -237,11 +238,20 @@ add_guest_disk (JsonObject *d, gpointer data)
   json_array_add_object_element (data, disk);
 }
 
+typedef struct {
+  gboolean disk_uuid;
+  const char *numa;   /* numa.nodeAffinity: "0,1"; the last one counts */
+} Extra;
+
 static void
 extra_config (JsonObject *o, gpointer data)
 {
-  if (g_ascii_strcasecmp (text (o, "key") ? text (o, "key") : "", "disk.EnableUUID") == 0)
-    *(gboolean *) data = g_ascii_strcasecmp (text (o, "value") ? text (o, "value") : "", "true") == 0;
+  Extra *extra = data;
+  const char *key = text (o, "key") ? text (o, "key") : "", *value = text (o, "value") ? text (o, "value") : "";
+  if (g_ascii_strcasecmp (key, "disk.EnableUUID") == 0)
+    extra->disk_uuid = g_ascii_strcasecmp (value, "true") == 0;
+  else if (g_ascii_strcasecmp (key, "numa.nodeAffinity") == 0)
+    extra->numa = value;
 }
 
 
@@ -298,10 +308,15 @@ mtv_vsphere_vm_model (JsonObject *object)
   json_object_set_array_member (vm, "cpuAffinity", strings_of (affinity && JSON_NODE_HOLDS_OBJECT (affinity)
                                                                  ? member (json_node_get_object (affinity), "affinitySet")
                                                                  : NULL));
-  json_object_set_array_member (vm, "numaNodeAffinity", json_array_new ());
-  gboolean disk_uuid = FALSE;
-  each_object (PROP ("config.extraConfig"), extra_config, &disk_uuid);
-  json_object_set_boolean_member (vm, "diskEnableUuid", disk_uuid);
+  Extra extra = { FALSE, NULL };
+  each_object (PROP ("config.extraConfig"), extra_config, &extra);
+  json_object_set_boolean_member (vm, "diskEnableUuid", extra.disk_uuid);
+  JsonArray *numa = json_array_new ();
+  g_auto (GStrv) nodes = g_strsplit (extra.numa ? extra.numa : "", ",", 64);
+  for (guint i = 0; nodes[i]; i++)
+    if (*g_strstrip (nodes[i]))
+      json_array_add_string_element (numa, nodes[i]);
+  json_object_set_array_member (vm, "numaNodeAffinity", numa);
 
   Devices devs = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), json_array_new (), json_array_new (),
                    json_array_new () };
