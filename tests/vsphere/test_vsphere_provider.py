@@ -376,6 +376,27 @@ class VsphereProvider(unittest.TestCase):
                 open(files[0], "rb") as b:
             self.assertTrue(a.read() == b.read())
 
+    def test_guest_that_never_shuts_down_is_powered_off(self):
+        vm, files = self.give_disks("DC0_C0_RP0_VM3", [1 * MiB])
+        if vm["powerState"] != "poweredOn":
+            self.admin.power(vm["id"], True)
+        vsphere_soap.guest_mode(self.sim, vm["id"], "ignore")   # accepts ShutdownGuest, stays on
+        self.provider("vc-quick", None, None, None, "--setting", "guestShutdownTimeout=2")
+        self.ready("vc-quick")
+        self.sb.mtvctl("create", "mapping", "network", "quick-net", "-S", "vc-quick", "-T", "host",
+                       "--network-pairs", "DC0_DVPG0:default")
+        self.sb.mtvctl("create", "mapping", "storage", "quick-st", "-S", "vc-quick", "-T", "host",
+                       "--storage-pairs", "LocalDS_0:standard")
+        self.sb.create("CreatePlan", "quick", {
+            "sourceProvider": S("vc-quick"), "targetProvider": S("host"), "networkMap": S("quick-net"),
+            "storageMap": S("quick-st"), "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True),
+            "vms": v("aa{sv}", [{"id": S(vm["id"])}])})
+        started = time.monotonic()
+        status = self.run_plan("quick")
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status.get("migration"), indent=1))
+        self.assertIn("powered off hard: the guest did not shut down within 2 seconds", self.log())
+        self.assertLess(time.monotonic() - started, 60)
+
     def test_cold_migration_into_the_cluster(self):
         vm, files = self.give_disks("DC0_C0_RP0_VM2", [3 * MiB, 1 * MiB])
         self.plan("tokv", "DC0_C0_RP0_VM2", "kv")

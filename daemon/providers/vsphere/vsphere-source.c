@@ -19,7 +19,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-/* How long a guest may take to shut down before it is powered off. */
+/* How long a guest may take to shut down before it is powered off
+ * (settings.guestShutdownTimeout, 0 to 3600). */
 #define GUEST_SHUTDOWN_SECONDS 120
 /* How long a vSphere task (power on, power off) may run. */
 #define TASK_SECONDS 600
@@ -123,11 +124,24 @@ power_state (const MtvSourceContext *ctx, GError **error)
   return vs ? power_of (vs, ctx, error) : NULL;
 }
 
+static guint
+shutdown_seconds (const MtvSourceContext *ctx)
+{
+  const char *text = mtv_json_string (mtv_json_object (ctx->spec, "settings"), "guestShutdownTimeout");
+  guint64 v;
+  if (text && g_ascii_string_to_unsigned (text, 10, 0, 3600, &v, NULL))
+    return (guint) v;
+  return GUEST_SHUTDOWN_SECONDS;
+}
+
 /* The guest asked to shut down, and given its time: why it was not enough
  * (NULL: it is off). */
 static char *
 shut_down_guest (MtvVsphere *vs, const MtvSourceContext *ctx)
 {
+  guint seconds = shutdown_seconds (ctx);
+  if (seconds == 0)
+    return g_strdup ("settings.guestShutdownTimeout is 0");
   static const char *const paths[] = { "guest.toolsRunningStatus", NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) p = vm_now (vs, ctx, paths, &error);
@@ -141,14 +155,14 @@ shut_down_guest (MtvVsphere *vs, const MtvSourceContext *ctx)
   if (doc == NULL)
     return g_strdup_printf ("the guest refused to shut down (%s)", error->message);
   xmlFreeDoc (doc);
-  for (guint i = 0; i < GUEST_SHUTDOWN_SECONDS; i++)
+  for (guint i = 0; i < seconds * 4; i++)
     {
+      g_usleep (G_USEC_PER_SEC / 4);
       g_autofree char *state = power_of (vs, ctx, NULL);
       if (g_strcmp0 (state, "poweredOff") == 0)
         return NULL;
-      g_usleep (G_USEC_PER_SEC);
     }
-  return g_strdup ("the guest did not shut down within " G_STRINGIFY (GUEST_SHUTDOWN_SECONDS) " seconds");
+  return g_strdup_printf ("the guest did not shut down within %u seconds", seconds);
 }
 
 static gboolean
