@@ -118,35 +118,81 @@ mtv_client_export (MtvClient *client, MtvKind kind, const char *name, GError **e
   return mtv_json_object_from_string (text, "manifest from mtvd", error);
 }
 
-/* GetInventory and QueryInventory: the JSON text of the answer and its revision. */
+/* Objects per GetInventory or QueryInventory reply: a page stays far below
+ * what a D-Bus message may carry, whatever the objects. */
+#define INVENTORY_PAGE 1000
+/* Tries to read every page from one revision before giving up. */
+#define INVENTORY_TRIES 5
+
+/* GetInventory (@query NULL) or QueryInventory, page by page: the JSON text
+ * of all of it, from one revision. */
 static char *
-inventory_call (MtvClient *client, const char *provider, const char *method, GVariant *params, guint64 *revision,
+inventory_call (MtvClient *client, const char *provider, const char *kind, const char *query, guint64 *revision,
                 GError **error)
 {
   g_autofree char *path = mtv_object_path_for (MTV_KIND_PROVIDER, provider);
-  g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider", method, params, "(st)", error);
-  name_missing (error, MTV_KIND_PROVIDER, provider);
-  if (reply == NULL)
-    return NULL;
-  char *text = NULL;
-  g_variant_get (reply, "(st)", &text, revision);
-  return text;
+  for (guint attempt = 0; attempt < INVENTORY_TRIES; attempt++)
+    {
+      g_autoptr (JsonArray) all = json_array_new ();
+      guint64 first = 0;
+      gboolean changed = FALSE;
+      for (guint32 offset = 0; !changed; offset += INVENTORY_PAGE)
+        {
+          GVariantDict options;
+          g_variant_dict_init (&options, NULL);
+          g_variant_dict_insert (&options, "offset", "u", offset);
+          g_variant_dict_insert (&options, "limit", "u", (guint32) INVENTORY_PAGE);
+          GVariant *opts = g_variant_dict_end (&options);
+          GVariant *params = query ? g_variant_new ("(ss@a{sv})", kind, query, opts)
+                                   : g_variant_new ("(s@a{sv})", kind, opts);
+          g_autoptr (GVariant) reply = call (client, path, "org.mtvd.Mtv1.Provider",
+                                             query ? "QueryInventory" : "GetInventory", params, "(st)", error);
+          name_missing (error, MTV_KIND_PROVIDER, provider);
+          if (reply == NULL)
+            return NULL;
+          const char *text;
+          guint64 rev;
+          g_variant_get (reply, "(&st)", &text, &rev);
+          g_autoptr (JsonParser) parser = json_parser_new ();
+          if (!json_parser_load_from_data (parser, text, -1, error) || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+            {
+              if (error && *error == NULL)
+                g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "mtvd answered no list");
+              return NULL;
+            }
+          if (offset == 0)
+            first = rev;
+          changed = rev != first;   /* it changed between pages: read it all again */
+          JsonArray *page = json_node_get_array (json_parser_get_root (parser));
+          for (guint i = 0; i < json_array_get_length (page); i++)
+            json_array_add_element (all, json_node_copy (json_array_get_element (page, i)));
+          if (json_array_get_length (page) < INVENTORY_PAGE)
+            break;
+        }
+      if (changed)
+        continue;
+      *revision = first;
+      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+      json_node_set_array (node, all);
+      return json_to_string (node, FALSE);
+    }
+  g_set_error (error, MTV_ERROR, MTV_ERROR_BUSY, "the inventory of provider %s kept changing while it was read; "
+               "try again", provider);
+  return NULL;
 }
 
 char *
 mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
                           guint64 *revision, GError **error)
 {
-  return inventory_call (client, provider, "GetInventory", g_variant_new ("(s@a{sv})", kind, empty_options ()),
-                         revision, error);
+  return inventory_call (client, provider, kind, NULL, revision, error);
 }
 
 char *
 mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
                             guint64 *revision, GError **error)
 {
-  return inventory_call (client, provider, "QueryInventory",
-                         g_variant_new ("(ss@a{sv})", kind, query, empty_options ()), revision, error);
+  return inventory_call (client, provider, kind, query, revision, error);
 }
 
 char *

@@ -44,6 +44,19 @@ mtv_json_object_copy (JsonObject *object)
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
 }
 
+JsonObject *
+mtv_json_object_shallow_copy (JsonObject *object)
+{
+  JsonObject *copy = json_object_new ();
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *member;
+  json_object_iter_init (&it, object);
+  while (json_object_iter_next (&it, &name, &member))
+    json_object_set_member (copy, name, json_node_copy (member));
+  return copy;
+}
+
 gboolean
 mtv_json_object_equal (JsonObject *a, JsonObject *b)
 {

@@ -7,6 +7,10 @@ char *mtv_json_object_to_string (JsonObject *object, gboolean pretty);
 JsonObject *mtv_json_object_from_string (const char *text, const char *what, GError **error);
 /* A deep copy. */
 JsonObject *mtv_json_object_copy (JsonObject *object);
+/* A new object with @object's members, their values shared (not copied):
+ * set members of the copy freely, change nothing inside them. For
+ * objects nobody changes once made (published inventories). */
+JsonObject *mtv_json_object_shallow_copy (JsonObject *object);
 /* Whether two objects hold the same JSON (member order ignored). */
 gboolean mtv_json_object_equal (JsonObject *a, JsonObject *b);
 

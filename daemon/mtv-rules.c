@@ -466,13 +466,15 @@ apply_to_vm (MtvRules *rules, const char *provider_type, JsonObject *vm)
   g_autoptr (JsonArray) found = mtv_rules_evaluate (rules, provider_type, node);
   if (json_array_get_length (found) == 0)
     return json_object_ref (vm);
-  JsonObject *o = mtv_json_object_copy (vm);
-  JsonNode *existing = json_object_get_member (o, "concerns");
-  if (existing == NULL || !JSON_NODE_HOLDS_ARRAY (existing))
-    json_object_set_array_member (o, "concerns", json_array_new ());
-  JsonArray *concerns = json_object_get_array_member (o, "concerns");
+  /* The VM's values shared, its concerns a new list: nothing published changes. */
+  JsonObject *o = mtv_json_object_shallow_copy (vm);
+  JsonArray *concerns = json_array_new ();
+  JsonNode *existing = json_object_get_member (vm, "concerns");
+  for (guint k = 0; existing && JSON_NODE_HOLDS_ARRAY (existing) && k < json_array_get_length (json_node_get_array (existing)); k++)
+    json_array_add_element (concerns, json_node_copy (json_array_get_element (json_node_get_array (existing), k)));
   for (guint k = 0; k < json_array_get_length (found); k++)
     json_array_add_element (concerns, json_node_copy (json_array_get_element (found, k)));
+  json_object_set_array_member (o, "concerns", concerns);
   return o;
 }
 

@@ -153,6 +153,10 @@ class VsphereProvider(unittest.TestCase):
         # The rules read what the inventory fills: the name is not DNS-1123.
         self.assertIn("vmware.vm.name.invalid", [c["id"] for c in vm["concerns"]])
 
+        # A page of it (what 10,000 VMs need: they do not fit one D-Bus reply).
+        text, _ = self.sb.call(object_path("providers", "vc"), "org.mtvd.Mtv1.Provider", "GetInventory", "(sa{sv})",
+                               ("vms", {"offset": v("u", 2), "limit": v("u", 3)}))
+        self.assertEqual(json.loads(text), vms[2:5])
         r = self.sb.mtvctl("get", "inventory", "vms", "vc")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("DC0_C0_RP0_VM0", r.stdout)

@@ -1,10 +1,13 @@
 /* The vsphere provider's inventory: one thread per provider holds a session
  * with the vCenter (or ESXi), reads every kind in pages through the
- * PropertyCollector, publishes, then waits on WaitForUpdatesEx and reads
- * again only the objects that changed, publishing each batch within the
- * second it arrives. A failure (the server gone, the session refused) is
- * published as the provider's condition and the thread starts over, from a
- * full read, after refreshInterval. */
+ * PropertyCollector, then waits on WaitForUpdatesEx and reads again only
+ * the objects that changed. It makes each object's model and hands the
+ * models to the main thread, which keeps the inventory and publishes each
+ * batch within the second it arrives (the published objects are shared
+ * from one publication to the next, so only one thread may hold them:
+ * JSON-GLib's reference counts are not atomic). A failure (the server gone,
+ * the session refused) is published as the provider's condition and the
+ * thread starts over, from a full read, after refreshInterval. */
 #include "mtv-provider-backend.h"
 #include "mtv-provider-types.h"
 #include "mtv-json.h"
@@ -24,23 +27,61 @@ typedef struct {
   gint stopped;             /* atomic: set by stop, read by the thread */
   char *name;
   JsonObject *spec, *credentials;
-  const MtvInventorySink *sink;   /* used on the main thread only */
-  gpointer host;
   guint retry;
   GThread *thread;
+  /* The main thread's alone. */
+  const MtvInventorySink *sink;
+  gpointer host;
+  MtvVsphereInventory *inv;
 } Vsphere;
 
+/* What the thread learned: models made, objects gone, or a failure. */
 typedef struct {
   Vsphere *v;
-  JsonObject *inventory;
+  gboolean full;            /* the models are everything there is */
+  GPtrArray *ids, *kinds, *models;   /* in step; kinds static */
+  GPtrArray *gone;
+  char *about, *fingerprint, *api_version, *version;
   char *failure;
 } Report;
+
+static Report *
+report_new (Vsphere *v)
+{
+  Report *r = g_new0 (Report, 1);
+  g_atomic_int_inc (&v->refs);
+  r->v = v;
+  r->ids = g_ptr_array_new_with_free_func (g_free);
+  r->kinds = g_ptr_array_new ();
+  r->models = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  r->gone = g_ptr_array_new_with_free_func (g_free);
+  return r;
+}
+
+static void vsphere_unref (Vsphere *v);
+
+static void
+report_free (Report *r)
+{
+  g_ptr_array_unref (r->ids);
+  g_ptr_array_unref (r->kinds);
+  g_ptr_array_unref (r->models);
+  g_ptr_array_unref (r->gone);
+  g_free (r->about);
+  g_free (r->fingerprint);
+  g_free (r->api_version);
+  g_free (r->version);
+  g_free (r->failure);
+  vsphere_unref (r->v);
+  g_free (r);
+}
 
 static void
 vsphere_unref (Vsphere *v)
 {
   if (!g_atomic_int_dec_and_test (&v->refs))
     return;
+  g_assert (v->inv == NULL);   /* freed by stop, on the main thread */
   g_free (v->name);
   json_object_unref (v->spec);
   json_object_unref (v->credentials);
@@ -53,68 +94,93 @@ stopped (Vsphere *v)
   return g_atomic_int_get (&v->stopped);
 }
 
+/* On the main thread: the report into the inventory, and published. */
 static gboolean
 deliver (gpointer data)
 {
   Report *r = data;
-  if (!stopped (r->v))
+  Vsphere *v = r->v;
+  if (!stopped (v))
     {
       g_autoptr (GPtrArray) faults = g_ptr_array_new ();
-      r->v->sink->publish (r->v->host, g_steal_pointer (&r->inventory), r->failure, faults);
+      if (r->failure)
+        v->sink->publish (v->host, NULL, r->failure, faults);
+      else
+        {
+          if (r->full || v->inv == NULL)
+            {
+              g_clear_pointer (&v->inv, mtv_vsphere_inventory_free);
+              v->inv = mtv_vsphere_inventory_new ();
+            }
+          for (guint i = 0; i < r->models->len; i++)
+            mtv_vsphere_inventory_put_model (v->inv, r->ids->pdata[i], r->kinds->pdata[i],
+                                             json_object_ref (r->models->pdata[i]));
+          for (guint i = 0; i < r->gone->len; i++)
+            mtv_vsphere_inventory_remove (v->inv, r->gone->pdata[i]);
+          JsonObject *out = mtv_vsphere_inventory_build (v->inv, r->about);
+          if (r->fingerprint)
+            json_object_set_string_member (out, "fingerprint", r->fingerprint);
+          json_object_set_string_member (out, "apiVersion", r->api_version ? r->api_version : "");
+          /* WaitForUpdatesEx's version the inventory is at (a restart reads anew). */
+          json_object_set_string_member (out, "version", r->version ? r->version : "");
+          v->sink->publish (v->host, out, NULL, faults);
+        }
     }
-  g_clear_pointer (&r->inventory, json_object_unref);
-  g_free (r->failure);
-  vsphere_unref (r->v);
-  g_free (r);
+  report_free (r);
   return G_SOURCE_REMOVE;
 }
 
-/* From the thread to the main loop, where the sink lives. */
+/* From the thread to the main loop, where the inventory and the sink live. */
 static void
-report (Vsphere *v, JsonObject *inventory, const char *failure)
+send_report (Report *r)
 {
-  Report *r = g_new0 (Report, 1);
-  g_atomic_int_inc (&v->refs);
-  r->v = v;
-  r->inventory = inventory;
-  r->failure = g_strdup (failure);
   g_main_context_invoke (NULL, deliver, r);
+}
+
+static void
+report_failure (Vsphere *v, const char *failure)
+{
+  Report *r = report_new (v);
+  r->failure = g_strdup (failure);
+  send_report (r);
+}
+
+/* The server's identity, on a report of models. */
+static void
+describe (Report *r, MtvVsphere *vs, MtvVsphereWatch *watch)
+{
+  const MtvVsphereService *s = mtv_vsphere_service (vs);
+  const char *thumbprint = mtv_soap_thumbprint (mtv_vsphere_soap (vs));
+  /* "VMware vCenter Server 7.0.0 build-..., certificate SHA-1 thumbprint AB:CD:...". */
+  r->about = g_strdup_printf ("%s%s%s", s->full_name ? s->full_name : s->api_type,
+                              thumbprint ? ", certificate SHA-1 thumbprint " : "", thumbprint ? thumbprint : "");
+  r->fingerprint = g_strdup (thumbprint);
+  r->api_version = g_strdup (s->api_version);
+  r->version = g_strdup (mtv_vsphere_watch_version (watch));
+}
+
+static void
+add_model (Report *r, JsonObject *object)
+{
+  const char *kind = NULL;
+  JsonObject *model = mtv_vsphere_model (object, &kind);
+  if (model == NULL)
+    return;
+  g_ptr_array_add (r->ids, g_strdup (json_object_get_string_member (object, "id")));
+  g_ptr_array_add (r->kinds, (gpointer) kind);
+  g_ptr_array_add (r->models, model);
 }
 
 static gboolean
 put_each (JsonObject *object, gpointer data, GError **error)
 {
-  mtv_vsphere_inventory_put (data, object);
+  add_model (data, object);
   return TRUE;
-}
-
-/* "VMware vCenter Server 7.0.0 build-..., certificate SHA-1 AB:CD:...". */
-static char *
-about_of (MtvVsphere *vs)
-{
-  const MtvVsphereService *s = mtv_vsphere_service (vs);
-  const char *thumbprint = mtv_soap_thumbprint (mtv_vsphere_soap (vs));
-  return g_strdup_printf ("%s%s%s", s->full_name ? s->full_name : s->api_type,
-                          thumbprint ? ", certificate SHA-1 thumbprint " : "", thumbprint ? thumbprint : "");
-}
-
-static JsonObject *
-build (MtvVsphere *vs, MtvVsphereInventory *inv, MtvVsphereWatch *watch)
-{
-  g_autofree char *about = about_of (vs);
-  JsonObject *out = mtv_vsphere_inventory_build (inv, about);
-  const char *thumbprint = mtv_soap_thumbprint (mtv_vsphere_soap (vs));
-  if (thumbprint)
-    json_object_set_string_member (out, "fingerprint", thumbprint);
-  json_object_set_string_member (out, "apiVersion", mtv_vsphere_service (vs)->api_version);
-  /* WaitForUpdatesEx's version the inventory is at (a restart reads anew). */
-  json_object_set_string_member (out, "version", mtv_vsphere_watch_version (watch));
-  return out;
 }
 
 /* The changed objects read again (or dropped, when they left or are gone). */
 static gboolean
-apply_changes (MtvVsphere *vs, MtvVsphereInventory *inv, JsonArray *changes, GError **error)
+read_changes (MtvVsphere *vs, Report *r, JsonArray *changes, GError **error)
 {
   for (guint i = 0; i < json_array_get_length (changes); i++)
     {
@@ -125,15 +191,15 @@ apply_changes (MtvVsphere *vs, MtvVsphereInventory *inv, JsonArray *changes, GEr
         continue;
       if (g_strcmp0 (mtv_json_string (c, "kind"), "leave") == 0)
         {
-          mtv_vsphere_inventory_remove (inv, id);
+          g_ptr_array_add (r->gone, g_strdup (id));
           continue;
         }
       GError *local = NULL;
       g_autoptr (JsonObject) object = mtv_vsphere_get (vs, type, id, k->paths, &local);
       if (object)
-        mtv_vsphere_inventory_put (inv, object);
+        add_model (r, object);
       else if (mtv_soap_is_fault (local, "ManagedObjectNotFound"))
-        mtv_vsphere_inventory_remove (inv, id);
+        g_ptr_array_add (r->gone, g_strdup (id));
       else
         {
           g_propagate_prefixed_error (error, local, "reading %s %s again: ", type, id);
@@ -163,17 +229,34 @@ follow (Vsphere *v, MtvVsphere *vs, gboolean *again, GError **error)
     return FALSE;
   g_autoptr (JsonArray) initial = mtv_vsphere_watch_wait (vs, watch, 0, error);
   gboolean ok = initial != NULL;
-  g_autoptr (MtvVsphereInventory) inv = mtv_vsphere_inventory_new ();
+  Report *all = report_new (v);
+  all->full = TRUE;
   for (const MtvVsphereKind *k = mtv_vsphere_kinds; ok && k->kind; k++)
-    ok = mtv_vsphere_retrieve_each (vs, k->type, k->paths, PAGE_OBJECTS, put_each, inv, error);
+    ok = mtv_vsphere_retrieve_each (vs, k->type, k->paths, PAGE_OBJECTS, put_each, all, error);
   if (ok)
-    report (v, build (vs, inv, watch), NULL);
+    {
+      describe (all, vs, watch);
+      send_report (all);
+    }
+  else
+    report_free (all);
   while (ok && !stopped (v))
     {
       g_autoptr (JsonArray) changes = mtv_vsphere_watch_wait (vs, watch, WAIT_SECONDS, error);
-      ok = changes && apply_changes (vs, inv, changes, error);
-      if (ok && json_array_get_length (changes) > 0 && !stopped (v))
-        report (v, build (vs, inv, watch), NULL);
+      if (changes == NULL || json_array_get_length (changes) == 0)
+        {
+          ok = changes != NULL;
+          continue;
+        }
+      Report *r = report_new (v);
+      ok = read_changes (vs, r, changes, error);
+      if (ok && !stopped (v))
+        {
+          describe (r, vs, watch);
+          send_report (r);
+        }
+      else
+        report_free (r);
     }
   if (!ok && mtv_vsphere_logins (vs) != logins)
     {
@@ -206,7 +289,7 @@ run (gpointer data)
       g_autoptr (GError) error = NULL;
       if (session (v, &error) || stopped (v))
         break;
-      report (v, NULL, error->message);
+      report_failure (v, error->message);
       for (guint i = 0; i < v->retry * 10 && !stopped (v); i++)
         g_usleep (G_USEC_PER_SEC / 10);
     }
@@ -247,6 +330,8 @@ vsphere_stop (gpointer instance)
   /* The thread ends within a wait (WAIT_SECONDS), logging out; it is not
    * waited for here, so a stop never blocks the daemon. */
   g_atomic_int_set (&v->stopped, 1);
+  /* Here, on the main thread that shares its objects with what was published. */
+  g_clear_pointer (&v->inv, mtv_vsphere_inventory_free);
   g_thread_unref (v->thread);
   vsphere_unref (v);
 }

@@ -297,16 +297,43 @@ changed (MtvVsphereInventory *inv, const char *id, const char *kind)
     g_hash_table_remove_all (inv->linked);   /* a name or a parent every VM may show */
 }
 
-gboolean
-mtv_vsphere_inventory_put (MtvVsphereInventory *inv, JsonObject *object)
+JsonObject *
+mtv_vsphere_model (JsonObject *object, const char **kind)
 {
   const MtvVsphereKind *k = mtv_vsphere_kind_of_type (json_object_get_string_member_with_default (object, "type", ""));
   const char *id = json_object_get_string_member_with_default (object, "id", "");
   if (k == NULL || *id == '\0')
+    return NULL;
+  *kind = k->kind;
+  return k->model (object);
+}
+
+void
+mtv_vsphere_inventory_put_model (MtvVsphereInventory *inv, const char *id, const char *kind, JsonObject *model)
+{
+  /* Its kind by name, as the table spells it (kept as a static string). */
+  const char *static_kind = NULL;
+  for (const MtvVsphereKind *k = mtv_vsphere_kinds; k->kind && static_kind == NULL; k++)
+    if (g_str_equal (k->kind, kind))
+      static_kind = k->kind;
+  if (static_kind == NULL)
+    {
+      json_object_unref (model);
+      return;
+    }
+  changed (inv, id, static_kind);
+  g_hash_table_replace (inv->objects, g_strdup (id), model);
+  g_hash_table_replace (inv->kinds, g_strdup (id), (gpointer) static_kind);
+}
+
+gboolean
+mtv_vsphere_inventory_put (MtvVsphereInventory *inv, JsonObject *object)
+{
+  const char *kind = NULL;
+  JsonObject *model = mtv_vsphere_model (object, &kind);
+  if (model == NULL)
     return FALSE;
-  changed (inv, id, k->kind);
-  g_hash_table_replace (inv->objects, g_strdup (id), k->model (object));
-  g_hash_table_replace (inv->kinds, g_strdup (id), (gpointer) k->kind);
+  mtv_vsphere_inventory_put_model (inv, json_object_get_string_member (object, "id"), kind, model);
   return TRUE;
 }
 
@@ -375,11 +402,12 @@ named_ref (const char *kind, JsonObject *o)
   return r;
 }
 
-/* A VM with what it refers to resolved. */
+/* A VM with what it refers to resolved: a new object sharing the model's
+ * values (which no one changes), with members of its own set. */
 static JsonObject *
 link_vm (MtvVsphereInventory *inv, JsonObject *model)
 {
-  JsonObject *vm = mtv_json_object_copy (model);
+  JsonObject *vm = mtv_json_object_shallow_copy (model);
   JsonObject *dc = NULL;
   g_autofree char *path = path_of (inv, parent_of (inv, vm), &dc);
   g_autofree char *full = g_strdup_printf ("%s/%s", path, json_object_get_string_member_with_default (vm, "name", ""));
@@ -431,10 +459,12 @@ link_vm (MtvVsphereInventory *inv, JsonObject *model)
     }
   json_object_set_array_member (vm, "networks", networks);
   /* Disks: a name, and the storage (datastore) storage maps pair. */
-  JsonNode *disks = json_object_get_member (vm, "disks");
+  JsonNode *disks = json_object_get_member (model, "disks");
+  JsonArray *linked_disks = json_array_new ();
   for (guint i = 0; disks && JSON_NODE_HOLDS_ARRAY (disks) && i < json_array_get_length (json_node_get_array (disks)); i++)
     {
-      JsonObject *disk = json_array_get_object_element (json_node_get_array (disks), i);
+      JsonObject *disk = mtv_json_object_shallow_copy (json_array_get_object_element (json_node_get_array (disks), i));
+      json_array_add_object_element (linked_disks, disk);
       const char *file = json_object_get_string_member_with_default (disk, "file", "");
       /* "[LocalDS_0] VM0/disk1.vmdk" is disk1.vmdk. */
       const char *slash = strrchr (file, '/');
@@ -447,13 +477,14 @@ link_vm (MtvVsphereInventory *inv, JsonObject *model)
       json_object_set_string_member (storage, "name", ds ? json_object_get_string_member_with_default (ds, "name", "") : "");
       json_object_set_object_member (disk, "storage", storage);
     }
+  json_object_set_array_member (vm, "disks", linked_disks);
   return vm;
 }
 
 static JsonObject *
 link_other (MtvVsphereInventory *inv, JsonObject *model, const char *kind)
 {
-  JsonObject *o = mtv_json_object_copy (model);
+  JsonObject *o = mtv_json_object_shallow_copy (model);
   JsonObject *dc = NULL;
   g_autofree char *path = path_of (inv, o, &dc);
   json_object_set_string_member (o, "path", path);

@@ -25,13 +25,19 @@ MtvVsphereInventory *mtv_vsphere_inventory_new (void);
 void mtv_vsphere_inventory_free (MtvVsphereInventory *inv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtvVsphereInventory, mtv_vsphere_inventory_free)
 
-/* Puts (or replaces) the model of a retrieved object; FALSE when its type
- * is none of the kinds. */
+/* The model of a retrieved object and the kind it belongs to, or NULL when
+ * its type is none of the kinds. */
+JsonObject *mtv_vsphere_model (JsonObject *object, const char **kind);
+/* Puts (or replaces) object @id's @model (taken) of @kind. */
+void mtv_vsphere_inventory_put_model (MtvVsphereInventory *inv, const char *id, const char *kind, JsonObject *model);
+/* Both: FALSE when the object's type is none of the kinds. */
 gboolean mtv_vsphere_inventory_put (MtvVsphereInventory *inv, JsonObject *object);
 /* Removes object @id (it left the inventory). */
 void mtv_vsphere_inventory_remove (MtvVsphereInventory *inv, const char *id);
 guint mtv_vsphere_inventory_count (MtvVsphereInventory *inv, const char *kind);
 
 /* The inventory to publish: {"about": @about, "vms": [...], "hosts": [...],
- * ...}, linked. The objects are shared with @inv and never changed after. */
+ * ...}, linked. The objects are shared with @inv and never changed after:
+ * use @inv and what it built from one thread only (JSON-GLib's reference
+ * counts are not atomic). */
 JsonObject *mtv_vsphere_inventory_build (MtvVsphereInventory *inv, const char *about);
