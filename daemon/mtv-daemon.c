@@ -44,6 +44,7 @@ struct _MtvDaemon {
   guint bus_guard;                 /* the connection's filter that keeps messages under the bus's limit */
   GHashTable *unstored_inventories; /* provider names whose inventory changed since it was last stored */
   guint inventory_store_source;
+  gint64 inventories_stored_at;     /* monotonic time of the last store */
 };
 
 /* ---- what the bus carries ---------------------------------------------------------- */
@@ -424,6 +425,9 @@ watch_rules (MtvDaemon *daemon)
     }
 }
 
+/* Inventories are stored at most this often (seconds). */
+#define INVENTORY_STORE_SECONDS 5
+
 /* The inventories that changed, stored (a cache for a restart: what was
  * served stands until the backend reports again). */
 static gboolean
@@ -431,6 +435,7 @@ store_inventories (gpointer data)
 {
   MtvDaemon *daemon = data;
   daemon->inventory_store_source = 0;
+  daemon->inventories_stored_at = g_get_monotonic_time ();
   GHashTableIter it;
   gpointer name;
   g_hash_table_iter_init (&it, daemon->unstored_inventories);
@@ -456,12 +461,20 @@ provider_reported (MtvDaemon *daemon, const char *name, gboolean inventory_chang
     return;
   if (inventory_changed)
     {
-      /* Stored once the change is signalled and pending calls are answered
-       * (10,000 VMs are tens of MB of JSON): a burst of changes is stored
-       * once. */
+      /* Stored once the change is signalled and pending calls answered,
+       * and a burst of changes once (10,000 VMs are tens of MB of JSON, too
+       * much to write at every change): at most every few seconds. The
+       * stored inventory serves after a restart until the backend reports. */
       g_hash_table_add (daemon->unstored_inventories, g_strdup (name));
       if (daemon->inventory_store_source == 0)
-        daemon->inventory_store_source = g_idle_add_full (G_PRIORITY_LOW, store_inventories, daemon, NULL);
+        {
+          gint64 due = daemon->inventories_stored_at + INVENTORY_STORE_SECONDS * G_USEC_PER_SEC;
+          gint64 wait_ms = MAX (0, due - g_get_monotonic_time ()) / 1000;
+          daemon->inventory_store_source = daemon->inventories_stored_at == 0 || wait_ms == 0
+                                             ? g_idle_add_full (G_PRIORITY_LOW, store_inventories, daemon, NULL)
+                                             : g_timeout_add_full (G_PRIORITY_LOW, (guint) wait_ms, store_inventories,
+                                                                   daemon, NULL);
+        }
       MtvProvider *provider = MTV_PROVIDER (item->kind_iface);
       mtv_provider_set_inventory_revision (provider, rt->revision);
       mtv_provider_emit_inventory_changed (provider, rt->revision);
