@@ -46,7 +46,7 @@ class VsphereProvider(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mtv-vsphere-")
-        cls.sim = Vcsim(BUILD_ROOT, vms=4, tmp=cls.tmp)
+        cls.sim = Vcsim(BUILD_ROOT, vms=5, tmp=cls.tmp)
         cls.admin = vsphere_soap.Admin(cls.sim)
         cls.kube, cls.kube_url = kube_standin.start(cls.tmp)
         cls.sb = Sandbox().start()
@@ -130,7 +130,7 @@ class VsphereProvider(unittest.TestCase):
         self.assertIn("/DC0/vm", folders)
 
         vms = self.inventory("vms")
-        # 4 in the cluster's resource pool, 4 on the standalone host (other
+        # 5 in the cluster's resource pool, 5 on the standalone host (other
         # tests rename and remove some).
         self.assertTrue({"DC0_H0_VM2", "DC0_C0_RP0_VM0"} <= {x["name"] for x in vms}, [x["name"] for x in vms])
         vm = self.vm("DC0_C0_RP0_VM0")
@@ -371,14 +371,44 @@ class VsphereProvider(unittest.TestCase):
         self.assertEqual(status["phase"], "Failed")
         self.assertIn("powered off hard: the guest refused to shut down", self.log())
         wait_for("power restored", lambda: self.vm_by_id(vm["id"])["powerState"] == "poweredOn", timeout=30)
-        # With the file back the same VM migrates, powered off hard again.
+        # A VM with snapshots: its disks are delta chains, refused with why.
+        self.admin.snapshot(vm["id"], "before")
+        wait_for("the snapshot", lambda: self.vm_by_id(vm["id"]).get("snapshot"))
         self.sb.mtvctl("delete", "plan", "refuse")
+        self.plan("snap", "DC0_H0_VM1", "host")
+        status = self.run_plan("snap")
+        self.assertEqual(status["phase"], "Failed")
+        self.assertIn("has snapshots: its disks are chains of delta files", json.dumps(status["migration"]))
+        wait_for("power restored", lambda: self.vm_by_id(vm["id"])["powerState"] == "poweredOn", timeout=30)
+        self.admin.remove_snapshots(vm["id"])
+        wait_for("no snapshot", lambda: not self.vm_by_id(vm["id"]).get("snapshot"))
+        self.sb.mtvctl("delete", "plan", "snap")
+        # With the file back and no snapshots the same VM migrates, powered off hard again.
         self.plan("refuse2", "DC0_H0_VM1", "host")
         status = self.run_plan("refuse2")
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status.get("migration"), indent=1))
         with open(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1", "disk-0.img"), "rb") as a, \
                 open(files[0], "rb") as b:
             self.assertTrue(a.read() == b.read())
+
+    def test_cluster_transfer_mode(self):
+        """CDI's importer pulls each disk from mtvd's HTTP disk server, which
+        serves it from the datastore through nbdkit, as for OVA."""
+        vm, files = self.give_disks("DC0_H0_VM4", [2 * MiB, 1 * MiB])
+        self.sb.create("CreateProvider", "kvpull", {
+            "type": S("openshift"), "url": S(self.kube_url), "credentials": v("a{ss}", {"token": "admin-token"}),
+            "settings": v("a{ss}", {"transferMode": "cluster", "diskServerAddress": "127.0.0.1:0"})})
+        self.ready("kvpull")
+        self.plan("pull", "DC0_H0_VM4", "kvpull")
+        status = self.run_plan("pull")
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status.get("migration"), indent=1))
+        cluster = self.kube.cluster
+        for i, raw in enumerate(files):
+            with open(cluster.uploads[("mtv-test", f"dc0-h0-vm4-disk-{i}")], "rb") as a, open(raw, "rb") as b:
+                self.assertTrue(a.read() == b.read(), f"disk {i} differs")
+            with cluster.lock:
+                dv = cluster.objects[("cdi.kubevirt.io", "v1beta1", "datavolumes", "mtv-test", f"dc0-h0-vm4-disk-{i}")]
+            self.assertRegex(dv["spec"]["source"]["http"]["url"], r"^http://127\.0\.0\.1:\d+/disks/[0-9a-f]{32}/disk\.img$")
 
     def test_guest_that_never_shuts_down_is_powered_off(self):
         vm, files = self.give_disks("DC0_C0_RP0_VM3", [1 * MiB])

@@ -289,6 +289,15 @@ open_disks (const MtvSourceContext *ctx, GError **error)
       if (!mtv_write_private (secret, mtv_json_string (ctx->credentials, "password"), 0600, error))
         return NULL;
     }
+  else if (mtv_json_object (ctx->vm, "snapshot"))
+    {
+      /* The disks are then chains of delta files over the base: /folder
+       * gives the files, not the disk they make together. */
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "VM %s has snapshots: its disks are chains of delta files, "
+                   "which mtvd reads only through VDDK (settings.vddkLibDir); delete the snapshots (or consolidate "
+                   "them) and start the plan again", vm_name (ctx));
+      return NULL;
+    }
   else
     {
       /* A session of the disks' own, left open for nbdkit until close. */
