@@ -9,6 +9,7 @@
 #include "openshift-connection.h"
 #include "openshift-inventory.h"
 #include "mtv-provider-backend.h"
+#include "mtv-provider-settings.h"
 #include "mtv-provider-types.h"
 
 #include <string.h>
@@ -161,16 +162,6 @@ start_poll (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static guint
-refresh_interval (JsonObject *spec)
-{
-  const char *text = mtv_json_string (mtv_json_object (spec, "settings"), "refreshInterval");
-  guint64 v;
-  if (text && g_ascii_string_to_unsigned (text, 10, 1, 86400, &v, NULL))
-    return (guint) v;
-  return REFRESH_SECONDS;
-}
-
 static gpointer
 openshift_start (const char *name, JsonObject *spec, JsonObject *credentials, const MtvInventorySink *sink,
                  gpointer host)
@@ -180,7 +171,7 @@ openshift_start (const char *name, JsonObject *spec, JsonObject *credentials, co
   o->sink = sink;
   o->host = host;
   o->cancellable = g_cancellable_new ();
-  o->interval = refresh_interval (spec);
+  o->interval = mtv_provider_setting_seconds (spec, "refreshInterval", 1, 86400, REFRESH_SECONDS);
   g_autoptr (GError) error = NULL;
   MtvKubeConfig *config = mtv_openshift_connection (spec, credentials, &error);
   o->kube = g_atomic_rc_box_new0 (MtvKube *);

@@ -9,6 +9,7 @@
 #include "openshift-connection.h"
 #include "mtv-json.h"
 #include "mtv-files.h"
+#include "mtv-provider-settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -252,14 +253,9 @@ disk_server (JsonObject *disk, const char *socket, GError **error)
       g_set_error (error, MTV_KUBE_ERROR, 0, "disk %s was not exported", mtv_json_string (disk, "name"));
       return NULL;
     }
-  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  g_autofree char *url_arg = g_strdup_printf ("url=%s", url);
-  g_autofree char *script_arg = g_strdup_printf ("header-script=%s", script);
-  g_strv_builder_add_many (b, "nbdkit", "-f", "-r", "-U", socket, "curl", url_arg, script_arg, NULL);
   JsonNode *insecure = json_object_get_member (disk, "insecure");
-  if (insecure && JSON_NODE_HOLDS_VALUE (insecure) && json_node_get_boolean (insecure))
-    g_strv_builder_add (b, "sslverify=false");
-  return g_strv_builder_end (b);
+  return mtv_nbdkit_curl_argv (socket, url, "header-script", script,
+                               insecure && JSON_NODE_HOLDS_VALUE (insecure) && json_node_get_boolean (insecure), NULL);
 }
 
 const MtvSourceAdapter mtv_openshift_source = {

@@ -2,23 +2,12 @@
  * descriptors (or one .ova), rescanned in a worker thread so the inventory
  * follows files as they appear, change and disappear. */
 #include "mtv-provider-backend.h"
+#include "mtv-provider-settings.h"
 #include "mtv-provider-types.h"
 #include "ova-scan.h"
 #include "mtv-error.h"
 
 #define RESCAN_SECONDS 10
-
-/* settings.refreshInterval: seconds between rescans (1 to 86400). */
-static guint
-refresh_interval (JsonObject *spec)
-{
-  JsonObject *settings = json_object_has_member (spec, "settings") ? json_object_get_object_member (spec, "settings") : NULL;
-  const char *text = settings ? json_object_get_string_member_with_default (settings, "refreshInterval", NULL) : NULL;
-  guint64 v;
-  if (text && g_ascii_string_to_unsigned (text, 10, 1, 86400, &v, NULL))
-    return (guint) v;
-  return RESCAN_SECONDS;
-}
 
 typedef struct {
   char *name;
@@ -111,7 +100,9 @@ ova_start (const char *name, JsonObject *spec, JsonObject *credentials, const Mt
   ova->cancellable = g_cancellable_new ();
   ova->digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   scan_now (ova);
-  ova->timer = g_timeout_add_seconds (refresh_interval (spec), on_timer, ova);
+  /* settings.refreshInterval: seconds between rescans. */
+  guint interval = mtv_provider_setting_seconds (spec, "refreshInterval", 1, 86400, RESCAN_SECONDS);
+  ova->timer = g_timeout_add_seconds (interval, on_timer, ova);
   return ova;
 }
 

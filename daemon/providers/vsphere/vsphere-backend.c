@@ -9,6 +9,7 @@
  * the session refused) is published as the provider's condition and the
  * thread starts over, from a full read, after refreshInterval. */
 #include "mtv-provider-backend.h"
+#include "mtv-provider-settings.h"
 #include "mtv-provider-types.h"
 #include "mtv-json.h"
 #include "vsphere-connection.h"
@@ -297,16 +298,6 @@ run (gpointer data)
   return NULL;
 }
 
-static guint
-retry_seconds (JsonObject *spec)
-{
-  const char *text = mtv_json_string (mtv_json_object (spec, "settings"), "refreshInterval");
-  guint64 value;
-  if (text && g_ascii_string_to_unsigned (text, 10, 1, 86400, &value, NULL))
-    return (guint) value;
-  return RETRY_SECONDS;
-}
-
 static gpointer
 vsphere_start (const char *name, JsonObject *spec, JsonObject *credentials, const MtvInventorySink *sink, gpointer host)
 {
@@ -317,7 +308,7 @@ vsphere_start (const char *name, JsonObject *spec, JsonObject *credentials, cons
   v->credentials = credentials ? mtv_json_object_copy (credentials) : json_object_new ();
   v->sink = sink;
   v->host = host;
-  v->retry = retry_seconds (spec);
+  v->retry = mtv_provider_setting_seconds (spec, "refreshInterval", 1, 86400, RETRY_SECONDS);
   g_autofree char *thread_name = g_strdup_printf ("vsphere-%.8s", name);
   v->thread = g_thread_new (thread_name, run, v);
   return v;

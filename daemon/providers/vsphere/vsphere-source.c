@@ -13,6 +13,7 @@
 #include "mtv-error.h"
 #include "mtv-files.h"
 #include "mtv-json.h"
+#include "mtv-provider-settings.h"
 #include "vsphere-connection.h"
 #include "vsphere-vddk.h"
 
@@ -124,22 +125,12 @@ power_state (const MtvSourceContext *ctx, GError **error)
   return vs ? power_of (vs, ctx, error) : NULL;
 }
 
-static guint
-shutdown_seconds (const MtvSourceContext *ctx)
-{
-  const char *text = mtv_json_string (mtv_json_object (ctx->spec, "settings"), "guestShutdownTimeout");
-  guint64 v;
-  if (text && g_ascii_string_to_unsigned (text, 10, 0, 3600, &v, NULL))
-    return (guint) v;
-  return GUEST_SHUTDOWN_SECONDS;
-}
-
 /* The guest asked to shut down, and given its time: why it was not enough
  * (NULL: it is off). */
 static char *
 shut_down_guest (MtvVsphere *vs, const MtvSourceContext *ctx)
 {
-  guint seconds = shutdown_seconds (ctx);
+  guint seconds = mtv_provider_setting_seconds (ctx->spec, "guestShutdownTimeout", 0, 3600, GUEST_SHUTDOWN_SECONDS);
   if (seconds == 0)
     return g_strdup ("settings.guestShutdownTimeout is 0");
   static const char *const paths[] = { "guest.toolsRunningStatus", NULL };
@@ -380,18 +371,9 @@ disk_server (JsonObject *disk, const char *socket, GError **error)
                    json_object_get_string_member_with_default (disk, "name", "?"));
       return NULL;
     }
-  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  g_autofree char *url_arg = g_strdup_printf ("url=%s", url);
-  g_autofree char *script_arg = g_strdup_printf ("cookie-script=%s", script);
-  g_strv_builder_add_many (b, "nbdkit", "-f", "-r", "-U", socket, "curl", url_arg, script_arg, NULL);
-  if (json_object_get_boolean_member_with_default (disk, "insecure", FALSE))
-    g_strv_builder_add (b, "sslverify=false");
-  else if (mtv_json_string (disk, "caFile"))
-    {
-      g_autofree char *ca = g_strdup_printf ("cainfo=%s", mtv_json_string (disk, "caFile"));
-      g_strv_builder_add (b, ca);
-    }
-  return g_strv_builder_end (b);
+  return mtv_nbdkit_curl_argv (socket, url, "cookie-script", script,
+                               json_object_get_boolean_member_with_default (disk, "insecure", FALSE),
+                               mtv_json_string (disk, "caFile"));
 }
 
 const MtvSourceAdapter mtv_vsphere_source = {
