@@ -448,5 +448,41 @@ class VsphereProvider(unittest.TestCase):
         self.assertEqual(kvm["metadata"]["labels"]["vmID"], vm["id"])
 
 
+class SessionEndsMidInventory(unittest.TestCase):
+    """A session that ends while the inventory is paged in: mtvd logs in
+    again and reads it all anew (the old session's page token went with it),
+    without reporting a failure."""
+
+    def test_full_read_starts_over(self):
+        tmp = tempfile.mkdtemp(prefix="mtv-vsphere-expire-")
+        sim = Vcsim(BUILD_ROOT, vms=150, tmp=tmp)   # 300 VMs: three pages of 100
+        sb = Sandbox().start()
+        try:
+            vsphere_soap.expire_on_continue(sim, 1)
+            r = sb.mtvctl("create", "provider", "vc", "-t", "vsphere", "-U", sim.url, "-u", sim.user,
+                          "--password-file", "-", "--cacert", "@" + sim.cafile, input=sim.password + "\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+            def served():
+                try:
+                    text, _ = sb.call(object_path("providers", "vc"), "org.mtvd.Mtv1.Provider", "GetInventory",
+                                      "(sa{sv})", ("vms", {}))
+                    return len(json.loads(text)) == 300
+                except Exception:
+                    return False
+            wait_for("300 VMs", served, timeout=90)
+            status = sb.export(object_path("providers", "vc"))["status"]
+            self.assertEqual(status["phase"], "Ready")
+            # The first read was cut at its first continuation and read again in full.
+            self.assertGreater(vsphere_soap.continues(sim), 2)
+            # No failure was published between: the first inventory is revision 1.
+            revision = sb.objects()[object_path("providers", "vc")]["org.mtvd.Mtv1.Provider"]["InventoryRevision"]
+            self.assertEqual(revision, 1)
+        finally:
+            sb.stop()
+            sim.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -202,12 +202,20 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //   - POST /mtv-test/guest?vm=MOREF&mode=normal|refuse|ignore|none gives the
 //     VM's guest running VMware Tools that shut it down, or that refuse
 //     ShutdownGuest (ToolsUnavailable), or accept it and never shut down;
-//     none: no Tools running (vcsim's default).
+//     none: no Tools running (vcsim's default);
+//   - POST /mtv-test/expire-on-continue?n=N ends the session that sends the
+//     Nth ContinueRetrievePropertiesEx from then on, as a vCenter whose
+//     session expired mid-inventory does (NotAuthenticated, and the session
+//     gone with what it held: the token too).
 type extras struct {
-	inner http.Handler
-	mu    sync.Mutex
-	guest map[string]string
+	inner     http.Handler
+	mu        sync.Mutex
+	guest     map[string]string
+	expireAt  int
+	continues int
 }
+
+const logoutBody = `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><Logout xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this></Logout></soapenv:Body></soapenv:Envelope>`
 
 var thisRe = regexp.MustCompile(`<(?:\w+:)?_this[^>]*>([^<]*)</(?:\w+:)?_this>`)
 
@@ -244,6 +252,17 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return
+	case r.URL.Path == "/mtv-test/expire-on-continue":
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if r.Method == http.MethodGet {
+			fmt.Fprintf(w, `{"continues": %d}`, x.continues)
+			return
+		}
+		x.expireAt, x.continues = 0, 0
+		x.expireAt, _ = strconv.Atoi(r.URL.Query().Get("n"))
+		w.WriteHeader(http.StatusNoContent)
+		return
 	case strings.HasPrefix(r.URL.Path, "/folder"):
 		if !x.loggedIn(r) {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -253,6 +272,25 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		text := string(body)
+		if strings.Contains(text, "ContinueRetrievePropertiesEx>") {
+			x.mu.Lock()
+			x.continues++
+			expire := x.expireAt > 0 && x.continues == x.expireAt
+			x.mu.Unlock()
+			if expire {
+				q := httptest.NewRequest(http.MethodPost, "/sdk", strings.NewReader(logoutBody))
+				q.Header.Set("Content-Type", "text/xml")
+				q.Header.Set("SOAPAction", "urn:vim25/6.5")
+				for _, c := range r.Cookies() {
+					q.AddCookie(c)
+				}
+				x.inner.ServeHTTP(httptest.NewRecorder(), q)
+				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprintf(w, envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The session is not authenticated.</faultstring><detail><NotAuthenticatedFault xmlns="urn:vim25" xsi:type="NotAuthenticated"><privilegeId>System.View</privilegeId></NotAuthenticatedFault></detail></soapenv:Fault>`)
+				return
+			}
+		}
 		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ReconfigVM_Task>") {
 			x.inner.ServeHTTP(w, r)
 			if vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: m[1]}).(*simulator.VirtualMachine); ok {

@@ -149,3 +149,20 @@ def end_other_sessions(admin):
     if ids:
         admin.call(f'<TerminateSession><_this type="SessionManager">SessionManager</_this>{ids}</TerminateSession>')
     return len(set(keys))
+
+
+def expire_on_continue(sim, n):
+    """The session that sends the @n-th ContinueRetrievePropertiesEx from now
+    on ends there (NotAuthenticated), as an expiring one does mid-inventory."""
+    base = sim.url.rsplit("/sdk", 1)[0]
+    req = urllib.request.Request(f"{base}/mtv-test/expire-on-continue?n={n}", method="POST", data=b"")
+    urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sim.cafile), timeout=30).close()
+
+
+def continues(sim):
+    """How many ContinueRetrievePropertiesEx calls the simulator answered since."""
+    import json
+    base = sim.url.rsplit("/sdk", 1)[0]
+    with urllib.request.urlopen(f"{base}/mtv-test/expire-on-continue",
+                                context=ssl.create_default_context(cafile=sim.cafile), timeout=30) as r:
+        return json.load(r)["continues"]
