@@ -133,7 +133,7 @@ class VsphereClient(unittest.TestCase):
         self.assertTrue(disk["datastore"]["id"])   # a moref with '/' and '@' in it here
         self.assertEqual((disk["shared"], disk["rdm"], disk["mode"]), (False, False, "persistent"))
         nic = vm["nics"][0]
-        self.assertRegex(nic["mac"], r"^00:0c:29(:[0-9a-f]{2}){3}$")
+        self.assertRegex(nic["mac"], r"^00:50:56(:[0-9a-f]{2}){3}$")
         self.assertEqual(nic["network"]["kind"], "DistributedVirtualPortgroup")
         self.assertEqual(nic["deviceType"], "E1000")
         self.assertIn("VirtualE1000", [d["kind"] for d in vm["devices"]])

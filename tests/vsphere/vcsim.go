@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer model.Remove()
+	uniqueNICs()
 	model.Service.Listen = &url.URL{Host: "127.0.0.1:0", User: url.UserPassword(*user, *password)}
 	cert, err := selfSigned()
 	if err != nil {
@@ -324,4 +326,39 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	x.inner.ServeHTTP(w, r)
+}
+
+// Every NIC its own MAC address (this vcsim gives the model's VMs a few
+// between them) and its guest an IP address on it, as VMware Tools report
+// on a real vCenter: 00:50:56 and 10.N.N.N by the NIC's order.
+func uniqueNICs() {
+	n := 0
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		var macs []string
+		// The model's VMs share their device values: each gets copies.
+		devices := append([]types.BaseVirtualDevice(nil), vm.Config.Hardware.Device...)
+		for i, d := range devices {
+			if _, ok := d.(types.BaseVirtualEthernetCard); ok {
+				n++
+				copied := reflect.New(reflect.TypeOf(d).Elem())
+				copied.Elem().Set(reflect.ValueOf(d).Elem())
+				devices[i] = copied.Interface().(types.BaseVirtualDevice)
+				card := devices[i].(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+				card.MacAddress = fmt.Sprintf("00:50:56:%02x:%02x:%02x", n>>16&0xff, n>>8&0xff, n&0xff)
+				macs = append(macs, card.MacAddress)
+			}
+		}
+		vm.Config.Hardware.Device = devices
+		for i := range vm.Guest.Net {
+			if i < len(macs) {
+				ip := fmt.Sprintf("10.%d.%d.%d", (n-len(macs)+i+1)>>16&0xff, (n-len(macs)+i+1)>>8&0xff, (n-len(macs)+i+1)&0xff)
+				vm.Guest.Net[i].MacAddress = macs[i]
+				vm.Guest.Net[i].IpAddress = []string{ip}
+				if i == 0 {
+					vm.Guest.IpAddress = ip
+				}
+			}
+		}
+	}
 }
