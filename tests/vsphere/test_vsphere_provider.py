@@ -265,13 +265,16 @@ class VsphereProvider(unittest.TestCase):
         self.provider("vc-badca", None, other)
         message = self.failed("vc-badca")["message"]
         self.assertRegex(message, "(?i)certificate")
-        # Pinned to another thumbprint: refused, with the one the server has.
+        # Pinned to another thumbprint: refused, with the one the server has,
+        # before the (wrong) password is sent.
         self.sb.create("CreateProvider", "vc-pin", {
             "type": S("vsphere"), "url": S(self.sim.url), "settings": v("a{ss}", {"refreshInterval": "1"}),
-            "credentials": v("a{ss}", {"user": self.sim.user, "password": self.sim.password,
+            "credentials": v("a{ss}", {"user": self.sim.user, "password": "wrong-too-7",
                                        "insecureSkipVerify": "true", "thumbprint": "00:" * 19 + "00"})})
         message = self.failed("vc-pin")["message"]
+        # Refused before the password went out: not an InvalidLogin.
         self.assertIn("credentials.thumbprint", message)
+        self.assertNotIn("InvalidLogin", message)
         self.assertIn(self.status("vc")["fingerprint"], message)
         log = self.log()
         self.assertNotIn("not-the-password-42", log)

@@ -107,15 +107,29 @@ mtv_vsphere_logins (MtvVsphere *vs)
 }
 
 MtvVsphere *
+mtv_vsphere_open (const char *url, GBytes *ca_pem, gboolean insecure, GError **error)
+{
+  return open_service (url, ca_pem, insecure, error);
+}
+
+gboolean
+mtv_vsphere_login (MtvVsphere *vs, const char *user, const char *password, GError **error)
+{
+  g_free (vs->user);
+  if (vs->password)
+    memset (vs->password, 0, strlen (vs->password));
+  g_free (vs->password);
+  vs->user = g_strdup (user);
+  vs->password = g_strdup (password);
+  return login (vs, error);
+}
+
+MtvVsphere *
 mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const char *user, const char *password,
                      GError **error)
 {
-  g_autoptr (MtvVsphere) vs = open_service (url, ca_pem, insecure, error);
-  if (vs == NULL)
-    return NULL;
-  vs->user = g_strdup (user);
-  vs->password = g_strdup (password);
-  return login (vs, error) ? g_steal_pointer (&vs) : NULL;
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_open (url, ca_pem, insecure, error);
+  return vs && mtv_vsphere_login (vs, user, password, error) ? g_steal_pointer (&vs) : NULL;
 }
 
 MtvVsphere *

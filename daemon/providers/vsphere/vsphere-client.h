@@ -15,6 +15,10 @@ typedef struct _MtvVsphere MtvVsphere;
  * MTV_SOAP_ERROR_FAULT "InvalidLogin: ..."; the password is in no message. */
 MtvVsphere *mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const char *user,
                                  const char *password, GError **error);
+/* The same in two steps, to look at the server (its certificate's
+ * thumbprint, its About) before the password goes to it. */
+MtvVsphere *mtv_vsphere_open (const char *url, GBytes *ca_pem, gboolean insecure, GError **error);
+gboolean mtv_vsphere_login (MtvVsphere *vs, const char *user, const char *password, GError **error);
 /* A session taken over from @cookie (mtv_vsphere_cookie of another): it is
  * not renewed when it expires. */
 MtvVsphere *mtv_vsphere_resume (const char *url, GBytes *ca_pem, gboolean insecure, const char *cookie,

@@ -71,9 +71,11 @@ mtv_vsphere_connection (JsonObject *spec, JsonObject *credentials, GError **erro
       return NULL;
     }
   g_autoptr (GBytes) ca = ca_of (credentials);
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connect (url ? url : "", ca, mtv_vsphere_connection_insecure (credentials),
-                                                   user, password, error);
-  if (vs == NULL || !check_server (vs, spec, credentials, error))
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_open (url ? url : "", ca, mtv_vsphere_connection_insecure (credentials),
+                                                error);
+  /* The server is checked (the pinned certificate, the kind of endpoint)
+   * before the password goes to it. */
+  if (vs == NULL || !check_server (vs, spec, credentials, error) || !mtv_vsphere_login (vs, user, password, error))
     return NULL;
   return g_steal_pointer (&vs);
 }

@@ -6,9 +6,9 @@
 #include "vsphere-client.h"
 #include <json-glib/json-glib.h>
 
-/* Connects and logs in. Refused when the server is not what sdkEndpoint
- * says, or when the credentials pin a thumbprint the server's certificate
- * does not have. */
+/* Connects and logs in. Refused, before the password is sent, when the
+ * server is not what sdkEndpoint says, or when the credentials pin a
+ * thumbprint the server's certificate does not have. */
 MtvVsphere *mtv_vsphere_connection (JsonObject *spec, JsonObject *credentials, GError **error);
 /* The same server in a session taken over from @cookie. */
 MtvVsphere *mtv_vsphere_connection_resume (JsonObject *spec, JsonObject *credentials, const char *cookie,
