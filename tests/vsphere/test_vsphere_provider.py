@@ -353,7 +353,11 @@ class VsphereProvider(unittest.TestCase):
             self.admin.power(vm["id"], True)
         vsphere_soap.guest_mode(self.sim, vm["id"], "normal")   # VMware Tools shut it down
         self.plan("local3", "DC0_H0_VM0", "host")
+        before = vsphere_soap.logins(self.sim)
         status = self.run_plan("local3")
+        # One control session and one for the disks, not a login per call
+        # (power checks come every second while it powers off).
+        self.assertLessEqual(vsphere_soap.logins(self.sim) - before, 2)
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status.get("migration"), indent=1))
         vm_status = status["migration"]["vms"][0]
         self.assertEqual(vm_status["targetName"], "dc0-h0-vm0")

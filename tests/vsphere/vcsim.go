@@ -205,6 +205,7 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //     VM's guest running VMware Tools that shut it down, or that refuse
 //     ShutdownGuest (ToolsUnavailable), or accept it and never shut down;
 //     none: no Tools running (vcsim's default);
+//   - GET /mtv-test/logins says how many Login calls it answered;
 //   - POST /mtv-test/expire-on-continue?n=N ends the session that sends the
 //     Nth ContinueRetrievePropertiesEx from then on, as a vCenter whose
 //     session expired mid-inventory does (NotAuthenticated, and the session
@@ -215,6 +216,7 @@ type extras struct {
 	guest     map[string]string
 	expireAt  int
 	continues int
+	logins    int
 }
 
 const logoutBody = `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><Logout xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this></Logout></soapenv:Body></soapenv:Envelope>`
@@ -254,6 +256,11 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return
+	case r.URL.Path == "/mtv-test/logins":
+		x.mu.Lock()
+		fmt.Fprintf(w, `{"logins": %d}`, x.logins)
+		x.mu.Unlock()
+		return
 	case r.URL.Path == "/mtv-test/expire-on-continue":
 		x.mu.Lock()
 		defer x.mu.Unlock()
@@ -274,6 +281,11 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		text := string(body)
+		if strings.Contains(text, "Login>") && !strings.Contains(text, "Logout") {
+			x.mu.Lock()
+			x.logins++
+			x.mu.Unlock()
+		}
 		if strings.Contains(text, "ContinueRetrievePropertiesEx>") {
 			x.mu.Lock()
 			x.continues++

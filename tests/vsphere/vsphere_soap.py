@@ -166,3 +166,12 @@ def continues(sim):
     with urllib.request.urlopen(f"{base}/mtv-test/expire-on-continue",
                                 context=ssl.create_default_context(cafile=sim.cafile), timeout=30) as r:
         return json.load(r)["continues"]
+
+
+def logins(sim):
+    """How many Login calls the simulator has answered."""
+    import json
+    base = sim.url.rsplit("/sdk", 1)[0]
+    with urllib.request.urlopen(f"{base}/mtv-test/logins", context=ssl.create_default_context(cafile=sim.cafile),
+                                timeout=30) as r:
+        return json.load(r)["logins"]

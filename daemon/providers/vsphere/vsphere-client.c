@@ -61,11 +61,15 @@ mtv_vsphere_service_parse (xmlNode *reply, MtvVsphereService *s, GError **error)
   return TRUE;
 }
 
+/* A handle with the server's ServiceContent read, holding @cookie's
+ * session when there is one (logged in: it is given back when freed). */
 static MtvVsphere *
-open_service (const char *url, GBytes *ca_pem, gboolean insecure, GError **error)
+open_service (const char *url, GBytes *ca_pem, gboolean insecure, const char *cookie, GError **error)
 {
   g_autoptr (MtvVsphere) vs = g_new0 (MtvVsphere, 1);
   vs->soap = mtv_soap_new (url, ca_pem, insecure);
+  if (cookie)
+    mtv_soap_set_cookie (vs->soap, cookie);
   xmlDoc *doc = mtv_soap_call (vs->soap, "<vim25:RetrieveServiceContent>"
                                          "<vim25:_this type=\"ServiceInstance\">ServiceInstance</vim25:_this>"
                                          "</vim25:RetrieveServiceContent>", error);
@@ -73,6 +77,7 @@ open_service (const char *url, GBytes *ca_pem, gboolean insecure, GError **error
     return NULL;
   gboolean ok = mtv_vsphere_service_parse (mtv_soap_reply (doc), &vs->service, error);
   xmlFreeDoc (doc);
+  vs->logged_in = ok && cookie != NULL;
   return ok ? g_steal_pointer (&vs) : NULL;
 }
 
@@ -109,11 +114,11 @@ mtv_vsphere_logins (MtvVsphere *vs)
 MtvVsphere *
 mtv_vsphere_open (const char *url, GBytes *ca_pem, gboolean insecure, GError **error)
 {
-  return open_service (url, ca_pem, insecure, error);
+  return open_service (url, ca_pem, insecure, NULL, error);
 }
 
-gboolean
-mtv_vsphere_login (MtvVsphere *vs, const char *user, const char *password, GError **error)
+void
+mtv_vsphere_set_login (MtvVsphere *vs, const char *user, const char *password)
 {
   g_free (vs->user);
   if (vs->password)
@@ -121,6 +126,12 @@ mtv_vsphere_login (MtvVsphere *vs, const char *user, const char *password, GErro
   g_free (vs->password);
   vs->user = g_strdup (user);
   vs->password = g_strdup (password);
+}
+
+gboolean
+mtv_vsphere_login (MtvVsphere *vs, const char *user, const char *password, GError **error)
+{
+  mtv_vsphere_set_login (vs, user, password);
   return login (vs, error);
 }
 
@@ -135,18 +146,7 @@ mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insecure, const c
 MtvVsphere *
 mtv_vsphere_resume (const char *url, GBytes *ca_pem, gboolean insecure, const char *cookie, GError **error)
 {
-  g_autoptr (MtvVsphere) vs = g_new0 (MtvVsphere, 1);
-  vs->soap = mtv_soap_new (url, ca_pem, insecure);
-  mtv_soap_set_cookie (vs->soap, cookie);
-  MtvVsphere *full = open_service (url, ca_pem, insecure, error);
-  if (full == NULL)
-    return NULL;
-  /* The service's morefs, on the handle that holds the cookie. */
-  vs->service = full->service;
-  memset (&full->service, 0, sizeof full->service);
-  mtv_vsphere_free (full);
-  vs->logged_in = TRUE;
-  return g_steal_pointer (&vs);
+  return open_service (url, ca_pem, insecure, cookie, error);
 }
 
 char *

@@ -19,6 +19,8 @@ MtvVsphere *mtv_vsphere_connect (const char *url, GBytes *ca_pem, gboolean insec
  * thumbprint, its About) before the password goes to it. */
 MtvVsphere *mtv_vsphere_open (const char *url, GBytes *ca_pem, gboolean insecure, GError **error);
 gboolean mtv_vsphere_login (MtvVsphere *vs, const char *user, const char *password, GError **error);
+/* What a session taken over from a cookie logs in with when it has expired. */
+void mtv_vsphere_set_login (MtvVsphere *vs, const char *user, const char *password);
 /* A session taken over from @cookie (mtv_vsphere_cookie of another): it is
  * not renewed when it expires. */
 MtvVsphere *mtv_vsphere_resume (const char *url, GBytes *ca_pem, gboolean insecure, const char *cookie,

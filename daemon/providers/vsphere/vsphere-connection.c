@@ -84,8 +84,13 @@ MtvVsphere *
 mtv_vsphere_connection_resume (JsonObject *spec, JsonObject *credentials, const char *cookie, GError **error)
 {
   g_autoptr (GBytes) ca = ca_of (credentials);
-  return mtv_vsphere_resume (mtv_json_string (spec, "url"), ca, mtv_vsphere_connection_insecure (credentials), cookie,
-                             error);
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_resume (mtv_json_string (spec, "url"), ca,
+                                                  mtv_vsphere_connection_insecure (credentials), cookie, error);
+  if (vs == NULL || !check_server (vs, spec, credentials, error))
+    return NULL;
+  /* It logs in again, as the provider's user, if the session expired. */
+  mtv_vsphere_set_login (vs, mtv_json_string (credentials, "user"), mtv_json_string (credentials, "password"));
+  return g_steal_pointer (&vs);
 }
 
 char *

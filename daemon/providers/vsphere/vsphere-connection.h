@@ -10,7 +10,8 @@
  * server is not what sdkEndpoint says, or when the credentials pin a
  * thumbprint the server's certificate does not have. */
 MtvVsphere *mtv_vsphere_connection (JsonObject *spec, JsonObject *credentials, GError **error);
-/* The same server in a session taken over from @cookie. */
+/* The same server (checked as mtv_vsphere_connection does) in a session
+ * taken over from @cookie, which logs in again if it has expired. */
 MtvVsphere *mtv_vsphere_connection_resume (JsonObject *spec, JsonObject *credentials, const char *cookie,
                                            GError **error);
 /* The URL's scheme and host ("https://vc.example.com:443"): where /folder is. */

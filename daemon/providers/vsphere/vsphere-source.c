@@ -6,9 +6,11 @@
  * off: with settings.vddkLibDir and nbdkit's vddk plugin, through VDDK;
  * otherwise the datastore's files over HTTPS (/folder, the -flat.vmdk of a
  * flat disk) by nbdkit's curl plugin, with a session of its own whose
- * cookie reaches nbdkit through a script only root can read. The session
- * holds the VM's moref and the paths of those files; close logs that
- * session out and removes them. */
+ * cookie reaches nbdkit through a script only root can read. The other
+ * calls (power, checks once a second while it powers off) share a control
+ * session, its cookie in a root-only file too, instead of logging in each
+ * time. The VM's session holds its moref and the paths of those files;
+ * close logs both sessions out and removes them. */
 #include "migration/source-adapter.h"
 #include "mtv-error.h"
 #include "mtv-files.h"
@@ -36,6 +38,70 @@ static const char *
 vm_name (const MtvSourceContext *ctx)
 {
   return json_object_get_string_member_with_default (ctx->vm, "name", "?");
+}
+
+/* Where the VM's files go in mtvd's private runtime directory: named by a
+ * hash of the moref, which may hold '/' (vcsim's do). */
+static char *
+file_base (const MtvSourceContext *ctx)
+{
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, vm_id (ctx), -1);
+  return g_strdup_printf ("%s/vsphere-%.16s", ctx->workdir, hash);
+}
+
+/* The control session: taken over from its cookie file, else a new one
+ * (then stored). Freeing it keeps the session; a renewed one is stored. */
+typedef struct {
+  const MtvSourceContext *ctx;
+  MtvVsphere *vs;
+  guint logins;
+} Control;
+
+static void
+control_free (Control *c)
+{
+  if (c->vs && mtv_vsphere_logins (c->vs) != c->logins)
+    {
+      g_autofree char *cookie = mtv_vsphere_cookie (c->vs);
+      g_autofree char *base = file_base (c->ctx);
+      g_autofree char *path = g_strdup_printf ("%s-control-cookie", base);
+      g_autoptr (GError) error = NULL;
+      if (cookie && mtv_write_private (path, cookie, 0600, &error))
+        json_object_set_string_member (c->ctx->session, "controlCookieFile", path);
+      if (cookie)
+        memset (cookie, 0, strlen (cookie));
+    }
+  if (c->vs)
+    {
+      mtv_vsphere_keep_session (c->vs);
+      mtv_vsphere_free (c->vs);
+    }
+  g_free (c);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Control, control_free)
+
+static Control *
+control (const MtvSourceContext *ctx, GError **error)
+{
+  Control *c = g_new0 (Control, 1);
+  c->ctx = ctx;
+  const char *file = mtv_json_string (ctx->session, "controlCookieFile");
+  g_autofree char *cookie = NULL;
+  if (file && g_file_get_contents (file, &cookie, NULL, NULL))
+    {
+      c->vs = mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, NULL);
+      memset (cookie, 0, strlen (cookie));
+    }
+  if (c->vs == NULL)
+    c->vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  else
+    c->logins = mtv_vsphere_logins (c->vs);
+  if (c->vs == NULL)
+    {
+      control_free (c);
+      return NULL;
+    }
+  return c;
 }
 
 /* Properties of the VM now, or an error saying it is gone. */
@@ -68,7 +134,8 @@ power_of (MtvVsphere *vs, const MtvSourceContext *ctx, GError **error)
 static gboolean
 source_open (const MtvSourceContext *ctx, GError **error)
 {
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autoptr (Control) c = control (ctx, error);
+  MtvVsphere *vs = c ? c->vs : NULL;
   static const char *const paths[] = { "name", "config.uuid", NULL };
   g_autoptr (JsonObject) p = vs ? vm_now (vs, ctx, paths, error) : NULL;
   if (p == NULL)
@@ -121,7 +188,8 @@ run_task (MtvVsphere *vs, const MtvSourceContext *ctx, const char *method, GErro
 static char *
 power_state (const MtvSourceContext *ctx, GError **error)
 {
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autoptr (Control) c = control (ctx, error);
+  MtvVsphere *vs = c ? c->vs : NULL;
   return vs ? power_of (vs, ctx, error) : NULL;
 }
 
@@ -159,7 +227,8 @@ shut_down_guest (MtvVsphere *vs, const MtvSourceContext *ctx)
 static gboolean
 power_off (const MtvSourceContext *ctx, GError **error)
 {
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autoptr (Control) c = control (ctx, error);
+  MtvVsphere *vs = c ? c->vs : NULL;
   g_autofree char *state = vs ? power_of (vs, ctx, error) : NULL;
   if (state == NULL)
     return FALSE;
@@ -181,7 +250,8 @@ power_off (const MtvSourceContext *ctx, GError **error)
 static gboolean
 powered_off (const MtvSourceContext *ctx, gboolean *off, GError **error)
 {
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autoptr (Control) c = control (ctx, error);
+  MtvVsphere *vs = c ? c->vs : NULL;
   g_autofree char *state = vs ? power_of (vs, ctx, error) : NULL;
   if (state == NULL)
     return FALSE;
@@ -194,7 +264,8 @@ power_restore (const MtvSourceContext *ctx, const char *state, GError **error)
 {
   if (g_strcmp0 (state, "poweredOn") != 0)
     return TRUE;
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
+  g_autoptr (Control) c = control (ctx, error);
+  MtvVsphere *vs = c ? c->vs : NULL;
   g_autofree char *now = vs ? power_of (vs, ctx, error) : NULL;
   if (now == NULL)
     return FALSE;
@@ -259,7 +330,7 @@ open_disks (const MtvSourceContext *ctx, GError **error)
   g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
   if (vs == NULL)
     return NULL;
-  g_autofree char *base = g_strdup_printf ("%s/vsphere-%s", ctx->workdir, vm_id (ctx));
+  g_autofree char *base = file_base (ctx);
   g_autofree char *ca_file = NULL;
   const char *ca = mtv_json_string (ctx->credentials, "cacert");
   if (ca && *ca && !mtv_vsphere_connection_insecure (ctx->credentials))
@@ -341,17 +412,21 @@ open_disks (const MtvSourceContext *ctx, GError **error)
 static gboolean
 source_close (const MtvSourceContext *ctx, GError **error)
 {
-  const char *cookie_file = mtv_json_string (ctx->session, "cookieFile");
-  g_autofree char *cookie = NULL;
-  if (cookie_file && g_file_get_contents (cookie_file, &cookie, NULL, NULL))
+  static const char *const sessions[] = { "cookieFile", "controlCookieFile" };
+  for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
     {
-      /* The disks' session is given back (sessions are limited): freeing
-       * the handle that took it over logs it out. */
-      g_autoptr (GError) ignored = NULL;
-      mtv_vsphere_free (mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored));
-      memset (cookie, 0, strlen (cookie));
+      const char *cookie_file = mtv_json_string (ctx->session, sessions[i]);
+      g_autofree char *cookie = NULL;
+      if (cookie_file && g_file_get_contents (cookie_file, &cookie, NULL, NULL))
+        {
+          /* The sessions are given back (a vCenter's are limited): freeing
+           * the handle that took one over logs it out. */
+          g_autoptr (GError) ignored = NULL;
+          mtv_vsphere_free (mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored));
+          memset (cookie, 0, strlen (cookie));
+        }
     }
-  static const char *const files[] = { "cookieFile", "cookieScript", "passwordFile", "caFile" };
+  static const char *const files[] = { "cookieFile", "cookieScript", "passwordFile", "caFile", "controlCookieFile" };
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
     if (mtv_json_string (ctx->session, files[i]))
       g_unlink (mtv_json_string (ctx->session, files[i]));
