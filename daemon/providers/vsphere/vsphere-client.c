@@ -27,9 +27,8 @@ mtv_vsphere_service_clear (MtvVsphereService *s)
   g_clear_pointer (&s->session_manager, g_free);
 }
 
-/* A moref's value, bounded: it goes back into the requests we send. */
-static char *
-moref (xmlNode *parent, const char *name)
+char *
+mtv_vsphere_reference (xmlNode *parent, const char *name)
 {
   char *text = mtv_soap_child_text (parent, name);
   if (text && (strlen (text) == 0 || strlen (text) > 256 || !g_utf8_validate (text, -1, NULL)))
@@ -42,10 +41,10 @@ mtv_vsphere_service_parse (xmlNode *reply, MtvVsphereService *s, GError **error)
 {
   xmlNode *content = mtv_soap_child (reply, "returnval");
   xmlNode *about = mtv_soap_child (content, "about");
-  s->root_folder = moref (content, "rootFolder");
-  s->property_collector = moref (content, "propertyCollector");
-  s->view_manager = moref (content, "viewManager");
-  s->session_manager = moref (content, "sessionManager");
+  s->root_folder = mtv_vsphere_reference (content, "rootFolder");
+  s->property_collector = mtv_vsphere_reference (content, "propertyCollector");
+  s->view_manager = mtv_vsphere_reference (content, "viewManager");
+  s->session_manager = mtv_vsphere_reference (content, "sessionManager");
   s->api_version = mtv_soap_child_text (about, "apiVersion");
   s->api_type = mtv_soap_child_text (about, "apiType");
   s->full_name = mtv_soap_child_text (about, "fullName");
@@ -335,7 +334,7 @@ mtv_vsphere_parse_objects (xmlNode *reply, JsonArray *into, char **token, GError
       if (g_str_equal ((const char *) c->name, "token"))
         {
           g_free (*token);
-          *token = moref (ret, "token");
+          *token = mtv_vsphere_reference (ret, "token");
           continue;
         }
       if (!g_str_equal ((const char *) c->name, "objects"))
@@ -347,7 +346,7 @@ mtv_vsphere_parse_objects (xmlNode *reply, JsonArray *into, char **token, GError
           return FALSE;
         }
       xmlNode *obj = mtv_soap_child (c, "obj");
-      g_autofree char *id = moref (c, "obj");
+      g_autofree char *id = mtv_vsphere_reference (c, "obj");
       xmlChar *type = obj ? xmlGetNoNsProp (obj, (const xmlChar *) "type") : NULL;
       if (id == NULL || type == NULL)
         {
@@ -377,8 +376,6 @@ mtv_vsphere_parse_objects (xmlNode *reply, JsonArray *into, char **token, GError
   return TRUE;
 }
 
-static void append_prop_set (GString *body, const char *type, const char *const *paths);
-
 static xmlDoc *
 call (MtvVsphere *vs, const char *body, GError **error)
 {
@@ -406,48 +403,26 @@ mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *
                            MtvVsphereEach each, gpointer data, GError **error)
 {
   const MtvVsphereService *s = &vs->service;
-  if (s->view_manager == NULL)
-    {
-      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the server has no ViewManager");
-      return FALSE;
-    }
-  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
-  g_autofree char *root = mtv_soap_escape (s->root_folder);
-  g_autofree char *t = mtv_soap_escape (type);
-  g_autofree char *create = g_strdup_printf (
-    "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
-    "<vim25:container type=\"Folder\">%s</vim25:container><vim25:type>%s</vim25:type>"
-    "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>", vm_ref, root, t);
-  xmlDoc *doc = call (vs, create, error);
-  if (doc == NULL)
+  const char *const types[] = { type, NULL };
+  g_autofree char *view = mtv_vsphere_create_view (vs, types, error);
+  if (view == NULL)
     {
       g_prefix_error (error, "creating a view of the %s objects: ", type);
       return FALSE;
     }
-  g_autofree char *view = moref (mtv_soap_reply (doc), "returnval");
-  xmlFreeDoc (doc);
-  if (view == NULL)
-    {
-      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "CreateContainerView answered no view");
-      return FALSE;
-    }
-  g_autofree char *v = mtv_soap_escape (view);
   g_autofree char *pc = mtv_soap_escape (s->property_collector);
   g_autoptr (GString) body = g_string_new (NULL);
   g_string_append_printf (body, "<vim25:RetrievePropertiesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
                                 "<vim25:specSet>", pc);
-  append_prop_set (body, type, paths);
-  g_string_append_printf (body, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
-                                "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
-                                "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
-                                "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
-                                "</vim25:objectSet></vim25:specSet><vim25:options>", v);
+  mtv_vsphere_append_prop_set (body, type, paths);
+  mtv_vsphere_append_view_objects (body, view);
+  g_string_append (body, "</vim25:specSet><vim25:options>");
   if (page)
     g_string_append_printf (body, "<vim25:maxObjects>%u</vim25:maxObjects>", page);
   g_string_append (body, "</vim25:options></vim25:RetrievePropertiesEx>");
   g_autofree char *token = NULL;
   gboolean ok = TRUE;
-  doc = call (vs, body->str, error);
+  xmlDoc *doc = call (vs, body->str, error);
   while (ok)
     {
       if (doc == NULL)
@@ -472,18 +447,14 @@ mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char *const *
       doc = call (vs, more, error);
     }
   /* The view is the server's memory: it goes whatever happened. */
-  g_autofree char *destroy = g_strdup_printf ("<vim25:DestroyView><vim25:_this type=\"ContainerView\">%s</vim25:_this>"
-                                              "</vim25:DestroyView>", v);
-  g_autoptr (GError) destroy_error = NULL;
-  xmlDoc *gone = call (vs, destroy, &destroy_error);
-  if (gone)
-    xmlFreeDoc (gone);
+  mtv_vsphere_destroy (vs, "DestroyView", "ContainerView", view);
   return ok;
 }
 
-/* A propSet of @type with @paths, escaped. */
-static void
-append_prop_set (GString *body, const char *type, const char *const *paths)
+/* ---- pieces of requests ------------------------------------------------------------- */
+
+void
+mtv_vsphere_append_prop_set (GString *body, const char *type, const char *const *paths)
 {
   g_autofree char *t = mtv_soap_escape (type);
   g_string_append_printf (body, "<vim25:propSet><vim25:type>%s</vim25:type>", t);
@@ -495,6 +466,61 @@ append_prop_set (GString *body, const char *type, const char *const *paths)
   g_string_append (body, "</vim25:propSet>");
 }
 
+void
+mtv_vsphere_append_view_objects (GString *body, const char *view)
+{
+  g_autofree char *v = mtv_soap_escape (view);
+  g_string_append_printf (body, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
+                                "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
+                                "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
+                                "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
+                                "</vim25:objectSet>", v);
+}
+
+char *
+mtv_vsphere_create_view (MtvVsphere *vs, const char *const *types, GError **error)
+{
+  const MtvVsphereService *s = &vs->service;
+  if (s->view_manager == NULL)
+    {
+      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the server has no ViewManager");
+      return NULL;
+    }
+  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
+  g_autofree char *root = mtv_soap_escape (s->root_folder);
+  g_autoptr (GString) body = g_string_new (NULL);
+  g_string_append_printf (body, "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
+                                "<vim25:container type=\"Folder\">%s</vim25:container>", vm_ref, root);
+  for (guint i = 0; types[i]; i++)
+    {
+      g_autofree char *t = mtv_soap_escape (types[i]);
+      g_string_append_printf (body, "<vim25:type>%s</vim25:type>", t);
+    }
+  g_string_append (body, "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>");
+  xmlDoc *doc = call (vs, body->str, error);
+  if (doc == NULL)
+    return NULL;
+  char *view = mtv_vsphere_reference (mtv_soap_reply (doc), "returnval");
+  xmlFreeDoc (doc);
+  if (view == NULL)
+    g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "CreateContainerView answered no view");
+  return view;
+}
+
+void
+mtv_vsphere_destroy (MtvVsphere *vs, const char *method, const char *type, const char *ref)
+{
+  if (ref == NULL)
+    return;
+  g_autofree char *r = mtv_soap_escape (ref);
+  g_autofree char *body = g_strdup_printf ("<vim25:%s><vim25:_this type=\"%s\">%s</vim25:_this></vim25:%s>", method,
+                                           type, r, method);
+  g_autoptr (GError) ignored = NULL;
+  xmlDoc *doc = call (vs, body, &ignored);
+  if (doc)
+    xmlFreeDoc (doc);
+}
+
 JsonObject *
 mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *const *paths, GError **error)
 {
@@ -504,7 +530,7 @@ mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *c
   g_autoptr (GString) body = g_string_new (NULL);
   g_string_append_printf (body, "<vim25:RetrievePropertiesEx><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
                                 "<vim25:specSet>", pc);
-  append_prop_set (body, type, paths);
+  mtv_vsphere_append_prop_set (body, type, paths);
   g_string_append_printf (body, "<vim25:objectSet><vim25:obj type=\"%s\">%s</vim25:obj><vim25:skip>false</vim25:skip>"
                                 "</vim25:objectSet></vim25:specSet><vim25:options/></vim25:RetrievePropertiesEx>", t, i);
   xmlDoc *doc = call (vs, body->str, error);

@@ -69,6 +69,20 @@ gboolean mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char
 JsonObject *mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *const *paths,
                              GError **error);
 
+/* Pieces the requests above and watches (vsphere-watch.h) are made of. A
+ * reference's text as a reply holds it, or NULL when it is empty, over 256
+ * bytes or not UTF-8 (it goes back into requests). */
+char *mtv_vsphere_reference (xmlNode *parent, const char *name);
+/* A ContainerView of the objects of @types (NULL-terminated) below the root
+ * folder: its moref. */
+char *mtv_vsphere_create_view (MtvVsphere *vs, const char *const *types, GError **error);
+/* @method (DestroyView, ...) on @ref of @type, best effort: what the server
+ * holds for us goes, and a failure to remove it changes nothing. */
+void mtv_vsphere_destroy (MtvVsphere *vs, const char *method, const char *type, const char *ref);
+/* A propSet of @type with @paths; an objectSet of the objects in @view. */
+void mtv_vsphere_append_prop_set (GString *body, const char *type, const char *const *paths);
+void mtv_vsphere_append_view_objects (GString *body, const char *view);
+
 /* A property value as JSON: an ArrayOf... type an array, a data object an
  * object (its xsi:type as "_type", a repeated element an array), a
  * reference {"type", "value"}, any other leaf its text. Bounded in depth.

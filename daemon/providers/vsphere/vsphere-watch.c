@@ -20,16 +20,6 @@ struct _MtvVsphereWatch {
   char *version;
 };
 
-/* A reference's value, bounded: it goes back into requests. */
-static char *
-reference (xmlNode *parent, const char *name)
-{
-  char *text = mtv_soap_child_text (parent, name);
-  if (text && (*text == '\0' || strlen (text) > 256 || !g_utf8_validate (text, -1, NULL)))
-    g_clear_pointer (&text, g_free);
-  return text;
-}
-
 static char *
 returned_reference (MtvVsphere *vs, const char *body, const char *what, GError **error)
 {
@@ -39,24 +29,11 @@ returned_reference (MtvVsphere *vs, const char *body, const char *what, GError *
       g_prefix_error (error, "%s: ", what);
       return NULL;
     }
-  char *ref = reference (mtv_soap_reply (doc), "returnval");
+  char *ref = mtv_vsphere_reference (mtv_soap_reply (doc), "returnval");
   xmlFreeDoc (doc);
   if (ref == NULL)
     g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "%s: the server answered no reference", what);
   return ref;
-}
-
-static void
-best_effort (MtvVsphere *vs, const char *format, const char *ref)
-{
-  if (ref == NULL)
-    return;
-  g_autofree char *r = mtv_soap_escape (ref);
-  g_autofree char *body = g_strdup_printf (format, r);
-  g_autoptr (GError) error = NULL;
-  xmlDoc *doc = mtv_vsphere_call (vs, body, &error);
-  if (doc)
-    xmlFreeDoc (doc);
 }
 
 void
@@ -65,14 +42,11 @@ mtv_vsphere_watch_free (MtvVsphere *vs, MtvVsphereWatch *w)
   if (w == NULL)
     return;
   for (guint i = 0; vs && i < w->filters->len; i++)
-    best_effort (vs, "<vim25:DestroyPropertyFilter><vim25:_this type=\"PropertyFilter\">%s</vim25:_this>"
-                     "</vim25:DestroyPropertyFilter>", w->filters->pdata[i]);
+    mtv_vsphere_destroy (vs, "DestroyPropertyFilter", "PropertyFilter", w->filters->pdata[i]);
   for (guint i = 0; vs && i < w->views->len; i++)
-    best_effort (vs, "<vim25:DestroyView><vim25:_this type=\"ContainerView\">%s</vim25:_this></vim25:DestroyView>",
-                 w->views->pdata[i]);
+    mtv_vsphere_destroy (vs, "DestroyView", "ContainerView", w->views->pdata[i]);
   if (vs)
-    best_effort (vs, "<vim25:DestroyPropertyCollector><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
-                     "</vim25:DestroyPropertyCollector>", w->collector);
+    mtv_vsphere_destroy (vs, "DestroyPropertyCollector", "PropertyCollector", w->collector);
   g_free (w->collector);
   g_ptr_array_unref (w->views);
   g_ptr_array_unref (w->filters);
@@ -86,44 +60,25 @@ watch_types (MtvVsphere *vs, MtvVsphereWatch *w, const MtvVsphereWatchSpec *cons
 {
   if (n == 0)
     return TRUE;
-  const MtvVsphereService *s = mtv_vsphere_service (vs);
-  g_autofree char *vm_ref = mtv_soap_escape (s->view_manager);
-  g_autofree char *root = mtv_soap_escape (s->root_folder);
-  g_autoptr (GString) create_view = g_string_new (NULL);
-  g_string_append_printf (create_view, "<vim25:CreateContainerView><vim25:_this type=\"ViewManager\">%s</vim25:_this>"
-                                       "<vim25:container type=\"Folder\">%s</vim25:container>", vm_ref, root);
+  g_autoptr (GPtrArray) types = g_ptr_array_new ();
   for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *t = mtv_soap_escape (specs[i]->type);
-      g_string_append_printf (create_view, "<vim25:type>%s</vim25:type>", t);
-    }
-  g_string_append (create_view, "<vim25:recursive>true</vim25:recursive></vim25:CreateContainerView>");
-  char *view = returned_reference (vs, create_view->str, "creating a view to watch", error);
+    g_ptr_array_add (types, (gpointer) specs[i]->type);
+  g_ptr_array_add (types, NULL);
+  char *view = mtv_vsphere_create_view (vs, (const char *const *) types->pdata, error);
   if (view == NULL)
-    return FALSE;
+    {
+      g_prefix_error (error, "creating a view to watch: ");
+      return FALSE;
+    }
   g_ptr_array_add (w->views, view);
   g_autofree char *c = mtv_soap_escape (w->collector);
-  g_autofree char *v = mtv_soap_escape (view);
   g_autoptr (GString) filter = g_string_new (NULL);
   g_string_append_printf (filter, "<vim25:CreateFilter><vim25:_this type=\"PropertyCollector\">%s</vim25:_this>"
                                   "<vim25:spec>", c);
   for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *t = mtv_soap_escape (specs[i]->type);
-      g_string_append_printf (filter, "<vim25:propSet><vim25:type>%s</vim25:type>", t);
-      for (guint k = 0; specs[i]->paths && specs[i]->paths[k]; k++)
-        {
-          g_autofree char *p = mtv_soap_escape (specs[i]->paths[k]);
-          g_string_append_printf (filter, "<vim25:pathSet>%s</vim25:pathSet>", p);
-        }
-      g_string_append (filter, "</vim25:propSet>");
-    }
-  g_string_append_printf (filter, "<vim25:objectSet><vim25:obj type=\"ContainerView\">%s</vim25:obj>"
-                                  "<vim25:skip>true</vim25:skip><vim25:selectSet xsi:type=\"vim25:TraversalSpec\">"
-                                  "<vim25:name>view</vim25:name><vim25:type>ContainerView</vim25:type>"
-                                  "<vim25:path>view</vim25:path><vim25:skip>false</vim25:skip></vim25:selectSet>"
-                                  "</vim25:objectSet></vim25:spec><vim25:partialUpdates>false</vim25:partialUpdates>"
-                                  "</vim25:CreateFilter>", v);
+    mtv_vsphere_append_prop_set (filter, specs[i]->type, specs[i]->paths);
+  mtv_vsphere_append_view_objects (filter, view);
+  g_string_append (filter, "</vim25:spec><vim25:partialUpdates>false</vim25:partialUpdates></vim25:CreateFilter>");
   char *f = returned_reference (vs, filter->str, "creating a property filter", error);
   if (f == NULL)
     return FALSE;
@@ -135,11 +90,6 @@ MtvVsphereWatch *
 mtv_vsphere_watch_new (MtvVsphere *vs, const MtvVsphereWatchSpec *specs, guint n, GError **error)
 {
   const MtvVsphereService *s = mtv_vsphere_service (vs);
-  if (s->view_manager == NULL)
-    {
-      g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the server has no ViewManager");
-      return NULL;
-    }
   MtvVsphereWatch *w = g_new0 (MtvVsphereWatch, 1);
   w->version = g_strdup ("");
   w->views = g_ptr_array_new_with_free_func (g_free);
@@ -209,7 +159,7 @@ mtv_vsphere_parse_updates (xmlNode *reply, JsonArray *into, char **version, gboo
               return FALSE;
             }
           g_autofree char *kind = mtv_soap_child_text (o, "kind");
-          g_autofree char *id = reference (o, "obj");
+          g_autofree char *id = mtv_vsphere_reference (o, "obj");
           xmlNode *obj = mtv_soap_child (o, "obj");
           xmlChar *type = obj ? xmlGetNoNsProp (obj, (const xmlChar *) "type") : NULL;
           static const char *const kinds[] = { "enter", "modify", "leave", NULL };
