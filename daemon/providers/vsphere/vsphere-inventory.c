@@ -44,16 +44,20 @@ leaf (JsonNode *n)
   return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
 }
 
+/* {"kind", "id"} of a reference value {"type", "value"}. */
 static JsonObject *
-ref_of (JsonNode *n)
+ref_from (JsonObject *o)
 {
-  if (n == NULL || !JSON_NODE_HOLDS_OBJECT (n))
-    return NULL;
-  JsonObject *o = json_node_get_object (n);
   JsonObject *r = json_object_new ();
   json_object_set_string_member (r, "kind", json_object_get_string_member_with_default (o, "type", ""));
   json_object_set_string_member (r, "id", json_object_get_string_member_with_default (o, "value", ""));
   return r;
+}
+
+static JsonObject *
+ref_of (JsonNode *n)
+{
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? ref_from (json_node_get_object (n)) : NULL;
 }
 
 static JsonObject *
@@ -88,15 +92,9 @@ model_of (JsonObject *object, const Field *fields)
           {
             /* An ArrayOfManagedObjectReference, or one reference alone. */
             JsonArray *a = json_array_new ();
-            JsonObject *one = ref_of (n);
-            if (one)
-              json_array_add_object_element (a, one);
-            for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY (n) && i < json_array_get_length (json_node_get_array (n)); i++)
-              {
-                JsonObject *r = ref_of (json_array_get_element (json_node_get_array (n), i));
-                if (r)
-                  json_array_add_object_element (a, r);
-              }
+            g_autoptr (GPtrArray) refs = mtv_vsphere_objects (n);
+            for (guint i = 0; i < refs->len; i++)
+              json_array_add_object_element (a, ref_from (refs->pdata[i]));
             json_object_set_array_member (m, f->name, a);
             break;
           }
@@ -140,19 +138,6 @@ static const Field network_fields[] = {
 MODEL (folder_model, folder_fields)
 MODEL (datacenter_model, datacenter_fields)
 
-/* @n as a list of objects: an array, or one object alone. */
-static GPtrArray *
-objects_in (JsonNode *n)
-{
-  GPtrArray *out = g_ptr_array_new ();
-  if (n && JSON_NODE_HOLDS_OBJECT (n))
-    g_ptr_array_add (out, json_node_get_object (n));
-  for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY (n) && i < json_array_get_length (json_node_get_array (n)); i++)
-    if (JSON_NODE_HOLDS_OBJECT (json_array_get_element (json_node_get_array (n), i)))
-      g_ptr_array_add (out, json_array_get_object_element (json_node_get_array (n), i));
-  return out;
-}
-
 /* The VMs that enabled VM-host affinity rules keep on some hosts: the
  * members of the VM groups those rules name (Forklift's hostAffinityVms). */
 static JsonArray *
@@ -162,7 +147,7 @@ host_affinity_vms (JsonObject *config)
   if (config == NULL)
     return vms;
   g_autoptr (GHashTable) groups = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GPtrArray) rules = objects_in (json_object_get_member (config, "rule"));
+  g_autoptr (GPtrArray) rules = mtv_vsphere_objects (json_object_get_member (config, "rule"));
   for (guint i = 0; i < rules->len; i++)
     {
       JsonObject *r = rules->pdata[i];
@@ -170,14 +155,14 @@ host_affinity_vms (JsonObject *config)
           && g_strcmp0 (mtv_json_string (r, "enabled"), "false") != 0 && mtv_json_string (r, "vmGroupName"))
         g_hash_table_add (groups, (gpointer) mtv_json_string (r, "vmGroupName"));
     }
-  g_autoptr (GPtrArray) all = objects_in (json_object_get_member (config, "group"));
+  g_autoptr (GPtrArray) all = mtv_vsphere_objects (json_object_get_member (config, "group"));
   for (guint i = 0; i < all->len; i++)
     {
       JsonObject *g = all->pdata[i];
       if (g_strcmp0 (mtv_json_string (g, "_type"), "ClusterVmGroup") != 0
           || !g_hash_table_contains (groups, mtv_json_string (g, "name") ? mtv_json_string (g, "name") : ""))
         continue;
-      g_autoptr (GPtrArray) members = objects_in (json_object_get_member (g, "vm"));
+      g_autoptr (GPtrArray) members = mtv_vsphere_objects (json_object_get_member (g, "vm"));
       for (guint k = 0; k < members->len; k++)
         {
           JsonObject *r = json_object_new ();

@@ -73,20 +73,25 @@ set_number (JsonObject *out, const char *name, JsonObject *o, const char *path)
     json_object_set_int_member (out, name, number (o, path, 0));
 }
 
-/* A list value: an array, or a single item where the reply had one
- * (vsphere-client.h): @each is called for every object in it. */
+GPtrArray *
+mtv_vsphere_objects (JsonNode *n)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  if (n && JSON_NODE_HOLDS_OBJECT (n))
+    g_ptr_array_add (out, json_node_get_object (n));
+  for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY (n) && i < json_array_get_length (json_node_get_array (n)); i++)
+    if (JSON_NODE_HOLDS_OBJECT (json_array_get_element (json_node_get_array (n), i)))
+      g_ptr_array_add (out, json_array_get_object_element (json_node_get_array (n), i));
+  return out;
+}
+
+/* @each for every object of the list value @n (mtv_vsphere_objects). */
 static void
 each_object (JsonNode *n, void (*each) (JsonObject *item, gpointer data), gpointer data)
 {
-  if (n && JSON_NODE_HOLDS_OBJECT (n))
-    each (json_node_get_object (n), data);
-  else if (n && JSON_NODE_HOLDS_ARRAY (n))
-    for (guint i = 0; i < json_array_get_length (json_node_get_array (n)); i++)
-      {
-        JsonNode *item = json_array_get_element (json_node_get_array (n), i);
-        if (JSON_NODE_HOLDS_OBJECT (item))
-          each (json_node_get_object (item), data);
-      }
+  g_autoptr (GPtrArray) items = mtv_vsphere_objects (n);
+  for (guint i = 0; i < items->len; i++)
+    each (items->pdata[i], data);
 }
 
 static JsonObject *

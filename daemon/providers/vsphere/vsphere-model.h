@@ -5,6 +5,10 @@
  * unit-tested and fuzzed. */
 #include <json-glib/json-glib.h>
 
+/* The objects of a list value: an array, or a single object where the reply
+ * had one item (vsphere-client.h). Borrowed from @n. */
+GPtrArray *mtv_vsphere_objects (JsonNode *n);
+
 /* The property paths a VM model is made from (NULL-terminated). */
 extern const char *const mtv_vsphere_vm_paths[];
 
