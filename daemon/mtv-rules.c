@@ -488,9 +488,11 @@ mtv_rules_cache_new (void)
 JsonObject *
 mtv_rules_apply_cached (MtvRules *rules, const char *provider_type, JsonObject *inventory, GHashTable **cache)
 {
+  /* Inventories are not changed once published: without rules to add, the
+   * same one serves (no copy of a large inventory on every report). */
   JsonNode *vms = json_object_get_member (inventory, "vms");
   if (mtv_rules_count (rules, provider_type) == 0 || vms == NULL || !JSON_NODE_HOLDS_ARRAY (vms))
-    return mtv_rules_apply (rules, provider_type, inventory);
+    return json_object_ref (inventory);
   /* The other kinds are shared as they are (published inventories are not changed). */
   JsonObject *result = json_object_new ();
   JsonObjectIter it;
@@ -526,30 +528,6 @@ mtv_rules_apply_cached (MtvRules *rules, const char *provider_type, JsonObject *
 JsonObject *
 mtv_rules_apply (MtvRules *rules, const char *provider_type, JsonObject *inventory)
 {
-  /* Inventories are not changed once published: without rules to add, the
-   * same one serves (no copy of a large inventory on every report). */
-  if (mtv_rules_count (rules, provider_type) == 0)
-    return json_object_ref (inventory);
-  JsonObject *result = mtv_json_object_copy (inventory);
-  JsonNode *vms = json_object_get_member (result, "vms");
-  if (vms == NULL || !JSON_NODE_HOLDS_ARRAY (vms))
-    return result;
-  JsonArray *array = json_node_get_array (vms);
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *vm = json_array_get_element (array, i);
-      if (!JSON_NODE_HOLDS_OBJECT (vm))
-        continue;
-      g_autoptr (JsonArray) found = mtv_rules_evaluate (rules, provider_type, vm);
-      if (json_array_get_length (found) == 0)
-        continue;
-      JsonObject *o = json_node_get_object (vm);
-      JsonNode *existing = json_object_get_member (o, "concerns");
-      if (existing == NULL || !JSON_NODE_HOLDS_ARRAY (existing))
-        json_object_set_array_member (o, "concerns", json_array_new ());
-      JsonArray *concerns = json_object_get_array_member (o, "concerns");
-      for (guint k = 0; k < json_array_get_length (found); k++)
-        json_array_add_element (concerns, json_node_copy (json_array_get_element (found, k)));
-    }
-  return result;
+  g_autoptr (GHashTable) cache = mtv_rules_cache_new ();
+  return mtv_rules_apply_cached (rules, provider_type, inventory, &cache);
 }

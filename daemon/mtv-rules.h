@@ -38,8 +38,10 @@ JsonArray *mtv_rules_evaluate_rule (MtvRules *rules, const char *provider_type, 
 /* The names of the rules of @provider_type, in load order. */
 GStrv mtv_rules_names (MtvRules *rules, const char *provider_type);
 
-/* @inventory with the rules' concerns added to its VMs' (a copy; @inventory
- * itself, with a new reference, when no rule applies to the type). */
+/* @inventory with the rules' concerns added to its VMs': a new object whose
+ * VMs with concerns are new objects sharing the rest of their values with
+ * @inventory (which is left alone); @inventory itself, with a new
+ * reference, when no rule applies to the type. */
 JsonObject *mtv_rules_apply (MtvRules *rules, const char *provider_type, JsonObject *inventory);
 /* The same, reusing what an earlier call made of a VM object it was given
  * again (the same JsonObject: a backend that publishes unchanged VMs as the
