@@ -854,12 +854,12 @@ return_rows (GDBusMethodInvocation *invocation, JsonArray *rows, guint64 revisio
   guint32 offset = 0, limit = G_MAXUINT32;
   g_variant_lookup (options, "offset", "u", &offset);
   g_variant_lookup (options, "limit", "u", &limit);
-  g_autoptr (JsonArray) page = json_array_new ();
   guint length = json_array_get_length (rows);
-  for (guint i = offset; i < length && i - offset < limit; i++)
+  g_autoptr (JsonArray) page = offset == 0 && limit >= length ? json_array_ref (rows) : json_array_new ();
+  for (guint i = offset; page != rows && i < length && i - offset < limit; i++)
     json_array_add_element (page, json_node_copy (json_array_get_element (rows, i)));
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-  json_node_set_array (node, offset == 0 && limit >= length ? rows : page);
+  json_node_set_array (node, page);
   g_autofree char *text = json_to_string (node, FALSE);
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(st)", text, revision));
 }
