@@ -1,8 +1,6 @@
 #include "mtv-inventory.h"
 #include "mtv-names.h"
 
-#include <string.h>
-
 static const char *
 member (JsonObject *o, const char *key)
 {
@@ -116,12 +114,12 @@ mtv_inventory_target_names (JsonObject *inventory, JsonArray *plan_vms)
           continue;
         }
       char *name = mtv_name_from_vm (member (vm, "name"));
+      /* Room for "-xxxx" within 63 characters. */
+      g_autofree char *base = g_strndup (name, 58);
       for (guint round = 0; g_hash_table_contains (taken, name); round++)
         {
           g_autofree char *seed = g_strdup_printf ("%s/%u", member (vm, "id"), round);
           g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, seed, -1);
-          g_autofree char *base = mtv_name_from_vm (member (vm, "name"));
-          base[MIN (strlen (base), 58)] = '\0';
           g_free (name);
           name = g_strdup_printf ("%s-%.4s", base, hash);
         }
