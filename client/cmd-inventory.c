@@ -179,15 +179,13 @@ list_inventory (MtvCtl *ctl, MtvFlagValues *values, const char *name_flag, const
     return FALSE;
 
   guint64 revision = 0;
-  g_autofree char *text = query_text ? mtv_client_query_inventory (client, provider, kind, query_text, &revision, error)
-                                     : mtv_client_get_inventory (client, provider, kind, &revision, error);
-  if (text == NULL)
+  g_autoptr (JsonArray) rows = query_text ? mtv_client_query_inventory (client, provider, kind, query_text, &revision,
+                                                                       error)
+                                          : mtv_client_get_inventory (client, provider, kind, &revision, error);
+  if (rows == NULL)
     return FALSE;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, -1, error))
-    return FALSE;
-  JsonNode *root = json_parser_get_root (parser);
-  JsonArray *rows = json_node_get_array (root);
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+  json_node_set_array (root, rows);
   g_auto (GStrv) columns = query ? mtv_query_columns (query) : NULL;
   if (planvms)
     return print_planvms (rows, error);

@@ -130,16 +130,12 @@ static JsonNode *
 vms_from_query (MtvClient *client, const char *source, const char *query, GError **error)
 {
   guint64 revision;
-  g_autofree char *text = mtv_client_query_inventory (client, source, "vms", query, &revision, error);
-  if (text == NULL)
+  g_autoptr (JsonArray) array = mtv_client_query_inventory (client, source, "vms", query, &revision, error);
+  if (array == NULL)
     {
       g_prefix_error (error, "--vms: ");
       return NULL;
     }
-  g_autoptr (JsonNode) rows = json_from_string (text, error);
-  if (rows == NULL || !JSON_NODE_HOLDS_ARRAY (rows))
-    return NULL;
-  JsonArray *array = json_node_get_array (rows);
   if (json_array_get_length (array) == 0)
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "--vms: no VM of provider %s matches \"%s\"", source, query);

@@ -124,9 +124,9 @@ mtv_client_export (MtvClient *client, MtvKind kind, const char *name, GError **e
 /* Tries to read every page from one revision before giving up. */
 #define INVENTORY_TRIES 5
 
-/* GetInventory (@query NULL) or QueryInventory, page by page: the JSON text
- * of all of it, from one revision. */
-static char *
+/* GetInventory (@query NULL) or QueryInventory, page by page: all of it,
+ * from one revision. */
+static JsonArray *
 inventory_call (MtvClient *client, const char *provider, const char *kind, const char *query, guint64 *revision,
                 GError **error)
 {
@@ -172,23 +172,21 @@ inventory_call (MtvClient *client, const char *provider, const char *kind, const
       if (changed)
         continue;
       *revision = first;
-      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-      json_node_set_array (node, all);
-      return json_to_string (node, FALSE);
+      return g_steal_pointer (&all);
     }
   g_set_error (error, MTV_ERROR, MTV_ERROR_BUSY, "the inventory of provider %s kept changing while it was read; "
                "try again", provider);
   return NULL;
 }
 
-char *
+JsonArray *
 mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
                           guint64 *revision, GError **error)
 {
   return inventory_call (client, provider, kind, NULL, revision, error);
 }
 
-char *
+JsonArray *
 mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
                             guint64 *revision, GError **error)
 {

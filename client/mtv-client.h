@@ -24,12 +24,12 @@ gboolean mtv_client_delete (MtvClient *client, MtvKind kind, const char *name, G
 /* The item as a Forklift resource. */
 JsonObject *mtv_client_export (MtvClient *client, MtvKind kind, const char *name, GError **error);
 
-/* A provider's inventory of @kind as JSON text, and its revision. */
-char *mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
-                                guint64 *revision, GError **error);
-/* QueryInventory: the rows (a JSON array) of @query over @kind. */
-char *mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
-                                  guint64 *revision, GError **error);
+/* A provider's inventory of @kind, and its revision (read in pages). */
+JsonArray *mtv_client_get_inventory (MtvClient *client, const char *provider, const char *kind,
+                                     guint64 *revision, GError **error);
+/* QueryInventory: the rows of @query over @kind. */
+JsonArray *mtv_client_query_inventory (MtvClient *client, const char *provider, const char *kind, const char *query,
+                                       guint64 *revision, GError **error);
 
 /* Plan.Start (@cutover: RFC 3339, or NULL): the new migration's object path. */
 char *mtv_client_start_plan (MtvClient *client, const char *plan, const char *cutover, GError **error);
