@@ -327,6 +327,17 @@ folder_url (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
 static JsonArray *
 open_disks (const MtvSourceContext *ctx, GError **error)
 {
+  const char *libdir = mtv_json_string (mtv_json_object (ctx->spec, "settings"), "vddkLibDir");
+  gboolean vddk = libdir && *libdir && mtv_vddk_available ();
+  if (!vddk && mtv_json_object (ctx->vm, "snapshot"))
+    {
+      /* The disks are then chains of delta files over the base: /folder
+       * gives the files, not the disk they make together. */
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "VM %s has snapshots: its disks are chains of delta files, "
+                   "which mtvd reads only through VDDK (settings.vddkLibDir); delete the snapshots (or consolidate "
+                   "them) and start the plan again", vm_name (ctx));
+      return NULL;
+    }
   g_autoptr (MtvVsphere) vs = mtv_vsphere_connection (ctx->spec, ctx->credentials, error);
   if (vs == NULL)
     return NULL;
@@ -340,8 +351,6 @@ open_disks (const MtvSourceContext *ctx, GError **error)
       if (!mtv_write_private (ca_file, ca, 0600, error))
         return NULL;
     }
-  const char *libdir = mtv_json_string (mtv_json_object (ctx->spec, "settings"), "vddkLibDir");
-  gboolean vddk = libdir && *libdir && mtv_vddk_available ();
   g_autofree char *secret = NULL, *script = NULL;
   if (vddk)
     {
@@ -350,15 +359,6 @@ open_disks (const MtvSourceContext *ctx, GError **error)
       json_object_set_string_member (ctx->session, "passwordFile", secret);
       if (!mtv_write_private (secret, mtv_json_string (ctx->credentials, "password"), 0600, error))
         return NULL;
-    }
-  else if (mtv_json_object (ctx->vm, "snapshot"))
-    {
-      /* The disks are then chains of delta files over the base: /folder
-       * gives the files, not the disk they make together. */
-      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "VM %s has snapshots: its disks are chains of delta files, "
-                   "which mtvd reads only through VDDK (settings.vddkLibDir); delete the snapshots (or consolidate "
-                   "them) and start the plan again", vm_name (ctx));
-      return NULL;
     }
   else
     {
