@@ -2,6 +2,12 @@
 #include "mtv-provider-settings.h"
 #include "mtv-json.h"
 
+gboolean
+mtv_provider_credentials_insecure (JsonObject *credentials)
+{
+  return g_strcmp0 (mtv_json_string (credentials, "insecureSkipVerify"), "true") == 0;
+}
+
 guint
 mtv_provider_setting_seconds (JsonObject *spec, const char *key, guint min, guint max, guint fallback)
 {

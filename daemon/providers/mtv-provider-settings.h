@@ -4,6 +4,10 @@
  * several source types share. */
 #include <json-glib/json-glib.h>
 
+/* Whether the credentials say not to verify the server's certificate
+ * (insecureSkipVerify, as Forklift's provider secrets have it). */
+gboolean mtv_provider_credentials_insecure (JsonObject *credentials);
+
 /* settings.@key as a whole number of seconds in [@min, @max], else @fallback. */
 guint mtv_provider_setting_seconds (JsonObject *spec, const char *key, guint min, guint max, guint fallback);
 

@@ -1,6 +1,7 @@
 /* How mtvd reaches the cluster of an openshift provider. */
 #include "openshift-connection.h"
 #include "mtv-json.h"
+#include "mtv-provider-settings.h"
 
 #include <string.h>
 
@@ -22,7 +23,7 @@ mtv_openshift_connection (JsonObject *spec, JsonObject *credentials, GError **er
       const char *ca = mtv_json_string (credentials, "cacert");
       if (ca && *ca)
         c->ca_pem = g_bytes_new (ca, strlen (ca));
-      c->insecure = g_strcmp0 (mtv_json_string (credentials, "insecureSkipVerify"), "true") == 0;
+      c->insecure = mtv_provider_credentials_insecure (credentials);
       if (c->token == NULL || *c->token == '\0')
         {
           mtv_kube_config_free (c);

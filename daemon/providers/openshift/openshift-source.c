@@ -224,7 +224,7 @@ open_disks (const MtvSourceContext *ctx, GError **error)
         }
       json_object_set_string_member (disk, "exportUrl", url);
       json_object_set_string_member (disk, "headerScript", script);
-      if (g_strcmp0 (mtv_json_string (ctx->credentials, "insecureSkipVerify"), "true") == 0)
+      if (mtv_provider_credentials_insecure (ctx->credentials))
         json_object_set_boolean_member (disk, "insecure", TRUE);
       json_array_add_object_element (disks, g_steal_pointer (&disk));
     }

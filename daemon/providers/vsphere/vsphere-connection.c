@@ -1,14 +1,9 @@
 /* How mtvd reaches a vsphere provider: see vsphere-connection.h. */
 #include "vsphere-connection.h"
 #include "mtv-json.h"
+#include "mtv-provider-settings.h"
 
 #include <string.h>
-
-gboolean
-mtv_vsphere_connection_insecure (JsonObject *credentials)
-{
-  return g_strcmp0 (mtv_json_string (credentials, "insecureSkipVerify"), "true") == 0;
-}
 
 static GBytes *
 ca_of (JsonObject *credentials)
@@ -71,7 +66,7 @@ mtv_vsphere_connection (JsonObject *spec, JsonObject *credentials, GError **erro
       return NULL;
     }
   g_autoptr (GBytes) ca = ca_of (credentials);
-  g_autoptr (MtvVsphere) vs = mtv_vsphere_open (url ? url : "", ca, mtv_vsphere_connection_insecure (credentials),
+  g_autoptr (MtvVsphere) vs = mtv_vsphere_open (url ? url : "", ca, mtv_provider_credentials_insecure (credentials),
                                                 error);
   /* The server is checked (the pinned certificate, the kind of endpoint)
    * before the password goes to it. */
@@ -85,7 +80,7 @@ mtv_vsphere_connection_resume (JsonObject *spec, JsonObject *credentials, const 
 {
   g_autoptr (GBytes) ca = ca_of (credentials);
   g_autoptr (MtvVsphere) vs = mtv_vsphere_resume (mtv_json_string (spec, "url"), ca,
-                                                  mtv_vsphere_connection_insecure (credentials), cookie, error);
+                                                  mtv_provider_credentials_insecure (credentials), cookie, error);
   if (vs == NULL || !check_server (vs, spec, credentials, error))
     return NULL;
   /* It logs in again, as the provider's user, if the session expired. */

@@ -16,5 +16,3 @@ MtvVsphere *mtv_vsphere_connection_resume (JsonObject *spec, JsonObject *credent
                                            GError **error);
 /* The URL's scheme and host ("https://vc.example.com:443"): where /folder is. */
 char *mtv_vsphere_connection_origin (JsonObject *spec);
-/* Whether the credentials say not to verify the server's certificate. */
-gboolean mtv_vsphere_connection_insecure (JsonObject *credentials);

@@ -344,7 +344,7 @@ open_disks (const MtvSourceContext *ctx, GError **error)
   g_autofree char *base = file_base (ctx);
   g_autofree char *ca_file = NULL;
   const char *ca = mtv_json_string (ctx->credentials, "cacert");
-  if (ca && *ca && !mtv_vsphere_connection_insecure (ctx->credentials))
+  if (ca && *ca && !mtv_provider_credentials_insecure (ctx->credentials))
     {
       ca_file = g_strdup_printf ("%s-ca.pem", base);
       json_object_set_string_member (ctx->session, "caFile", ca_file);
@@ -388,7 +388,7 @@ open_disks (const MtvSourceContext *ctx, GError **error)
       g_autoptr (JsonObject) disk = mtv_json_object_copy (json_array_get_object_element (json_node_get_array (inv), i));
       if (ca_file)
         json_object_set_string_member (disk, "caFile", ca_file);
-      if (mtv_vsphere_connection_insecure (ctx->credentials))
+      if (mtv_provider_credentials_insecure (ctx->credentials))
         json_object_set_boolean_member (disk, "insecure", TRUE);
       if (vddk)
         {
