@@ -493,15 +493,9 @@ mtv_rules_apply_cached (MtvRules *rules, const char *provider_type, JsonObject *
   JsonNode *vms = json_object_get_member (inventory, "vms");
   if (mtv_rules_count (rules, provider_type) == 0 || vms == NULL || !JSON_NODE_HOLDS_ARRAY (vms))
     return json_object_ref (inventory);
-  /* The other kinds are shared as they are (published inventories are not changed). */
-  JsonObject *result = json_object_new ();
-  JsonObjectIter it;
-  const char *name;
-  JsonNode *member;
-  json_object_iter_init (&it, inventory);
-  while (json_object_iter_next (&it, &name, &member))
-    if (!g_str_equal (name, "vms"))
-      json_object_set_member (result, name, json_node_copy (member));
+  /* The other kinds are shared as they are (published inventories are not
+   * changed); "vms" is replaced below. */
+  JsonObject *result = mtv_json_object_shallow_copy (inventory);
   GHashTable *next = mtv_rules_cache_new ();
   JsonArray *in = json_node_get_array (vms);
   JsonArray *out = json_array_sized_new (json_array_get_length (in));
