@@ -67,6 +67,25 @@ mtv_json_object_equal (JsonObject *a, JsonObject *b)
   return json_node_equal (na, nb);
 }
 
+void
+mtv_json_object_apply_changes (JsonObject *into, JsonObject *before, JsonObject *after)
+{
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *member;
+  json_object_iter_init (&it, after);
+  while (json_object_iter_next (&it, &name, &member))
+    {
+      JsonNode *was = json_object_get_member (before, name);
+      if (was == NULL || !json_node_equal (was, member))
+        json_object_set_member (into, name, json_node_copy (member));
+    }
+  json_object_iter_init (&it, before);
+  while (json_object_iter_next (&it, &name, &member))
+    if (!json_object_has_member (after, name))
+      json_object_remove_member (into, name);
+}
+
 JsonNode *
 mtv_json_lookup_path (JsonObject *object, const char *path)
 {

@@ -13,6 +13,10 @@ JsonObject *mtv_json_object_copy (JsonObject *object);
 JsonObject *mtv_json_object_shallow_copy (JsonObject *object);
 /* Whether two objects hold the same JSON (member order ignored). */
 gboolean mtv_json_object_equal (JsonObject *a, JsonObject *b);
+/* What changed from @before to @after (members set, changed or removed)
+ * done to @into as well; members nobody changed stay as @into has them. So
+ * two writers that each took a copy of @into keep both their changes. */
+void mtv_json_object_apply_changes (JsonObject *into, JsonObject *before, JsonObject *after);
 
 /* The value at a dotted path ("provider.source"), or NULL. */
 JsonNode *mtv_json_lookup_path (JsonObject *object, const char *path);

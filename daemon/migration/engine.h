@@ -32,8 +32,8 @@ struct _MtvVm {
   char *error;
   char *started, *completed;
   guint64 bytes_total, bytes_base, bytes_now;
-  guint disk;                 /* the disk being copied */
-  char *copy_round;           /* the copy phase and precopy the disk index is of */
+  GArray *disks_done;         /* indexes (guint) of the disks this copy round has copied */
+  char *copy_round;           /* the copy phase and precopy the disks done are of */
   JsonArray *copies;          /* mtv-transfer's summary of each disk copied, with its index "disk" */
   JsonObject *session;        /* the source adapter's */
   JsonObject *target;         /* the target adapter's */
@@ -65,19 +65,7 @@ struct _MtvVm {
   guint busy;                 /* adapter jobs in flight */
   gboolean dirty;             /* committed, not yet stored */
   guint flush_source;
-  char *socket;               /* the copy in flight: NBD server, mtv-transfer, pull */
-  struct _MtvChild *server, *transfer;
-  char *server_program;       /* the disk server's name (qemu-nbd, nbdkit), for messages */
-  guint transfer_attempts;    /* of mtv-transfer on the current disk, after the first */
-  GCancellable *io;
-  char *transfer_error;
-  gboolean transfer_ok;
-  gboolean transfer_killed;   /* it ended by a signal: what the server said then is noise */
-  gboolean transfer_stalled;  /* it gave up: nothing moved for the stall timeout */
-  gboolean server_died;       /* the disk's server had ended when the copy did */
-  char *pull_url;
-  gboolean pulling;
-  MtvDiskSink sink;
+  GPtrArray *copying;         /* the disks' copies in flight (MtvDiskCopy, disk-copy.h) */
 
   char *path;                 /* the MigrationVm object */
   MtvObjectSkeleton *object;
@@ -150,8 +138,8 @@ char *mtv_vm_checkpoint_path (MtvVm *v, guint disk, const char *what);
 void mtv_vm_after (MtvVm *v, guint ms, void (*then) (MtvVm *v));
 
 /* Blocking adapter calls, in a worker. @call gets contexts made of copies
- * (the session and target state are taken back when it returns, success or
- * not); on success @then runs on the main loop, on failure the VM fails
+ * (what it changed in the session and target state is taken back when it
+ * returns, success or not, beside other jobs' changes); on success @then runs on the main loop, on failure the VM fails
  * with the error. */
 typedef struct _MtvVmJob MtvVmJob;
 struct _MtvVmJob {
@@ -165,6 +153,8 @@ struct _MtvVmJob {
   JsonArray *disks;           /* out: open_disks */
   JsonObject *object;         /* in and out: a checkpoint */
   JsonObject *base;           /* in: the checkpoint changes are counted from */
+  JsonObject *result;         /* out: import_source */
+  JsonObject *secret;         /* in and out: what an import's Secret holds (never stored) */
   GStrv paths;                /* in: files, one per disk (changed-extent lists) */
   MtvDiskSink sink;           /* out: disk_sink */
   MtvHookRun hook;            /* in: run_hook */
@@ -175,6 +165,7 @@ struct _MtvVmJob {
   /* On failure instead of failing the VM (NULL: fail it). */
   void (*failed) (MtvVm *v, MtvVmJob *job, const GError *error);
   GPtrArray *keep;            /* what the contexts point into */
+  JsonObject *session_before, *target_before;   /* the VM's, as the contexts were made of them */
   MtvTargetLink *link;
 };
 /* @then runs on the main loop once @call succeeded; NULL: the VM goes on
@@ -214,8 +205,15 @@ void mtv_phase_store_snapshot_deltas (MtvVm *v);
 void mtv_phase_add_checkpoint (MtvVm *v);
 void mtv_phase_copying_paused (MtvVm *v);
 void mtv_phase_remove_snapshot (MtvVm *v);
-/* Cancelling what the copy of a disk runs (phases-disks.c). */
-void mtv_copy_cancel (MtvVm *v);
+/* The disks' copies (phases-disks.c): asking what runs to stop (TRUE when
+ * something will report its end), and stopping it all now. */
+gboolean mtv_copy_cancel (MtvVm *v);
 void mtv_copy_free (MtvVm *v);
+/* Whether disk @disk is copied in this copy round; whether it is being
+ * copied (and how far it got). */
+gboolean mtv_vm_disk_copied (MtvVm *v, guint disk);
+gboolean mtv_vm_disk_copying (MtvVm *v, guint disk, guint64 *bytes);
+/* The copies' progress changed: the VM's sums of it shown. */
+void mtv_vm_copies_progress (MtvVm *v);
 /* The cutover time moved: waiting VMs look again (phases-warm.c). */
 void mtv_phase_cutover_changed (MtvVm *v);

@@ -18,14 +18,15 @@ disk_tasks (MtvVm *v, const char *step_phase)
     {
       JsonObject *disk = json_array_get_object_element (disks, i);
       guint64 capacity = (guint64) json_object_get_int_member_with_default (disk, "capacity", 0);
-      gboolean done = g_str_equal (step_phase, "Completed") || i < v->disk;
-      gboolean current = !done && i == v->disk && !g_str_equal (step_phase, "Pending");
+      guint64 bytes = 0;
+      gboolean done = g_str_equal (step_phase, "Completed") || mtv_vm_disk_copied (v, i);
+      gboolean current = !done && mtv_vm_disk_copying (v, i, &bytes) && !g_str_equal (step_phase, "Pending");
       JsonObject *task = json_object_new ();
       g_autofree char *fallback = g_strdup_printf ("disk-%u", i);
       json_object_set_string_member (task, "name", json_object_get_string_member_with_default (disk, "name", fallback));
       json_object_set_string_member (task, "phase", done ? "Completed" : current ? step_phase : "Pending");
       JsonObject *progress = json_object_new ();
-      json_object_set_int_member (progress, "completed", (gint64) ((done ? capacity : current ? v->bytes_now : 0) >> 20));
+      json_object_set_int_member (progress, "completed", (gint64) ((done ? capacity : current ? bytes : 0) >> 20));
       json_object_set_int_member (progress, "total", (gint64) (capacity >> 20));
       json_object_set_object_member (task, "progress", progress);
       JsonObject *annotations = json_object_new ();

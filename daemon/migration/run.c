@@ -49,7 +49,10 @@ vm_state (MtvVm *v)
   set_string (o, "completed", v->completed);
   json_object_set_int_member (o, "bytesTotal", (gint64) v->bytes_total);
   json_object_set_int_member (o, "bytesDone", (gint64) (v->bytes_base + v->bytes_now));
-  json_object_set_int_member (o, "disk", v->disk);
+  JsonArray *done = json_array_new ();
+  for (guint i = 0; i < v->disks_done->len; i++)
+    json_array_add_int_element (done, g_array_index (v->disks_done, guint, i));
+  json_object_set_array_member (o, "disksDone", done);
   set_string (o, "copyRound", v->copy_round);
   json_object_set_int_member (o, "bytesBase", (gint64) v->bytes_base);
   json_object_set_array_member (o, "copies", json_array_ref (v->copies));
@@ -129,7 +132,21 @@ vm_load (MtvVm *v, JsonObject *o)
   v->error = member_or_null (o, "error");
   v->started = member_or_null (o, "started");
   v->completed = member_or_null (o, "completed");
-  v->disk = (guint) json_object_get_int_member_with_default (o, "disk", 0);
+  JsonArray *done = mtv_json_array (o, "disksDone");
+  for (guint i = 0; i < mtv_json_array_length (done); i++)
+    {
+      JsonNode *n = json_array_get_element (done, i);
+      if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64 && json_node_get_int (n) >= 0
+          && json_node_get_int (n) <= G_MAXUINT)
+        {
+          guint index = (guint) json_node_get_int (n);
+          g_array_append_val (v->disks_done, index);
+        }
+    }
+  /* Stored by an mtvd that copied disks one after the other: those before
+   * "disk" were done. */
+  for (guint i = 0; done == NULL && i < (guint) MIN (mtv_json_int (o, "disk", 0), G_MAXUINT16); i++)
+    g_array_append_val (v->disks_done, i);
   v->copy_round = member_or_null (o, "copyRound");
   v->bytes_base = (guint64) json_object_get_int_member_with_default (o, "bytesBase", 0);
   JsonNode *copies = json_object_get_member (o, "copies");
@@ -492,8 +509,7 @@ mtv_run_cancel (MtvRun *run, const char *const *vms, GError **error)
            * that only waits ends now. */
           v->cancel_requested = TRUE;
           g_cancellable_cancel (v->stop);
-          mtv_copy_cancel (v);
-          if (v->busy == 0 && v->server == NULL && v->transfer == NULL && !v->pulling)
+          if (!mtv_copy_cancel (v) && v->busy == 0)
             mtv_vm_finish (v, "Canceled", NULL);
         }
     }

@@ -67,6 +67,12 @@ struct _MtvSourceAdapter {
    * error says what changed and the VM fails. mtv-transfer proves the
    * target holds what it read; this proves what it read is one disk. */
   gboolean (*verify_read) (const MtvSourceContext *ctx, JsonObject *disk, GError **error);
+  /* For a target that pulls disks itself (CDI's importers): where it can
+   * read @disk (from open_disks) from the source directly, as a CDI
+   * DataVolume source ({"vddk": {...}}), and in @secret what the Secret its
+   * secretRef names must hold. NULL without an error: not offered for this
+   * disk, which mtvd then serves itself. */
+  JsonObject *(*import_source) (const MtvSourceContext *ctx, JsonObject *disk, JsonObject **secret, GError **error);
   /* What the disks are read from, as the status says ("the stopped VM"). */
   const char *reads_from;
 };

@@ -75,6 +75,11 @@ struct _MtvTargetAdapter {
   void (*withdraw_disk) (gpointer instance, const char *url);
   gboolean (*pull_disk) (const MtvTargetContext *ctx, guint index, const char *url, MtvPullProgress progress,
                          gpointer data, GError **error);
+  /* Imports disk @index from a source adapter's import_source (@source),
+   * making the Secret it names from @secret and removing it once the
+   * import ended; NULL when this target cannot. */
+  gboolean (*import_disk) (const MtvTargetContext *ctx, guint index, JsonObject *source, JsonObject *secret,
+                           MtvPullProgress progress, gpointer data, GError **error);
   /* Once disk @index is copied and verified: what remains (a conversion
    * to qcow2, waiting for the DataVolume). */
   gboolean (*finish_disk) (const MtvTargetContext *ctx, guint index, GError **error);

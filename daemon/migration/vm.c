@@ -2,6 +2,7 @@
  * its function acts; adapters are called in workers through one job helper;
  * the end (success, failure, cancel) cleans up as the VM's state says. */
 #include "engine.h"
+#include "disk-copy.h"
 #include "itinerary.h"
 #include "run.h"
 #include "mtv-json.h"
@@ -29,6 +30,8 @@ mtv_vm_new (MtvRun *run, guint index, JsonObject *plan_vm, JsonObject *vm, const
   v->session = json_object_new ();
   v->target = json_object_new ();
   v->snapshots = g_ptr_array_new_with_free_func (g_free);
+  v->disks_done = g_array_new (FALSE, FALSE, sizeof (guint));
+  v->copying = g_ptr_array_new_with_free_func ((GDestroyNotify) mtv_disk_copy_free);
   v->stop = g_cancellable_new ();
   JsonNode *disks = json_object_get_member (vm, "disks");
   for (guint i = 0; disks && JSON_NODE_HOLDS_ARRAY (disks) && i < json_array_get_length (json_node_get_array (disks)); i++)
@@ -48,6 +51,8 @@ mtv_vm_free (MtvVm *v)
   g_cancellable_cancel (v->stop);
   g_object_unref (v->stop);
   mtv_copy_free (v);
+  g_ptr_array_unref (v->copying);
+  g_array_unref (v->disks_done);
   mtv_vm_object_free (v);
   json_object_unref (v->plan_vm);
   json_object_unref (v->vm);
@@ -510,6 +515,7 @@ vm_job_free (MtvVmJob *job)
     job->target.plan_spec, job->target.plan_vm, job->target.vm, job->target.network_map, job->target.storage_map,
     job->target.provider_spec,
     job->target.source_spec, job->target.source_credentials, job->target.state, job->object, job->base,
+    job->session_before, job->target_before, job->result, job->secret,
     job->hook.spec, job->hook.plan, job->hook.workload,
   };
   for (gsize i = 0; i < G_N_ELEMENTS (objects); i++)
@@ -557,6 +563,8 @@ mtv_vm_job_new (MtvVm *v, gboolean (*call) (MtvVmJob *, GCancellable *, GError *
     .instance = job->link ? job->link->instance : NULL,
     .state = mtv_json_object_copy (v->target),
   };
+  job->session_before = mtv_json_object_copy (v->session);
+  job->target_before = mtv_json_object_copy (v->target);
   return job;
 }
 
@@ -575,11 +583,10 @@ job_done (gpointer owner, gpointer data, const GError *error)
   MtvVmJob *job = data;
   v->busy--;
   /* What the adapter recorded stays, even when it then failed: it says
-   * what there is to undo. */
-  json_object_unref (v->session);
-  v->session = json_object_ref (job->source.session);
-  json_object_unref (v->target);
-  v->target = json_object_ref (job->target.state);
+   * what there is to undo. Only what this job changed: jobs for other
+   * disks of the VM may have run beside it. */
+  mtv_json_object_apply_changes (v->session, job->session_before, job->source.session);
+  mtv_json_object_apply_changes (v->target, job->target_before, job->target.state);
   if (finished (v))
     return;
   if (error && job->failed && !v->cancel_requested)

@@ -437,7 +437,7 @@ class Cluster(unittest.TestCase):
         status = self.wait_plan("mig6", ("Succeeded", "Failed", "Canceled"))
         self.assertEqual(status["phase"], "Succeeded", json.dumps(status["migration"]))
         with open(self.sb.mtvd_log.name) as f:
-            self.assertIn("VM vm1: resuming at disk 0", f.read())
+            self.assertIn("VM vm1: resuming the copy: 0 of 1 disks done", f.read())
         with open(self.cluster.uploads[("mtv-test", "vm1-disk-0")], "rb") as a, open(raws[0], "rb") as b:
             self.assertTrue(a.read() == b.read())
 

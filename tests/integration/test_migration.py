@@ -3,6 +3,7 @@ compared byte for byte with their sources, manifests and domains checked;
 cancellation mid-copy; mtvd killed mid-migration; the in-flight limit."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -372,7 +373,7 @@ class SlowMigration(Base):
         # The VM that was copying goes on from its checkpoint and ends with the right disk.
         self.assertEqual(vms["slow"]["status"], "Succeeded", json.dumps(vms["slow"]))
         with open(self.sb.mtvd_log.name) as f:
-            self.assertIn("VM slow: resuming at disk 0", f.read())
+            self.assertIn("VM slow: resuming the copy: 0 of 1 disks done", f.read())
         for vm, raw in (("slow", slow_raw), ("next", raws[0])):
             r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", raw,
                                 os.path.join(self.target, "prod", vm, "disk-0.img")], capture_output=True, text=True)
@@ -380,6 +381,85 @@ class SlowMigration(Base):
         self.assertEqual(vms["next"]["status"], "Succeeded")
         self.assertEqual(st["phase"], "Succeeded")
         self.assertEqual(os.listdir(os.path.join(self.sb.state_dir, "checkpoints")), [])
+
+class ParallelDisks(Base):
+    """A VM's disks copy all at once; the in-flight limit counts VMs; a
+    restart copies only the disks not done, each from its checkpoint."""
+    RATE = 1000000   # bytes per second per disk copy
+    MAX_IN_FLIGHT = 1
+    CLASSES = {}
+
+    def make(self):
+        _, wide = make_ova(self.ovas, "wide", disks=((2, "a", "dense"), (10, "b", "dense"), (10, "c", "dense")))
+        _, nxt = make_ova(self.ovas, "next", disks=((2, "n"),))
+        self.setup_plan(["wide", "next"], {"wide": ["wide-disk1.vmdk", "wide-disk2.vmdk", "wide-disk3.vmdk"],
+                                           "next": ["next-disk1.vmdk"]})
+        return wide, nxt
+
+    def transfers(self):
+        out = subprocess.run(["pgrep", "-af", "mtv-transfer"], capture_output=True, text=True).stdout
+        return sorted(re.findall(r"/prod/(\w+)/disk-(\d+)\.img", out))
+
+    def tasks(self, vm):
+        return [t["phase"] for t in self.vm_status()[vm]["pipeline"][1]["tasks"]]
+
+    def test_disks_copy_at_once_and_a_restart_copies_what_is_left(self):
+        wide, nxt = self.make()
+        self.start()
+        # All three disks of the one VM in flight copy at once, the other VM waits.
+        self.wait_plan("p", lambda s: len(self.transfers()) == 3, "three copies at once", timeout=30)
+        self.assertEqual(self.transfers(), [("wide", "0"), ("wide", "1"), ("wide", "2")])
+        self.assertEqual(self.vm_status()["next"]["status"], "Pending")
+        self.assertEqual(self.tasks("wide"), ["Running"] * 3)
+        # The small disk ends first; the others go on. mtvd is killed then.
+        self.wait_plan("p", lambda s: self.tasks("wide") == ["Completed", "Running", "Running"], "disk 0 done",
+                       timeout=30)
+        done = self.sb.objects()[mig_vm_path(self, "wide")]["org.mtvd.Mtv1.MigrationVm"]["BytesTransferred"]
+        self.assertGreater(done, 2 << 20)   # disk 0 whole and some of the others
+        self.sb.kill_mtvd(signal.SIGKILL)
+        self.start_mtvd()
+        seen = set()
+        deadline = time.monotonic() + 60
+        while self.plan_status()["phase"] == "Executing" and time.monotonic() < deadline:
+            seen.update(self.transfers())
+            time.sleep(0.05)
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st)[:2000])
+        with open(self.sb.mtvd_log.name) as f:
+            self.assertIn("VM wide: resuming the copy: 1 of 3 disks done", f.read())
+        # Disk 0 was not copied again; the others went on from their checkpoints.
+        self.assertNotIn(("wide", "0"), seen)
+        self.assertIn(("wide", "1"), seen)
+        tasks = self.vm_status()["wide"]["pipeline"][1]["tasks"]
+        for t in tasks[1:]:
+            self.assertLess(int(t["annotations"]["bytesRead"]), 10 << 20, t)
+        for i, raw in enumerate(wide):
+            self.assertEqual(read(raw), read(os.path.join(self.target, "prod", "wide", f"disk-{i}.img")), i)
+        self.assertEqual(read(nxt[0]), read(os.path.join(self.target, "prod", "next", "disk-0.img")))
+        self.assertEqual(os.listdir(os.path.join(self.sb.state_dir, "checkpoints")), [])
+
+    def test_one_disk_failing_stops_the_others(self):
+        wide, _ = self.make()
+        self.start()
+        self.wait_plan("p", lambda s: len(self.transfers()) == 3, "three copies at once", timeout=30)
+        # The third disk's target file made unwritable under its copy.
+        victim = [p for p in subprocess.run(["pgrep", "-af", "mtv-transfer"], capture_output=True,
+                                            text=True).stdout.splitlines() if "/prod/wide/disk-2.img" in p]
+        os.kill(int(victim[0].split()[0]), signal.SIGSTOP)
+        os.unlink(os.path.join(self.target, "prod", "wide", "disk-2.img"))
+        os.mkdir(os.path.join(self.target, "prod", "wide", "disk-2.img"))
+        os.kill(int(victim[0].split()[0]), signal.SIGKILL)
+        st = self.wait_plan("p", lambda s: s["phase"] != "Executing", "the migration to end")
+        vms = self.vm_status()
+        self.assertEqual(vms["wide"]["status"], "Failed")
+        self.assertIn("copying disk wide-disk3.vmdk", vms["wide"]["error"]["reasons"][0])
+        self.assertEqual(self.transfers(), [])
+        # The other disks' copies are removed (the directory made above is the test's).
+        for i in (0, 1):
+            self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "wide", f"disk-{i}.img")), i)
+        self.assertEqual(vms["next"]["status"], "Succeeded")
+        self.assertEqual(st["phase"], "Failed")
+
 
 class Runs(Base):
     """What is asked of a plan's runs: refused when archived, cutover only

@@ -427,7 +427,7 @@ class CopyFractions(Migrations):
         self.assertEqual(st["phase"], "Succeeded", self.reason("vm1"))
         for i, raw in enumerate(raws):
             self.assertEqual(read(raw), read(os.path.join(self.target, "prod", "vm1", f"disk-{i}.img")))
-        self.assertIn("VM vm1: resuming at disk 1", self.log())
+        self.assertIn("VM vm1: resuming the copy: ", self.log())
         self.assertEqual(os.listdir(os.path.join(self.sb.state_dir, "checkpoints")), [])
 
 

@@ -82,7 +82,7 @@ class Faults(Migrations):
         self.assertEqual(st["phase"], "Failed")
         self.assertIn("copying disk vm1-disk1.vmdk: the disk's server failed: qemu-nbd: Failed to blk_new_open: "
                       "Permission denied", self.reason("vm1"))
-        self.assertIn("VM vm1: qemu-nbd: qemu-nbd: Failed to blk_new_open: Permission denied", self.log())
+        self.assertIn("VM vm1: disk vm1-disk1.vmdk: qemu-nbd: qemu-nbd: Failed to blk_new_open: Permission denied", self.log())
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 
     def test_transient_read_errors_are_retried(self):
@@ -141,7 +141,7 @@ class Faults(Migrations):
         os.rename(os.path.join(self.ovas, "vm1.ova"), os.path.join(self.dir, "moved.ova"))
         st = self.wait_end()
         self.assertEqual(st["phase"], "Failed")
-        self.assertRegex(self.reason("vm1"), r"after the copy: the file of disk vm1-disk1.vmdk is gone \(.*vm1.ova: "
+        self.assertRegex(self.reason("vm1"), r"after the copy: the file of disk vm1-disk[12].vmdk is gone \(.*vm1.ova: "
                                              r"No such file or directory\)")
         self.assertFalse(os.path.exists(os.path.join(self.target, "prod", "vm1")))
 

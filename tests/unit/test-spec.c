@@ -133,10 +133,31 @@ test_names (void)
   g_assert_cmpstr (path, ==, "/org/mtvd/Mtv1/plans/web_2d1");
 }
 
+/* Two writers that each took a copy of one object (jobs for two disks of
+ * a VM, with its session) keep both their changes, and a removal. */
+static void
+test_apply_changes (void)
+{
+  g_autoptr (JsonObject) into = mtv_json_object_from_string ("{\"a\": 1, \"b\": {\"x\": 1}, \"gone\": true}",
+                                                             "t", NULL);
+  g_autoptr (JsonObject) before = mtv_json_object_copy (into);
+  g_autoptr (JsonObject) one = mtv_json_object_copy (into), two = mtv_json_object_copy (into);
+  json_object_set_int_member (one, "a", 2);
+  json_object_remove_member (one, "gone");
+  json_object_set_object_member (two, "b", mtv_json_object_from_string ("{\"x\": 2}", "t", NULL));
+  json_object_set_string_member (two, "new", "yes");
+  mtv_json_object_apply_changes (into, before, one);
+  mtv_json_object_apply_changes (into, before, two);
+  g_autoptr (JsonObject) want = mtv_json_object_from_string ("{\"a\": 2, \"b\": {\"x\": 2}, \"new\": \"yes\"}",
+                                                             "t", NULL);
+  g_assert_true (mtv_json_object_equal (into, want));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/json/apply-changes", test_apply_changes);
   g_test_add_func ("/spec/fields-have-properties", test_fields_have_properties);
   g_test_add_func ("/spec/property-names", test_property_names);
   g_test_add_func ("/spec/merge-plan", test_merge_plan);
