@@ -22,6 +22,7 @@ const MtvKubeResource MTV_KUBE_VIRTUAL_MACHINE_INSTANCES = { "kubevirt.io", "v1"
 const MtvKubeResource MTV_KUBE_KUBEVIRTS = { "kubevirt.io", "v1", "kubevirts", TRUE };
 const MtvKubeResource MTV_KUBE_JOBS = { "batch", "v1", "jobs", TRUE };
 const MtvKubeResource MTV_KUBE_CONFIG_MAPS = { "", "v1", "configmaps", TRUE };
+const MtvKubeResource MTV_KUBE_SECRETS = { "", "v1", "secrets", TRUE };
 
 #define FIELD_MANAGER "mtvd"
 #define REQUEST_TIMEOUT 60

@@ -52,7 +52,7 @@ typedef struct {
 extern const MtvKubeResource MTV_KUBE_NAMESPACES, MTV_KUBE_PVCS, MTV_KUBE_STORAGE_CLASSES, MTV_KUBE_NADS,
     MTV_KUBE_DATAVOLUMES, MTV_KUBE_UPLOAD_TOKEN_REQUESTS, MTV_KUBE_CDI_CONFIGS, MTV_KUBE_CDIS,
     MTV_KUBE_VIRTUAL_MACHINES, MTV_KUBE_VIRTUAL_MACHINE_INSTANCES, MTV_KUBE_KUBEVIRTS, MTV_KUBE_JOBS,
-    MTV_KUBE_CONFIG_MAPS;
+    MTV_KUBE_CONFIG_MAPS, MTV_KUBE_SECRETS;
 
 /* The path of a collection (@name NULL), an object, or its subresource. */
 char *mtv_kube_path (const MtvKubeResource *r, const char *ns, const char *name, const char *sub);

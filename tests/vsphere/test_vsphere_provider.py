@@ -427,6 +427,74 @@ class VsphereProvider(unittest.TestCase):
                 dv = cluster.objects[("cdi.kubevirt.io", "v1beta1", "datavolumes", "mtv-test", f"dc0-h0-vm4-disk-{i}")]
             self.assertRegex(dv["spec"]["source"]["http"]["url"], r"^http://127\.0\.0\.1:\d+/disks/[0-9a-f]{32}/disk\.img$")
 
+    def test_cluster_transfer_mode_with_vddk(self):
+        """With a VDDK image, CDI's importer reads each disk from vSphere
+        itself (a DataVolume vddk source, the credentials in a Secret made
+        for it and deleted after); a VM whose BIOS UUID another VM shares
+        has its disks served by mtvd instead (CDI finds VMs by UUID)."""
+        vm, files = self.give_disks("DC0_C0_RP0_VM4", [2 * MiB, 1 * MiB])
+        self.provider("vc-vddk", None, None, None, "--vddk-init-image", "registry.example/vddk:8.0")
+        self.ready("vc-vddk")
+        self.sb.create("CreateProvider", "kvvddk", {
+            "type": S("openshift"), "url": S(self.kube_url), "credentials": v("a{ss}", {"token": "admin-token"}),
+            "settings": v("a{ss}", {"transferMode": "cluster", "diskServerAddress": "127.0.0.1:0"})})
+        self.ready("kvvddk")
+
+        def plan(name, vm_name):
+            self.sb.mtvctl("create", "mapping", "network", name + "-net", "-S", "vc-vddk", "-T", "kvvddk",
+                           "--network-pairs", "DC0_DVPG0:default")
+            self.sb.mtvctl("create", "mapping", "storage", name + "-st", "-S", "vc-vddk", "-T", "kvvddk",
+                           "--storage-pairs", "LocalDS_0:standard")
+            self.sb.create("CreatePlan", name, {
+                "sourceProvider": S("vc-vddk"), "targetProvider": S("kvvddk"), "networkMap": S(name + "-net"),
+                "storageMap": S(name + "-st"), "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True),
+                "vms": v("aa{sv}", [{"name": S(vm_name)}])})
+            return self.run_plan(name)
+
+        status = plan("vddk", "DC0_C0_RP0_VM4")
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status.get("migration"), indent=1))
+        cluster = self.kube.cluster
+        thumbprint = self.status("vc-vddk")["fingerprint"]
+        for i, raw in enumerate(files):
+            name = f"dc0-c0-rp0-vm4-disk-{i}"
+            with open(cluster.uploads[("mtv-test", name)], "rb") as a, open(raw, "rb") as b:
+                self.assertTrue(a.read() == b.read(), f"disk {i} differs")
+            with cluster.lock:
+                dv = cluster.objects[("cdi.kubevirt.io", "v1beta1", "datavolumes", "mtv-test", name)]
+                secret = cluster.objects.get(("", "v1", "secrets", "mtv-test", name + "-source"))
+            self.assertEqual(dv["spec"]["source"], {"vddk": {
+                "url": self.sim.url, "uuid": vm["uuid"], "backingFile": vm["disks"][i]["file"],
+                "thumbprint": thumbprint, "initImageURL": "registry.example/vddk:8.0", "secretRef": name + "-source"}})
+            self.assertIsNone(secret, "the Secret with the vCenter password outlived the import")
+        self.assertNotIn(self.sim.password, self.log())
+        # A clone with the same BIOS UUID: mtvd serves the disks, read by moref.
+        other, other_files = self.give_disks("DC0_H0_VM3", [1 * MiB])
+        self.admin.reconfigure(other["id"], f"<uuid>{vm['uuid']}</uuid>")
+        wait_for("the UUID in the inventory", lambda: self.vm("DC0_H0_VM3", "vc-vddk")["uuid"] == vm["uuid"])
+        status = plan("vddk-clone", "DC0_H0_VM3")
+        self.assertEqual(status["phase"], "Succeeded", json.dumps(status.get("migration"), indent=1))
+        with cluster.lock:
+            dv = cluster.objects[("cdi.kubevirt.io", "v1beta1", "datavolumes", "mtv-test", "dc0-h0-vm3-disk-0")]
+        self.assertIn("http", dv["spec"]["source"])
+        with open(cluster.uploads[("mtv-test", "dc0-h0-vm3-disk-0")], "rb") as a, open(other_files[0], "rb") as b:
+            self.assertTrue(a.read() == b.read())
+        self.assertIn("VM DC0_H0_VM3 (%s): its disks are served by mtvd, not read by CDI through VDDK: 2 VMs "
+                      "have its BIOS UUID" % other["id"], self.log())
+        # An import that fails: CDI's reason in the VM's, the Secret gone, the VM on again.
+        broken, broken_files = self.give_disks("DC0_H0_VM2", [1 * MiB])
+        os.rename(broken_files[0], broken_files[0] + ".away")
+        try:
+            status = plan("vddk-broken", "DC0_H0_VM2")
+        finally:
+            os.rename(broken_files[0] + ".away", broken_files[0])
+        self.assertEqual(status["phase"], "Failed")
+        reason = json.dumps(status["migration"])
+        self.assertIn("DataVolume mtv-test/dc0-h0-vm2-disk-0 failed: HTTPError: HTTP Error 404", reason)
+        with cluster.lock:
+            left = [k for k in cluster.objects if k[2] in ("secrets", "datavolumes") and k[4].startswith("dc0-h0-vm2")]
+        self.assertEqual(left, [])
+        wait_for("power restored", lambda: self.vm_by_id(broken["id"])["powerState"] == "poweredOn", timeout=30)
+
     def test_guest_that_never_shuts_down_is_powered_off(self):
         vm, files = self.give_disks("DC0_C0_RP0_VM3", [1 * MiB])
         if vm["powerState"] != "poweredOn":

@@ -222,6 +222,7 @@ type extras struct {
 const logoutBody = `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><Logout xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this></Logout></soapenv:Body></soapenv:Envelope>`
 
 var thisRe = regexp.MustCompile(`<(?:\w+:)?_this[^>]*>([^<]*)</(?:\w+:)?_this>`)
+var uuidRe = regexp.MustCompile(`<(?:\w+:)?uuid>([^<]*)</(?:\w+:)?uuid>`)
 
 const sessionQuery = `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>SessionManager</type><pathSet>currentSession</pathSet></propSet><objectSet><obj type="SessionManager">SessionManager</obj></objectSet></specSet><options></options></RetrievePropertiesEx></soapenv:Body></soapenv:Envelope>`
 
@@ -319,6 +320,21 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if c, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "ClusterComputeResource", Value: m[1]}).(*simulator.ClusterComputeResource); ok {
 				simulator.Map.Update(c, []types.PropertyChange{{Name: "configurationEx", Val: c.ConfigurationEx}})
 			}
+			return
+		}
+		if strings.Contains(text, "FindAllByUuid>") {
+			// Not in this vcsim: every VM whose BIOS UUID is the one asked.
+			var refs strings.Builder
+			if m := uuidRe.FindStringSubmatch(text); m != nil {
+				for _, e := range simulator.Map.All("VirtualMachine") {
+					vm := e.(*simulator.VirtualMachine)
+					if vm.Config != nil && strings.EqualFold(vm.Config.Uuid, m[1]) {
+						fmt.Fprintf(&refs, `<returnval type="VirtualMachine">%s</returnval>`, vm.Self.Value)
+					}
+				}
+			}
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			fmt.Fprintf(w, envelope, `<FindAllByUuidResponse xmlns="urn:vim25">`+refs.String()+`</FindAllByUuidResponse>`)
 			return
 		}
 		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ShutdownGuest>") {

@@ -17,9 +17,9 @@ class Fault(Exception):
 
 
 class Admin:
-    def __init__(self, sim):
+    def __init__(self, sim, context=None):
         self.url = sim.url
-        self.ctx = ssl.create_default_context(cafile=sim.cafile)
+        self.ctx = context or ssl.create_default_context(cafile=sim.cafile)
         self.cookie = None
         self.call(f'<Login><_this type="SessionManager">SessionManager</_this><userName>{escape(sim.user)}'
                   f'</userName><password>{escape(sim.password)}</password></Login>')
@@ -111,6 +111,21 @@ class Admin:
                                 f'</backing><controllerKey>{controller_key}</controllerKey><unitNumber>{unit}'
                                 f'</unitNumber><capacityInKB>{capacity // 1024}</capacityInKB>'
                                 f'<capacityInBytes>{capacity}</capacityInBytes></device></deviceChange>')
+
+    def datacenter_of(self, ref, kind="VirtualMachine"):
+        """The name of the datacenter @ref is in, up its parents."""
+        for _ in range(64):
+            text = self.call(f'<RetrievePropertiesEx><_this type="PropertyCollector">propertyCollector</_this>'
+                             f'<specSet><propSet><type>{kind}</type><pathSet>parent</pathSet><pathSet>name</pathSet>'
+                             f'</propSet><objectSet><obj type="{kind}">{escape(ref)}</obj></objectSet></specSet>'
+                             f'<options/></RetrievePropertiesEx>')
+            if kind == "Datacenter":
+                return re.search(r"<name>name</name><val[^>]*>([^<]*)</val>", text).group(1)
+            m = re.search(r'<name>parent</name><val[^>]*type="(\w+)"[^>]*>([^<]+)</val>', text)
+            if m is None:
+                raise Fault(f"no parent for {ref}: {text[:500]}")
+            kind, ref = m.group(1), m.group(2)
+        raise Fault("no datacenter above " + ref)
 
     def logout(self):
         self.call('<Logout><_this type="SessionManager">SessionManager</_this></Logout>')

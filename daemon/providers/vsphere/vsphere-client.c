@@ -25,6 +25,7 @@ mtv_vsphere_service_clear (MtvVsphereService *s)
   g_clear_pointer (&s->property_collector, g_free);
   g_clear_pointer (&s->view_manager, g_free);
   g_clear_pointer (&s->session_manager, g_free);
+  g_clear_pointer (&s->search_index, g_free);
 }
 
 char *
@@ -45,6 +46,7 @@ mtv_vsphere_service_parse (xmlNode *reply, MtvVsphereService *s, GError **error)
   s->property_collector = mtv_vsphere_reference (content, "propertyCollector");
   s->view_manager = mtv_vsphere_reference (content, "viewManager");
   s->session_manager = mtv_vsphere_reference (content, "sessionManager");
+  s->search_index = mtv_vsphere_reference (content, "searchIndex");   /* optional: only the disks' import uses it */
   s->api_version = mtv_soap_child_text (about, "apiVersion");
   s->api_type = mtv_soap_child_text (about, "apiType");
   s->full_name = mtv_soap_child_text (about, "fullName");

@@ -6,7 +6,7 @@
 
 typedef struct {
   char *api_version, *api_type, *full_name, *instance_uuid;   /* About */
-  char *root_folder, *property_collector, *view_manager, *session_manager;   /* morefs */
+  char *root_folder, *property_collector, *view_manager, *session_manager, *search_index;   /* morefs */
 } MtvVsphereService;
 
 typedef struct _MtvVsphere MtvVsphere;

@@ -451,6 +451,78 @@ disk_server (JsonObject *disk, const char *socket, GError **error)
                                mtv_json_string (disk, "caFile"));
 }
 
+/* How many VMs have the BIOS UUID @uuid (SearchIndex.FindAllByUuid), or -1. */
+static gint
+vms_with_uuid (MtvVsphere *vs, const char *uuid, GError **error)
+{
+  const char *index = mtv_vsphere_service (vs)->search_index;
+  if (index == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "the server has no SearchIndex");
+      return -1;
+    }
+  g_autofree char *i = mtv_soap_escape (index), *u = mtv_soap_escape (uuid);
+  g_autofree char *body = g_strdup_printf ("<vim25:FindAllByUuid><vim25:_this type=\"SearchIndex\">%s</vim25:_this>"
+                                           "<vim25:uuid>%s</vim25:uuid><vim25:vmSearch>true</vim25:vmSearch>"
+                                           "<vim25:instanceUuid>false</vim25:instanceUuid></vim25:FindAllByUuid>", i, u);
+  xmlDoc *doc = mtv_vsphere_call (vs, body, error);
+  if (doc == NULL)
+    return -1;
+  gint n = 0;
+  for (xmlNode *r = mtv_soap_reply (doc) ? mtv_soap_reply (doc)->children : NULL; r; r = r->next)
+    n += r->type == XML_ELEMENT_NODE && g_strcmp0 ((const char *) r->name, "returnval") == 0;
+  xmlFreeDoc (doc);
+  return n;
+}
+
+/* With settings.vddkInitImage, a cluster's CDI importer reads the disk
+ * through VDDK itself (Forklift's DataVolume vddk source). CDI finds the VM
+ * by its BIOS UUID, not its moref: when another VM has the same one (clones
+ * do), the disk is served by mtvd instead, which reads it by moref. */
+static JsonObject *
+import_source (const MtvSourceContext *ctx, JsonObject *disk, JsonObject **secret, GError **error)
+{
+  const char *image = mtv_json_string (mtv_json_object (ctx->spec, "settings"), "vddkInitImage");
+  const char *uuid = mtv_json_string (ctx->vm, "uuid"), *file = mtv_json_string (disk, "file");
+  if (image == NULL || *image == '\0')
+    return NULL;
+  if (uuid == NULL || *uuid == '\0' || file == NULL)
+    {
+      g_message ("VM %s (%s): disk %s is served by mtvd, not read by CDI through VDDK: the inventory has no %s",
+                 vm_name (ctx), vm_id (ctx), json_object_get_string_member_with_default (disk, "name", "?"),
+                 uuid == NULL || *uuid == '\0' ? "BIOS UUID for the VM" : "file for the disk");
+      return NULL;
+    }
+  g_autoptr (Control) c = control (ctx, error);
+  if (c == NULL)
+    return NULL;
+  gint sharing = vms_with_uuid (c->vs, uuid, error);
+  if (sharing < 0)
+    {
+      g_prefix_error (error, "looking up the VMs with VM %s's BIOS UUID: ", vm_name (ctx));
+      return NULL;
+    }
+  if (sharing != 1)
+    {
+      g_message ("VM %s (%s): its disks are served by mtvd, not read by CDI through VDDK: %d VMs have its BIOS UUID "
+                 "%s, and CDI finds VMs by that UUID", vm_name (ctx), vm_id (ctx), sharing, uuid);
+      return NULL;
+    }
+  JsonObject *vddk = json_object_new ();
+  json_object_set_string_member (vddk, "url", mtv_json_string (ctx->spec, "url"));
+  json_object_set_string_member (vddk, "uuid", uuid);
+  json_object_set_string_member (vddk, "backingFile", file);
+  json_object_set_string_member (vddk, "thumbprint", mtv_soap_thumbprint (mtv_vsphere_soap (c->vs)));
+  json_object_set_string_member (vddk, "initImageURL", image);
+  JsonObject *source = json_object_new ();
+  json_object_set_object_member (source, "vddk", vddk);
+  /* CDI's names for the user and password in the Secret. */
+  *secret = json_object_new ();
+  json_object_set_string_member (*secret, "accessKeyId", mtv_json_string (ctx->credentials, "user"));
+  json_object_set_string_member (*secret, "secretKey", mtv_json_string (ctx->credentials, "password"));
+  return source;
+}
+
 const MtvSourceAdapter mtv_vsphere_source = {
   .open = source_open,
   .close = source_close,
@@ -462,4 +534,5 @@ const MtvSourceAdapter mtv_vsphere_source = {
   .reads_from = "the powered-off VM's datastore files, checked still off after the copy",
   .open_disks = open_disks,
   .disk_server = disk_server,
+  .import_source = import_source,
 };

@@ -161,15 +161,28 @@ on_import_progress (double percent, gpointer data)
 }
 
 static gboolean
-pull_disk (const MtvTargetContext *ctx, guint index, const char *url, MtvPullProgress progress, gpointer data,
-           GError **error)
+import_disk (const MtvTargetContext *ctx, guint index, JsonObject *source, JsonObject *secret,
+             MtvPullProgress progress, gpointer data, GError **error)
 {
   g_autoptr (JsonObject) dv = data_volume (ctx, index, error);
   if (dv == NULL)
     return FALSE;
   JsonObject *disk = json_array_get_object_element (json_object_get_array_member (ctx->vm, "disks"), index);
   Pull p = { (guint64) json_object_get_int_member_with_default (disk, "capacity", 0), progress, data };
-  return mtv_cluster_import_disk (cluster (ctx)->kube, dv, url, IMPORT_SECONDS, on_import_progress, &p, error);
+  return mtv_cluster_import_disk (cluster (ctx)->kube, dv, source, secret, IMPORT_SECONDS, on_import_progress, &p,
+                                  error);
+}
+
+/* From mtvd's disk server: CDI's http source. */
+static gboolean
+pull_disk (const MtvTargetContext *ctx, guint index, const char *url, MtvPullProgress progress, gpointer data,
+           GError **error)
+{
+  g_autoptr (JsonObject) source = json_object_new ();
+  JsonObject *http = json_object_new ();
+  json_object_set_string_member (http, "url", url);
+  json_object_set_object_member (source, "http", http);
+  return import_disk (ctx, index, source, NULL, progress, data, error);
 }
 
 static gboolean
@@ -233,7 +246,7 @@ run_hook (const MtvTargetContext *ctx, const MtvHookRun *hook, GCancellable *sto
 }
 
 /* Everything made for the VM carries its labels: DataVolumes, the
- * VirtualMachine, hook Jobs and their ConfigMaps. */
+ * VirtualMachine, hook Jobs and their ConfigMaps, import Secrets. */
 static gboolean
 cleanup (const MtvTargetContext *ctx, GError **error)
 {
@@ -249,6 +262,7 @@ const MtvTargetAdapter mtv_cluster_target = {
   .publish_disk = publish_disk,
   .withdraw_disk = withdraw_disk,
   .pull_disk = pull_disk,
+  .import_disk = import_disk,
   .finish_disk = finish_disk,
   .create_vm = create_vm,
   .live_step = live_step,

@@ -76,9 +76,26 @@ mtv_cluster_prepare_disk (MtvKube *kube, JsonObject *dv, const char *proxy_url, 
 typedef struct {
   const char *name;
   char *phase;
+  char *why;              /* a condition's message when it failed */
   MtvClusterProgress progress;
   gpointer data;
 } DiskWait;
+
+/* What CDI says went wrong: the message of a condition that is not True
+ * (Running's, as its importer reported). */
+static char *
+failure_message (JsonObject *status)
+{
+  JsonArray *conditions = mtv_json_array (status, "conditions");
+  for (guint i = 0; i < mtv_json_array_length (conditions); i++)
+    {
+      JsonObject *c = mtv_json_array_object (conditions, i);
+      const char *message = mtv_json_string (c, "message");
+      if (message && *message && g_strcmp0 (mtv_json_string (c, "status"), "True") != 0)
+        return g_strdup (message);
+    }
+  return NULL;
+}
 
 static gboolean
 on_dv (const char *type, JsonObject *object, gpointer data)
@@ -99,6 +116,11 @@ on_dv (const char *type, JsonObject *object, gpointer data)
     w->progress (g_ascii_strtod (progress, NULL), w->data);
   g_free (w->phase);
   w->phase = g_strdup (phase);
+  if (g_str_equal (phase, "Failed"))
+    {
+      g_free (w->why);
+      w->why = failure_message (status);
+    }
   return !(g_str_equal (phase, "Succeeded") || g_str_equal (phase, "Failed"));
 }
 
@@ -106,37 +128,82 @@ gboolean
 mtv_cluster_wait_disk (MtvKube *kube, const char *ns, const char *name, guint timeout_seconds,
                        MtvClusterProgress progress, gpointer data, GError **error)
 {
-  DiskWait w = { name, NULL, progress, data };
+  DiskWait w = { name, NULL, NULL, progress, data };
   gboolean ok = mtv_kube_watch (kube, &MTV_KUBE_DATAVOLUMES, ns, NULL, timeout_seconds, on_dv, &w, error);
   if (ok && g_strcmp0 (w.phase, "Succeeded") != 0)
     {
-      g_set_error (error, MTV_KUBE_ERROR, 0, "DataVolume %s/%s %s", ns, name,
-                   g_strcmp0 (w.phase, "Deleted") == 0 ? "was deleted" : "failed");
+      g_set_error (error, MTV_KUBE_ERROR, 0, "DataVolume %s/%s %s%s%s", ns, name,
+                   g_strcmp0 (w.phase, "Deleted") == 0 ? "was deleted" : "failed", w.why ? ": " : "",
+                   w.why ? w.why : "");
       ok = FALSE;
     }
   else if (!ok)
     g_prefix_error (error, "waiting for DataVolume %s/%s: ", ns, name);
   g_free (w.phase);
+  g_free (w.why);
   return ok;
 }
 
+/* The Secret an import reads: @data's strings, base64 as the API keeps them. */
+static JsonObject *
+import_secret (JsonObject *dv, const char *name, JsonObject *data)
+{
+  JsonObject *labels = json_object_get_object_member (json_object_get_object_member (dv, "metadata"), "labels");
+  JsonObject *secret = mtv_kube_object_new ("v1", "Secret", meta_string (dv, "namespace"), name, NULL,
+                                            labels ? mtv_json_object_copy (labels) : NULL);
+  json_object_set_string_member (secret, "type", "Opaque");
+  JsonObject *encoded = json_object_new ();
+  JsonObjectIter it;
+  const char *key;
+  JsonNode *value;
+  json_object_iter_init (&it, data);
+  while (json_object_iter_next (&it, &key, &value))
+    if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
+      {
+        const char *text = json_node_get_string (value);
+        g_autofree char *base64 = g_base64_encode ((const guchar *) text, strlen (text));
+        json_object_set_string_member (encoded, key, base64);
+      }
+  json_object_set_object_member (secret, "data", encoded);
+  return secret;
+}
+
 gboolean
-mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, const char *url, guint timeout_seconds,
-                         MtvClusterProgress progress, gpointer data, GError **error)
+mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, JsonObject *source, JsonObject *secret,
+                         guint timeout_seconds, MtvClusterProgress progress, gpointer data, GError **error)
 {
   const char *ns = meta_string (dv, "namespace"), *name = meta_string (dv, "name");
   g_autoptr (JsonObject) intent = mtv_json_object_copy (dv);
-  JsonObject *source = json_object_new (), *http = json_object_new ();
-  json_object_set_string_member (http, "url", url);
-  json_object_set_object_member (source, "http", http);
-  json_object_set_object_member (json_object_get_object_member (intent, "spec"), "source", source);
-  g_autoptr (JsonObject) applied = mtv_kube_apply (kube, &MTV_KUBE_DATAVOLUMES, ns, intent, TRUE, error);
-  if (applied == NULL)
+  JsonObject *wanted = mtv_json_object_copy (source);
+  json_object_set_object_member (json_object_get_object_member (intent, "spec"), "source", wanted);
+  g_autofree char *secret_name = g_strdup_printf ("%s-source", name);
+  if (secret)
     {
-      g_prefix_error (error, "creating DataVolume %s/%s: ", ns, name);
-      return FALSE;
+      /* The source's one member ({"vddk": {...}}) names it. */
+      g_autoptr (GList) kinds = json_object_get_members (wanted);
+      JsonObject *kind = kinds ? mtv_json_object (wanted, kinds->data) : NULL;
+      if (kind)
+        json_object_set_string_member (kind, "secretRef", secret_name);
+      g_autoptr (JsonObject) s = import_secret (dv, secret_name, secret);
+      g_autoptr (JsonObject) made = mtv_kube_apply (kube, &MTV_KUBE_SECRETS, ns, s, TRUE, error);
+      if (made == NULL)
+        {
+          g_prefix_error (error, "creating Secret %s/%s for DataVolume %s: ", ns, secret_name, name);
+          return FALSE;
+        }
     }
-  return mtv_cluster_wait_disk (kube, ns, name, timeout_seconds, progress, data, error);
+  g_autoptr (JsonObject) applied = mtv_kube_apply (kube, &MTV_KUBE_DATAVOLUMES, ns, intent, TRUE, error);
+  gboolean ok = applied != NULL;
+  if (!ok)
+    g_prefix_error (error, "creating DataVolume %s/%s: ", ns, name);
+  else
+    ok = mtv_cluster_wait_disk (kube, ns, name, timeout_seconds, progress, data, error);
+  /* It holds the source's password: gone as soon as CDI is done with it
+   * (the VM's cleanup removes it too, by its labels, if this fails). */
+  g_autoptr (GError) ignored = NULL;
+  if (secret && !mtv_kube_delete (kube, &MTV_KUBE_SECRETS, ns, secret_name, &ignored))
+    g_warning ("Secret %s/%s is left behind: %s", ns, secret_name, ignored->message);
+  return ok;
 }
 
 gboolean
@@ -154,7 +221,7 @@ mtv_cluster_remove_vm (MtvKube *kube, const char *ns, const char *migration_id, 
 {
   g_autofree char *selector = g_strdup_printf ("migration=%s,app=%s", migration_id, vm_name);
   const MtvKubeResource *kinds[] = { &MTV_KUBE_VIRTUAL_MACHINES, &MTV_KUBE_DATAVOLUMES, &MTV_KUBE_JOBS,
-                                     &MTV_KUBE_CONFIG_MAPS };
+                                     &MTV_KUBE_CONFIG_MAPS, &MTV_KUBE_SECRETS };
   for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
     {
       g_autoptr (JsonArray) items = mtv_kube_list (kube, kinds[k], ns, selector, 0, NULL, error);

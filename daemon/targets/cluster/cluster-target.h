@@ -20,14 +20,18 @@ typedef void (*MtvClusterProgress) (double percent, gpointer data);
 gboolean mtv_cluster_wait_disk (MtvKube *kube, const char *ns, const char *name, guint timeout_seconds,
                                 MtvClusterProgress progress, gpointer data, GError **error);
 
-/* Cluster transfer mode: applies @dv with an http source reading @url
- * (CDI's importer pulls the disk), then waits as mtv_cluster_wait_disk. */
-gboolean mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, const char *url, guint timeout_seconds,
-                                  MtvClusterProgress progress, gpointer data, GError **error);
+/* Cluster transfer mode: applies @dv with @source, a DataVolume source
+ * that CDI's importer reads ({"http": {"url"}} for mtvd's disk server,
+ * {"vddk": {...}} for vSphere itself), then waits as mtv_cluster_wait_disk.
+ * With @secret (string values), a Secret holding them is made first with
+ * the DataVolume's labels, named by the source's secretRef, and deleted
+ * once the import ended whatever its outcome. */
+gboolean mtv_cluster_import_disk (MtvKube *kube, JsonObject *dv, JsonObject *source, JsonObject *secret,
+                                  guint timeout_seconds, MtvClusterProgress progress, gpointer data, GError **error);
 
 /* Applies the VirtualMachine manifest. */
 gboolean mtv_cluster_create_vm (MtvKube *kube, JsonObject *vm, GError **error);
 
-/* Deletes the DataVolumes, VirtualMachine, hook Jobs and ConfigMaps of one migrated VM. */
+/* Deletes the DataVolumes, VirtualMachine, hook Jobs, ConfigMaps and import Secrets of one migrated VM. */
 gboolean mtv_cluster_remove_vm (MtvKube *kube, const char *ns, const char *migration_id, const char *vm_name,
                                 GError **error);
