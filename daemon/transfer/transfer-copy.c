@@ -332,11 +332,7 @@ worker_copy (Worker *w)
             break;
           Range *r = &g_array_index (c->items, Range, i);
           if (c->done_items && g_hash_table_contains (c->done_items, GUINT_TO_POINTER ((guint) i + 1)))
-            {
-              /* Copied before an interruption, says the checkpoint. */
-              g_atomic_pointer_add (&c->done, (gssize) r->length);
-              continue;
-            }
+            continue;   /* copied before an interruption, says the checkpoint (counted as done at the start) */
           /* Under the rate limit, a read waits until its turn; meanwhile
            * the reads in flight are finished (written, recorded for the
            * checkpoint) instead of waiting with it. */
@@ -511,6 +507,11 @@ copy_parallel (Copy *c, struct nbd_handle *src, MtvSink *sink, GArray *ranges, M
   MtvCopyResult *result = c->result;
   c->items = work_items (ranges, options->request_size);
   c->requests = MAX (1, options->requests);
+  /* What the checkpoint says was copied counts from the first progress
+   * report on: a resumed copy does not appear to start from nothing. */
+  for (guint i = 0; c->done_items && i < c->items->len; i++)
+    if (g_hash_table_contains (c->done_items, GUINT_TO_POINTER (i + 1)))
+      g_atomic_pointer_add (&c->done, (gssize) g_array_index (c->items, Range, i).length);
   /* Several connections only where the server says they see the same data. */
   guint n_workers = nbd_can_multi_conn (src) == 1 ? MAX (1, options->connections) : 1;
   Worker *workers = g_new0 (Worker, n_workers);
