@@ -540,18 +540,10 @@ class Cluster:
         """CDI's importer pod: pulls the image over HTTP into the volume,
         reporting progress in the DataVolume's status."""
         import urllib.request
-        res = ("cdi.kubevirt.io", "v1beta1", "datavolumes")
         path = os.path.join(self.upload_dir, f"{ns}-{name}.img")
 
         def set_status(status):
-            with self.lock:
-                old = self.objects.get(res + (ns, name))
-                if old is None:
-                    return False
-                new = copy.deepcopy(old)
-                new["status"] = status
-                self.store_update(res, ns, name, old, new, "status")
-                return True
+            return self.set_dv_status(ns, name, status)
 
         time.sleep(0.2)
         try:
