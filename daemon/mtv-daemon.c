@@ -937,21 +937,55 @@ typedef struct {
   const char *key;
   guint min, max;
   const char *unit;
+  /* A time: a number of minutes (Forklift's unit) or text with a unit
+   * ("5s", "30m", "2h"); kept in seconds, shown with the largest unit that
+   * divides it. @min and @max are seconds. */
+  gboolean duration;
 } Setting;
 
 static const Setting settings[] = {
-  { "controller_max_vm_inflight", 1, 1000, "VMs" },
+  { "controller_max_vm_inflight", 1, 1000, "VMs", FALSE },
+  /* Between warm precopies (Forklift's name and default, an hour). */
+  { "controller_precopy_interval", 1, 7 * 24 * 3600, "minutes (or a time with a unit: 5s, 30m, 2h)", TRUE },
   /* mtv's own: a disk copy none of whose reads or writes finishes for this
    * long is given up (a hung server or storage), not waited on for ever. */
-  { "controller_transfer_stall_timeout", 10, 86400, "seconds" },
+  { "controller_transfer_stall_timeout", 10, 86400, "seconds", FALSE },
 };
 
 #define SETTING_MAX_IN_FLIGHT "controller_max_vm_inflight"
+#define SETTING_PRECOPY_INTERVAL "controller_precopy_interval"
 #define SETTING_STALL_TIMEOUT "controller_transfer_stall_timeout"
 #define STALL_SECONDS 300
-/* Forklift's default, a warm precopy every hour; its setting
- * (controller_precopy_interval) comes with warm migration from vSphere. */
-#define PRECOPY_MINUTES 60
+#define PRECOPY_SECONDS 3600
+
+/* "90" (minutes), "5s", "30m", "2h" as seconds; FALSE for anything else. */
+static gboolean
+parse_duration (const char *text, guint64 *seconds)
+{
+  gsize len = strlen (text);
+  guint64 scale = 60;
+  g_autofree char *digits = g_strdup (text);
+  if (len > 1 && strchr ("smh", text[len - 1]))
+    {
+      scale = text[len - 1] == 's' ? 1 : text[len - 1] == 'm' ? 60 : 3600;
+      digits[len - 1] = '\0';
+    }
+  guint64 n;
+  if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT32, &n, NULL))
+    return FALSE;
+  *seconds = n * scale;
+  return TRUE;
+}
+
+static char *
+format_duration (guint seconds)
+{
+  if (seconds % 3600 == 0)
+    return g_strdup_printf ("%uh", seconds / 3600);
+  if (seconds % 60 == 0)
+    return g_strdup_printf ("%um", seconds / 60);
+  return g_strdup_printf ("%us", seconds);
+}
 
 static guint
 setting (MtvDaemon *daemon, const char *key, guint fallback)
@@ -969,7 +1003,7 @@ max_in_flight (MtvDaemon *daemon)
 static guint
 precopy_interval (gpointer data)
 {
-  return PRECOPY_MINUTES * 60;
+  return setting (data, SETTING_PRECOPY_INTERVAL, PRECOPY_SECONDS);
 }
 
 static guint
@@ -985,6 +1019,8 @@ show_settings (MtvDaemon *daemon)
   g_variant_dict_init (&d, NULL);
   g_variant_dict_insert (&d, SETTING_MAX_IN_FLIGHT, "u", max_in_flight (daemon));
   g_variant_dict_insert (&d, SETTING_STALL_TIMEOUT, "u", stall_timeout (daemon));
+  g_autofree char *precopy = format_duration (precopy_interval (daemon));
+  g_variant_dict_insert (&d, SETTING_PRECOPY_INTERVAL, "s", precopy);
   mtv_manager_set_settings (daemon->manager, g_variant_dict_end (&d));
 }
 
@@ -1024,11 +1060,23 @@ do_set_settings (GDBusMethodInvocation *invocation, gpointer data)
                                                  "\"%s\" is not a setting (known: %s)", shown, names->str);
           return;
         }
+      guint64 n = 0;
+      gboolean given = g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32);
+      if (given)
+        n = (guint64) g_variant_get_uint32 (value) * (known->duration ? 60 : 1);
+      else if (known->duration && g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        given = parse_duration (g_variant_get_string (value, NULL), &n);
       if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) && *g_variant_get_string (value, NULL) == '\0')
         json_object_remove_member (next, key);
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) && g_variant_get_uint32 (value) >= known->min
-               && g_variant_get_uint32 (value) <= known->max)
-        json_object_set_int_member (next, key, g_variant_get_uint32 (value));
+      else if (given && n >= known->min && n <= known->max)
+        json_object_set_int_member (next, key, (gint64) n);
+      else if (known->duration)
+        {
+          g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
+                                                 "%s: expected a number of %s, from %us to %us", key, known->unit,
+                                                 known->min, known->max);
+          return;
+        }
       else
         {
           g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,

@@ -112,11 +112,29 @@ class Restart(unittest.TestCase):
         self.sb.start_mtvd()
         settings = self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
                                 ("org.mtvd.Mtv1.Manager", "Settings"))[0]
-        self.assertEqual(settings, {"controller_max_vm_inflight": 7, "controller_transfer_stall_timeout": 300})
+        self.assertEqual(settings, {"controller_max_vm_inflight": 7, "controller_transfer_stall_timeout": 300,
+                                    "controller_precopy_interval": "1h"})
         with self.assertRaises(CallError) as cm:
             self.sb.call(ROOT_PATH, "org.mtvd.Mtv1.Manager", "SetSettings", "(a{sv}a{sv})",
                          ({"controller_max_vm_inflight": v("s", "many")}, {}))
         self.assertEqual(cm.exception.name, "org.mtvd.Mtv1.Error.Invalid")
+
+    def test_precopy_interval_takes_minutes_or_a_unit(self):
+        def shown():
+            return self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                                ("org.mtvd.Mtv1.Manager", "Settings"))[0]["controller_precopy_interval"]
+        for given, want in (("5s", "5s"), ("30m", "30m"), ("2h", "2h"), ("90", "90m"), ("120", "2h")):
+            r = self.sb.mtvctl("settings", "set", "--setting", "controller_precopy_interval", "--value", given)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(shown(), want, given)
+        for bad in ("5x", "0s", "-1m", "8000h", "m"):
+            r = self.sb.mtvctl("settings", "set", "--setting", "controller_precopy_interval", "--value", bad)
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn("controller_precopy_interval: expected a number of minutes (or a time with a unit", r.stderr)
+        self.assertEqual(shown(), "2h")
+        r = self.sb.mtvctl("settings", "unset", "--setting", "controller_precopy_interval")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(shown(), "1h")
 
     def test_state_directory_from_systemd(self):
         # mtvd.service has StateDirectory=mtvd mtv: systemd gives both, the
