@@ -1,10 +1,13 @@
 /* libFuzzer target for vSphere's SOAP replies: the envelope, faults, the
- * ServiceContent, RetrievePropertiesEx pages, WaitForUpdatesEx update sets, and the models and linked
+ * ServiceContent, RetrievePropertiesEx pages, WaitForUpdatesEx update sets, QueryChangedDiskAreas windows, and
+ * the models and linked
  * inventory made of them (see fuzz-yaml.c for how it runs). */
 #include "vsphere/vsphere-client.h"
 #include "vsphere/vsphere-inventory.h"
 #include "vsphere/vsphere-model.h"
+#include "vsphere/vsphere-warm.h"
 #include "vsphere/vsphere-watch.h"
+#include "migration/source-adapter.h"
 
 #include "fuzz-xml.h"
 
@@ -43,6 +46,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr (GError) updates_error = NULL;
       if (!mtv_vsphere_parse_updates (mtv_soap_reply (doc), updates, &version, &truncated, &updates_error))
         g_assert (updates_error && version == NULL);
+      g_autoptr (GArray) areas = g_array_new (FALSE, FALSE, sizeof (MtvExtent));
+      guint64 start = 0, length = 0, capacity = 1ull << 40;
+      if (mtv_vsphere_parse_changed_areas (mtv_soap_reply (doc), capacity, &start, &length, areas, NULL))
+        for (guint i = 0; i < areas->len; i++)
+          {
+            /* In order, inside the window, inside the disk: what mtv-transfer is given. */
+            MtvExtent *e = &g_array_index (areas, MtvExtent, i);
+            g_assert (e->length > 0 && e->offset >= start && e->offset + e->length <= start + length);
+            g_assert (start + length <= capacity);
+            g_assert (i == 0 || e->offset >= g_array_index (areas, MtvExtent, i - 1).offset
+                                                 + g_array_index (areas, MtvExtent, i - 1).length);
+          }
       xmlFreeDoc (doc);
     }
   else

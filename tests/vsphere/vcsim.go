@@ -205,6 +205,9 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //     VM's guest running VMware Tools that shut it down, or that refuse
 //     ShutdownGuest (ToolsUnavailable), or accept it and never shut down;
 //     none: no Tools running (vcsim's default);
+//   - changed block tracking (vcsim_cbt.go): change ids on snapshots'
+//     disks, QueryChangedDiskAreas, and POST
+//     /mtv-test/fail-snapshot-removal?n=N failing the next N removals;
 //   - GET /mtv-test/logins says how many Login calls it answered;
 //   - POST /mtv-test/expire-on-continue?n=N ends the session that sends the
 //     Nth ContinueRetrievePropertiesEx from then on, as a vCenter whose
@@ -273,6 +276,12 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.expireAt, _ = strconv.Atoi(r.URL.Query().Get("n"))
 		w.WriteHeader(http.StatusNoContent)
 		return
+	case r.URL.Path == "/mtv-test/fail-snapshot-removal":
+		cbt.mu.Lock()
+		cbt.failRemovals, _ = strconv.Atoi(r.URL.Query().Get("n"))
+		cbt.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+		return
 	case strings.HasPrefix(r.URL.Path, "/folder"):
 		if !x.loggedIn(r) {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -306,9 +315,33 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if strings.Contains(text, "QueryChangedDiskAreas>") {
+			cbt.queryChangedDiskAreas(w, body)
+			return
+		}
+		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "CreateSnapshot_Task>") {
+			x.inner.ServeHTTP(w, r)
+			if vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: m[1]}).(*simulator.VirtualMachine); ok {
+				cbt.snapshotTaken(vm)
+			}
+			return
+		}
+		if strings.Contains(text, "RemoveSnapshot_Task>") {
+			cbt.mu.Lock()
+			fail := cbt.failRemovals > 0
+			if fail {
+				cbt.failRemovals--
+			}
+			cbt.mu.Unlock()
+			if fail {
+				soapFault(w, "TaskInProgress", "The operation is not allowed in the current state.")
+				return
+			}
+		}
 		if m := thisRe.FindStringSubmatch(text); m != nil && strings.Contains(text, "ReconfigVM_Task>") {
 			x.inner.ServeHTTP(w, r)
 			if vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: m[1]}).(*simulator.VirtualMachine); ok {
+				liveChangeIds(vm)
 				version := time.Now().UTC().Format(time.RFC3339Nano)
 				simulator.Map.WithLock(vm, func() { vm.Config.ChangeVersion = version })
 				simulator.Map.Update(vm, []types.PropertyChange{{Name: "config.changeVersion", Val: version}})

@@ -1,4 +1,4 @@
-"""govmomi's vCenter simulator for the tests: tests/vsphere/vcsim.go built
+"""govmomi's vCenter simulator for the tests: tests/vsphere/vcsim*.go built
 offline (Debian's golang-go and golang-github-vmware-govmomi-dev) into the
 build tree once, and started on 127.0.0.1 with TLS."""
 import json
@@ -6,19 +6,19 @@ import os
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.join(HERE, "vcsim.go")
+SOURCES = [os.path.join(HERE, name) for name in ("vcsim.go", "vcsim_cbt.go")]
 
 
 def build(build_root):
     """The simulator binary, built when missing or older than its source."""
     out_dir = os.path.join(build_root, "tests", "vsphere")
     binary = os.path.join(out_dir, "vcsim")
-    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(SOURCE):
+    if os.path.exists(binary) and all(os.path.getmtime(binary) >= os.path.getmtime(s) for s in SOURCES):
         return binary
     os.makedirs(out_dir, exist_ok=True)
     env = dict(os.environ, GOPATH="/usr/share/gocode", GO111MODULE="off",
                GOCACHE=os.path.join(out_dir, "go-cache"), GOFLAGS="")
-    subprocess.run(["go", "build", "-o", binary, SOURCE], check=True, env=env, cwd=HERE, timeout=600)
+    subprocess.run(["go", "build", "-o", binary] + SOURCES, check=True, env=env, cwd=HERE, timeout=600)
     return binary
 
 

@@ -551,3 +551,42 @@ mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *c
     }
   return json_object_ref (json_array_get_object_element (objects, 0));
 }
+
+gboolean
+mtv_vsphere_wait_task (MtvVsphere *vs, const char *task, guint seconds, char **result, GError **error)
+{
+  static const char *const paths[] = { "info.state", "info.error", "info.result", NULL };
+  for (guint waited = 0; waited <= seconds * 4; waited++)
+    {
+      g_autoptr (JsonObject) t = mtv_vsphere_get (vs, "Task", task, paths, error);
+      if (t == NULL)
+        return FALSE;
+      JsonObject *p = json_object_get_object_member (t, "props");
+      JsonNode *state = p ? json_object_get_member (p, "info.state") : NULL;
+      const char *s = state && JSON_NODE_HOLDS_VALUE (state) ? json_node_get_string (state) : NULL;
+      if (g_strcmp0 (s, "success") == 0)
+        {
+          JsonNode *r = json_object_get_member (p, "info.result");
+          JsonObject *ref = r && JSON_NODE_HOLDS_OBJECT (r) ? json_node_get_object (r) : NULL;
+          if (result)
+            *result = ref && json_object_has_member (ref, "value")
+                        ? g_strdup (json_object_get_string_member (ref, "value")) : NULL;
+          return TRUE;
+        }
+      if (g_strcmp0 (s, "error") == 0)
+        {
+          JsonNode *e = json_object_get_member (p, "info.error");
+          JsonObject *eo = e && JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e) : NULL;
+          const char *message = eo ? json_object_get_string_member_with_default (eo, "localizedMessage", NULL) : NULL;
+          JsonObject *fault = eo && json_object_has_member (eo, "fault") && JSON_NODE_HOLDS_OBJECT (
+                                json_object_get_member (eo, "fault")) ? json_object_get_object_member (eo, "fault") : NULL;
+          const char *type = fault ? json_object_get_string_member_with_default (fault, "_type", NULL) : NULL;
+          g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT, "%s",
+                       message && *message ? message : type ? type : "the task failed, giving no reason");
+          return FALSE;
+        }
+      g_usleep (G_USEC_PER_SEC / 4);
+    }
+  g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT, "the task did not finish within %u seconds", seconds);
+  return FALSE;
+}

@@ -69,6 +69,11 @@ gboolean mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char
 JsonObject *mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *const *paths,
                              GError **error);
 
+/* Waits for @task (a Task's moref) to end, for @seconds at most, looking
+ * four times a second; its info.result (a moref's value, or NULL when it has
+ * none) in @result. A task that failed is an error with its message. */
+gboolean mtv_vsphere_wait_task (MtvVsphere *vs, const char *task, guint seconds, char **result, GError **error);
+
 /* Pieces the requests above and watches (vsphere-watch.h) are made of. A
  * reference's text as a reply holds it, or NULL when it is empty, over 256
  * bytes or not UTF-8 (it goes back into requests). */

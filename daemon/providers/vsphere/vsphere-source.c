@@ -18,6 +18,7 @@
 #include "mtv-provider-settings.h"
 #include "vsphere-connection.h"
 #include "vsphere-vddk.h"
+#include "vsphere-warm.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -27,6 +28,9 @@
 #define GUEST_SHUTDOWN_SECONDS 120
 /* How long a vSphere task (power on, power off) may run. */
 #define TASK_SECONDS 600
+/* How long creating or removing a snapshot may take (removal consolidates
+ * the VM's disks: on a busy datastore, long). */
+#define SNAPSHOT_SECONDS 7200
 
 static const char *
 vm_id (const MtvSourceContext *ctx)
@@ -159,30 +163,17 @@ run_task (MtvVsphere *vs, const MtvSourceContext *ctx, const char *method, GErro
     }
   g_autofree char *task = mtv_soap_child_text (mtv_soap_reply (doc), "returnval");
   xmlFreeDoc (doc);
-  static const char *const paths[] = { "info.state", "info.error", NULL };
-  for (guint waited = 0; task && waited < TASK_SECONDS * 4; waited++)
+  if (task == NULL)
     {
-      g_autoptr (JsonObject) t = mtv_vsphere_get (vs, "Task", task, paths, error);
-      JsonObject *p = t ? mtv_json_object (t, "props") : NULL;
-      const char *state = p ? mtv_json_string (p, "info.state") : NULL;
-      if (t == NULL)
-        return FALSE;
-      if (g_strcmp0 (state, "success") == 0)
-        return TRUE;
-      if (g_strcmp0 (state, "error") == 0)
-        {
-          JsonObject *e = mtv_json_object (p, "info.error");
-          const char *message = mtv_json_string (e, "localizedMessage");
-          const char *fault = mtv_json_string (mtv_json_object (e, "fault"), "_type");
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s of VM %s failed: %s", method, vm_name (ctx),
-                       message && *message ? message : fault ? fault : "no reason given");
-          return FALSE;
-        }
-      g_usleep (G_USEC_PER_SEC / 4);
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s of VM %s returned no task", method, vm_name (ctx));
+      return FALSE;
     }
-  g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s of VM %s %s", method, vm_name (ctx),
-               task ? "did not finish within " G_STRINGIFY (TASK_SECONDS) " seconds" : "returned no task");
-  return FALSE;
+  if (!mtv_vsphere_wait_task (vs, task, TASK_SECONDS, NULL, error))
+    {
+      g_prefix_error (error, "%s of VM %s failed: ", method, vm_name (ctx));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static char *
@@ -276,6 +267,16 @@ power_restore (const MtvSourceContext *ctx, const char *state, GError **error)
 static gboolean
 verify_read (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
 {
+  if (ctx->snapshot)
+    {
+      /* Read at a snapshot: its files do not change while it exists. */
+      g_autoptr (Control) c = control (ctx, error);
+      g_autoptr (JsonObject) at = c ? mtv_vsphere_snapshot_disks (c->vs, ctx->snapshot, error) : NULL;
+      if (at == NULL)
+        g_prefix_error (error, "after the copy of disk %s, snapshot %s of VM %s: ",
+                        json_object_get_string_member_with_default (disk, "name", "?"), ctx->snapshot, vm_name (ctx));
+      return at != NULL;
+    }
   gboolean off = FALSE;
   if (!powered_off (ctx, &off, error))
     return FALSE;
@@ -323,7 +324,61 @@ folder_url (const MtvSourceContext *ctx, JsonObject *disk, GError **error)
   return g_strdup_printf ("%s/folder/%s?dcPath=%s&dsName=%s", origin, p, d, s);
 }
 
-/* The VM is off: each disk with where it is read from. */
+/* The session whose cookie file the VM's session names under @key is given
+ * back (a vCenter's are limited): freeing the handle that took it over logs
+ * it out. */
+static void
+end_session (const MtvSourceContext *ctx, const char *key)
+{
+  const char *cookie_file = mtv_json_string (ctx->session, key);
+  g_autofree char *cookie = NULL;
+  if (cookie_file && g_file_get_contents (cookie_file, &cookie, NULL, NULL))
+    {
+      g_autoptr (GError) ignored = NULL;
+      mtv_vsphere_free (mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored));
+      memset (cookie, 0, strlen (cookie));
+    }
+}
+
+/* Where each disk is read at snapshot @snapshot (warm): the snapshot's own
+ * backing file. A first snapshot's is the base disk, which the VM no longer
+ * writes; a later one's is a delta over its parent, a chain that /folder
+ * gives as separate files: refused here (VDDK reads it). */
+static gboolean
+disks_at_snapshot (MtvVsphere *vs, const MtvSourceContext *ctx, JsonArray *disks, GError **error)
+{
+  g_autoptr (JsonObject) at = mtv_vsphere_snapshot_disks (vs, ctx->snapshot, error);
+  if (at == NULL)
+    {
+      g_prefix_error (error, "reading snapshot %s of VM %s: ", ctx->snapshot, vm_name (ctx));
+      return FALSE;
+    }
+  for (guint i = 0; i < json_array_get_length (disks); i++)
+    {
+      JsonObject *disk = json_array_get_object_element (disks, i);
+      g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
+      JsonObject *then = mtv_json_object (at, key);
+      const char *name = json_object_get_string_member_with_default (disk, "name", "?");
+      if (then == NULL || mtv_json_string (then, "file") == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s is not in snapshot %s", name,
+                       vm_name (ctx), ctx->snapshot);
+          return FALSE;
+        }
+      if (json_object_get_boolean_member_with_default (then, "delta", FALSE))
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s is, at snapshot %s, a delta file over "
+                       "its parent (%s): mtvd reads such chains only through VDDK (settings.vddkLibDir)", name,
+                       vm_name (ctx), ctx->snapshot, mtv_json_string (then, "file"));
+          return FALSE;
+        }
+      json_object_set_string_member (disk, "file", mtv_json_string (then, "file"));
+    }
+  return TRUE;
+}
+
+/* The VM is off, or (warm) the disks are read at ctx->snapshot: each disk
+ * with where it is read from. */
 static JsonArray *
 open_disks (const MtvSourceContext *ctx, GError **error)
 {
@@ -362,7 +417,9 @@ open_disks (const MtvSourceContext *ctx, GError **error)
     }
   else
     {
-      /* A session of the disks' own, left open for nbdkit until close. */
+      /* A session of the disks' own, left open for nbdkit until close; a
+       * new precopy round's replaces the last round's. */
+      end_session (ctx, "cookieFile");
       g_autofree char *cookie = mtv_vsphere_cookie (vs);
       if (cookie == NULL)
         {
@@ -406,6 +463,17 @@ open_disks (const MtvSourceContext *ctx, GError **error)
         }
       json_array_add_object_element (disks, g_steal_pointer (&disk));
     }
+  if (ctx->snapshot && !vddk && !disks_at_snapshot (vs, ctx, disks, error))
+    return NULL;
+  if (ctx->snapshot && !vddk)
+    for (guint i = 0; i < json_array_get_length (disks); i++)
+      {
+        JsonObject *disk = json_array_get_object_element (disks, i);
+        g_autofree char *url = folder_url (ctx, disk, error);
+        if (url == NULL)
+          return NULL;
+        json_object_set_string_member (disk, "url", url);
+      }
   return g_steal_pointer (&disks);
 }
 
@@ -414,18 +482,7 @@ source_close (const MtvSourceContext *ctx, GError **error)
 {
   static const char *const sessions[] = { "cookieFile", "controlCookieFile" };
   for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
-    {
-      const char *cookie_file = mtv_json_string (ctx->session, sessions[i]);
-      g_autofree char *cookie = NULL;
-      if (cookie_file && g_file_get_contents (cookie_file, &cookie, NULL, NULL))
-        {
-          /* The sessions are given back (a vCenter's are limited): freeing
-           * the handle that took one over logs it out. */
-          g_autoptr (GError) ignored = NULL;
-          mtv_vsphere_free (mtv_vsphere_connection_resume (ctx->spec, ctx->credentials, cookie, &ignored));
-          memset (cookie, 0, strlen (cookie));
-        }
-    }
+    end_session (ctx, sessions[i]);
   static const char *const files[] = { "cookieFile", "cookieScript", "passwordFile", "caFile", "controlCookieFile" };
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
     if (mtv_json_string (ctx->session, files[i]))
@@ -449,6 +506,92 @@ disk_server (JsonObject *disk, const char *socket, GError **error)
   return mtv_nbdkit_curl_argv (socket, url, "cookie-script", script,
                                json_object_get_boolean_member_with_default (disk, "insecure", FALSE),
                                mtv_json_string (disk, "caFile"));
+}
+
+/* ---- warm: snapshots and changed blocks ------------------------------------------------- */
+
+static char *
+snapshot_create (const MtvSourceContext *ctx, GError **error)
+{
+  g_autoptr (Control) c = control (ctx, error);
+  char *id = c ? mtv_vsphere_snapshot_create (c->vs, vm_id (ctx), "mtv-precopy", "made by mtvd for a warm migration, "
+                                              "and removed by it", SNAPSHOT_SECONDS, error) : NULL;
+  if (id == NULL)
+    g_prefix_error (error, "creating a snapshot of VM %s: ", vm_name (ctx));
+  else
+    g_message ("VM %s (%s): snapshot %s created for a warm precopy", vm_name (ctx), vm_id (ctx), id);
+  return id;
+}
+
+static gboolean
+snapshot_remove (const MtvSourceContext *ctx, const char *id, GError **error)
+{
+  g_autoptr (Control) c = control (ctx, error);
+  if (c == NULL || !mtv_vsphere_snapshot_remove (c->vs, id, SNAPSHOT_SECONDS, error))
+    {
+      g_prefix_error (error, "removing snapshot %s of VM %s: ", id, vm_name (ctx));
+      return FALSE;
+    }
+  g_message ("VM %s (%s): snapshot %s removed", vm_name (ctx), vm_id (ctx), id);
+  return TRUE;
+}
+
+/* The disks' state at @snapshot: {"snapshot", "changeIds": {KEY: changeId}}. */
+static JsonObject *
+checkpoint (const MtvSourceContext *ctx, const char *snapshot, GError **error)
+{
+  g_autoptr (Control) c = control (ctx, error);
+  g_autoptr (JsonObject) at = c ? mtv_vsphere_snapshot_disks (c->vs, snapshot, error) : NULL;
+  if (at == NULL)
+    {
+      g_prefix_error (error, "reading snapshot %s of VM %s: ", snapshot, vm_name (ctx));
+      return NULL;
+    }
+  g_autoptr (JsonObject) ids = json_object_new ();
+  JsonArray *disks = mtv_json_array (ctx->vm, "disks");
+  for (guint i = 0; i < mtv_json_array_length (disks); i++)
+    {
+      JsonObject *disk = mtv_json_array_object (disks, i);
+      g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
+      const char *id = mtv_json_string (mtv_json_object (at, key), "changeId");
+      if (id == NULL)
+        {
+          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s has no change id at snapshot %s: "
+                       "changed block tracking is off for it", json_object_get_string_member_with_default (disk, "name",
+                                                                                                           "?"),
+                       vm_name (ctx), snapshot);
+          return NULL;
+        }
+      json_object_set_string_member (ids, key, id);
+    }
+  JsonObject *out = json_object_new ();
+  json_object_set_string_member (out, "snapshot", snapshot);
+  json_object_set_object_member (out, "changeIds", g_steal_pointer (&ids));
+  return out;
+}
+
+/* What changed on disk @index from checkpoint @from to checkpoint @to. */
+static GArray *
+changed_extents (const MtvSourceContext *ctx, guint index, JsonObject *from, JsonObject *to, GError **error)
+{
+  JsonObject *disk = mtv_json_array_object (mtv_json_array (ctx->vm, "disks"), index);
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
+  const char *change_id = mtv_json_string (mtv_json_object (from, "changeIds"), key);
+  const char *snapshot = mtv_json_string (to, "snapshot");
+  if (disk == NULL || change_id == NULL || snapshot == NULL)
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %u of VM %s has no change id to count changes from",
+                   index, vm_name (ctx));
+      return NULL;
+    }
+  g_autoptr (Control) c = control (ctx, error);
+  GArray *areas = c ? mtv_vsphere_changed_areas (c->vs, vm_id (ctx), snapshot, mtv_json_int (disk, "key", -1),
+                                                 (guint64) mtv_json_int (disk, "capacity", 0), change_id, error)
+                    : NULL;
+  if (areas == NULL)
+    g_prefix_error (error, "the changed areas of disk %s of VM %s: ",
+                    json_object_get_string_member_with_default (disk, "name", "?"), vm_name (ctx));
+  return areas;
 }
 
 /* How many VMs have the BIOS UUID @uuid (SearchIndex.FindAllByUuid), or -1. */
@@ -535,4 +678,8 @@ const MtvSourceAdapter mtv_vsphere_source = {
   .open_disks = open_disks,
   .disk_server = disk_server,
   .import_source = import_source,
+  .snapshot_create = snapshot_create,
+  .snapshot_remove = snapshot_remove,
+  .checkpoint = checkpoint,
+  .changed_extents = changed_extents,
 };

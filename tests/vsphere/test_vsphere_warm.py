@@ -1,0 +1,167 @@
+"""Warm migration from vSphere through mtvd, against govmomi's vcsim with the
+test program's changed block tracking (vcsim_cbt.go): a full copy read at
+a first snapshot while the VM runs, precopy rounds that copy only what the
+test wrote between them (QueryChangedDiskAreas, paged), the cutover powering
+the VM off for the last delta; the target byte for byte equal to the
+source's final content, and no snapshot left behind."""
+import glob
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import vsphere_soap  # noqa: E402
+from mtvtest import Sandbox, object_path, v  # noqa: E402
+from vcsim import Vcsim  # noqa: E402
+from test_vsphere_provider import wait_for  # noqa: E402
+
+BUILD_ROOT = os.environ.get("MTV_BUILD_ROOT") or os.path.join(HERE, "..", "..", "build")
+S = lambda x: v("s", x)  # noqa: E731
+MiB = 1 << 20
+BLOCK = 64 << 10
+
+
+class WarmMigration(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mtv-vsphere-warm-")
+        self.sim = Vcsim(BUILD_ROOT, vms=2, tmp=self.tmp)
+        self.admin = vsphere_soap.Admin(self.sim)
+        self.sb = Sandbox().start()
+        r = self.sb.mtvctl("create", "provider", "vc", "-t", "vsphere", "-U", self.sim.url, "-u", self.sim.user,
+                           "--password-file", "-", "--cacert", "@" + self.sim.cafile, "--setting", "refreshInterval=1",
+                           input=self.sim.password + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.sb.mtvctl("create", "provider", "host", "-t", "local", "-U", "file://" + os.path.join(self.tmp, "target"))
+        r = self.sb.mtvctl("settings", "set", "--setting", "controller_precopy_interval", "--value", "2s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for("vc Ready", lambda: self.sb.export(object_path("providers", "vc"))["status"].get("phase") == "Ready",
+                 timeout=60)
+
+    def tearDown(self):
+        self.sb.stop()
+        self.sim.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def inventory_vm(self, name):
+        text, _ = self.sb.call(object_path("providers", "vc"), "org.mtvd.Mtv1.Provider", "GetInventory", "(sa{sv})",
+                               ("vms", {}))
+        found = [x for x in json.loads(text) if x["name"] == name]
+        return found[0] if found else None
+
+    def flat_file(self, disk):
+        rel = disk["file"].split("] ", 1)[1][:-len(".vmdk")] + "-flat.vmdk"
+        found = glob.glob(os.path.join(self.tmp, "govcsim-*", rel))
+        self.assertEqual(len(found), 1, (disk["file"], found))
+        return found[0]
+
+    def warm_vm(self, name, sizes):
+        """VM @name powered on, change tracking on, with disks of @sizes
+        holding data; its inventory and the disks' files."""
+        vm = self.inventory_vm(name)
+        first = vm["disks"][0]
+        self.admin.disk_capacity(vm["id"], first, sizes[0])
+        for unit, size in enumerate(sizes[1:], start=1):
+            self.admin.add_disk(vm["id"], first["controllerKey"], unit, size, "LocalDS_0")
+        self.admin.reconfigure(vm["id"], "<changeTrackingEnabled>true</changeTrackingEnabled>")
+        vm, _ = wait_for("the disks and CBT", lambda: (lambda x: x if [d["capacity"] for d in x["disks"]] == sizes
+                                                       and all(d["changeTrackingEnabled"] for d in x["disks"])
+                                                       else None)(self.inventory_vm(name)))
+        if vm["powerState"] != "poweredOn":
+            self.admin.power(vm["id"], True)
+        files = []
+        for disk, size in zip(vm["disks"], sizes):
+            path = self.flat_file(disk)
+            with open(path, "wb") as f:
+                f.write(os.urandom(size // 2) + b"\0" * (size - size // 2))
+            files.append(path)
+        return vm, files
+
+    def write_blocks(self, path, blocks):
+        """The guest writes: new data in @blocks (64 KiB each) of the disk."""
+        with open(path, "r+b") as f:
+            for b in blocks:
+                f.seek(b * BLOCK)
+                f.write(os.urandom(BLOCK))
+
+    def status(self):
+        return self.sb.export(object_path("plans", "w"))["status"]
+
+    def vm_status(self):
+        return self.status().get("migration", {}).get("vms", [{}])[0]
+
+    def snapshots(self, vm_id):
+        text = self.admin.call(f'<RetrievePropertiesEx><_this type="PropertyCollector">propertyCollector</_this>'
+                               f'<specSet><propSet><type>VirtualMachine</type><pathSet>snapshot</pathSet></propSet>'
+                               f'<objectSet><obj type="VirtualMachine">{vm_id}</obj></objectSet></specSet><options/>'
+                               f'</RetrievePropertiesEx>')
+        return text.count("<snapshot type=")
+
+    def test_precopies_then_cutover(self):
+        vm, files = self.warm_vm("DC0_H0_VM0", [4 * MiB, 2 * MiB])
+        self.plan("DC0_H0_VM0")
+        # The first full copy, then each round copies what the guest wrote meanwhile.
+        rounds = {0: [3, 40], 1: [7]}
+        for n, blocks in rounds.items():
+            wait_for(f"precopy {n + 1} to pause", lambda: self.vm_status().get("phase") == "CopyingPaused"
+                     and self.log().count("created for a warm precopy") == n + 1, timeout=60)
+            self.assertEqual(self.inventory_vm("DC0_H0_VM0")["powerState"], "poweredOn")   # it runs meanwhile
+            self.write_blocks(files[0], blocks)
+            self.write_blocks(files[1], [n])
+        wait_for("the third round", lambda: self.log().count("created for a warm precopy") == 3, timeout=60)
+        wait_for("it to pause again", lambda: self.vm_status().get("phase") == "CopyingPaused", timeout=60)
+        self.write_blocks(files[0], [60])   # the last changes, copied at cutover
+        r = self.sb.mtvctl("cutover", "plan", "w", "--cutover", "now")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = wait_for("the migration to end", lambda: (lambda s: s if s["phase"] in ("Succeeded", "Failed") else None)(
+            self.status()), timeout=120)[0]
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st.get("migration"), indent=1))
+        out = os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm0")
+        for i, path in enumerate(files):
+            with open(os.path.join(out, f"disk-{i}.img"), "rb") as a, open(path, "rb") as b:
+                self.assertTrue(a.read() == b.read(), f"disk {i} differs from the source's final content")
+        # The rounds after the first read only the blocks written (the last
+        # copy's counts are in the annotations).
+        tasks = self.vm_status()["pipeline"][1]["tasks"]
+        self.assertEqual(int(tasks[0]["annotations"]["bytesRead"]), BLOCK)
+        self.assertEqual(self.snapshots(vm["id"]), 0, "a snapshot mtvd made is left")
+        wait_for("the source left off", lambda: self.inventory_vm("DC0_H0_VM0")["powerState"] == "poweredOff")
+
+    def plan(self, vm_name):
+        self.sb.mtvctl("create", "mapping", "network", "w-net", "-S", "vc", "-T", "host",
+                       "--network-pairs", "DC0_DVPG0:default")
+        self.sb.mtvctl("create", "mapping", "storage", "w-st", "-S", "vc", "-T", "host",
+                       "--storage-pairs", "LocalDS_0:standard")
+        self.sb.create("CreatePlan", "w", {
+            "sourceProvider": S("vc"), "targetProvider": S("host"), "networkMap": S("w-net"), "storageMap": S("w-st"),
+            "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True), "type": S("warm"),
+            "vms": v("aa{sv}", [{"name": S(vm_name)}])})
+        wait_for("plan Ready", lambda: self.status()["phase"] == "Ready", timeout=30)
+        self.sb.call(object_path("plans", "w"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+
+    def test_cancel_during_precopy_removes_the_snapshot(self):
+        vm, files = self.warm_vm("DC0_H0_VM1", [2 * MiB])
+        self.plan("DC0_H0_VM1")
+        wait_for("the first precopy to pause", lambda: self.vm_status().get("phase") == "CopyingPaused", timeout=60)
+        self.assertEqual(self.snapshots(vm["id"]), 1)
+        r = self.sb.mtvctl("cancel", "plan", "w")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = wait_for("the migration to end", lambda: (lambda s: s if s["phase"] in ("Canceled", "Failed") else None)(
+            self.status()), timeout=60)[0]
+        self.assertEqual(st["phase"], "Canceled", json.dumps(st.get("migration"), indent=1))
+        self.assertEqual(self.snapshots(vm["id"]), 0, "the precopy's snapshot is left")
+        self.assertEqual(self.inventory_vm("DC0_H0_VM1")["powerState"], "poweredOn")   # left running as it was
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1")))
+
+    def log(self):
+        with open(os.path.join(self.sb.tmp, "mtvd.log"), errors="replace") as f:
+            return f.read()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
