@@ -27,6 +27,29 @@ referenced (MtvDaemon *daemon, MtvKind kind, JsonObject *spec, const char *path)
   return mtv_daemon_lookup_record (daemon, kind, mtv_reference_name (mtv_json_lookup_path (spec, path)));
 }
 
+/* What a warm migration needs of a VM (vSphere's model): change tracking
+ * on it and on every disk, no snapshot of its own, no independent disk. */
+static void
+check_warm (JsonObject *vm, const char *name, GString *no_cbt, GString *snapshots, GString *independent)
+{
+  if (!json_object_get_boolean_member_with_default (vm, "changeTrackingEnabled", FALSE))
+    note (no_cbt, "%s", name);
+  JsonNode *snapshot = json_object_get_member (vm, "snapshot");
+  if (snapshot && !JSON_NODE_HOLDS_NULL (snapshot))
+    note (snapshots, "%s", name);
+  JsonArray *disks = mtv_json_array (vm, "disks");
+  for (guint j = 0; j < mtv_json_array_length (disks); j++)
+    {
+      JsonObject *disk = mtv_json_array_object (disks, j);
+      const char *disk_name = json_object_get_string_member_with_default (disk, "name", "");
+      if (json_object_get_boolean_member_with_default (vm, "changeTrackingEnabled", FALSE)
+          && !json_object_get_boolean_member_with_default (disk, "changeTrackingEnabled", FALSE))
+        note (no_cbt, "%s (disk %s)", name, disk_name);
+      if (g_str_has_prefix (json_object_get_string_member_with_default (disk, "mode", ""), "independent"))
+        note (independent, "%s (disk %s)", name, disk_name);
+    }
+}
+
 void
 mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *status)
 {
@@ -58,6 +81,10 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
   g_autoptr (GString) renamed = g_string_new (NULL);
   g_autoptr (GString) duplicate = g_string_new (NULL);
   g_autoptr (GHashTable) targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gboolean warm = g_strcmp0 (plan_type, "warm") == 0 && g_strv_contains (type->plan_types, plan_type);
+  g_autoptr (GString) no_cbt = g_string_new (NULL);
+  g_autoptr (GString) snapshots = g_string_new (NULL);
+  g_autoptr (GString) independent = g_string_new (NULL);
 
   JsonArray *vms = json_object_get_array_member (spec, "vms");
   g_auto (GStrv) target_names = mtv_inventory_target_names (rt->inventory, vms);
@@ -113,6 +140,9 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
             note (storages, "%s: %s", name, json_object_get_string_member_with_default (disk, "name", ""));
         }
 
+      if (warm)
+        check_warm (vm, name, no_cbt, snapshots, independent);
+
       const char *explicit_target = json_object_get_string_member_with_default (want, "targetName", NULL);
       const char *target = target_names[i];
       if (explicit_target == NULL && !g_str_equal (target, name))
@@ -141,6 +171,19 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
   if (duplicate->len)
     mtv_status_add (status, "VMTargetNameNotUnique", "Critical", "NotUnique",
                     "Target names used by more than one VM: %s; give them targetName.", duplicate->str);
+  /* Forklift's warm conditions; it found a disk without CBT only at VM
+   * creation, after a silent full copy at cutover. */
+  if (no_cbt->len)
+    mtv_status_add (status, "VMMissingChangedBlockTracking", "Critical", "MissingChangedBlockTracking",
+                    "Changed Block Tracking (CBT) is not enabled, a prerequisite of warm migration: %s.", no_cbt->str);
+  if (snapshots->len)
+    mtv_status_add (status, "VMHasSnapshots", "Critical", "NotValid",
+                    "VMs with snapshots from before the plan, which warm migration cannot work with: %s.",
+                    snapshots->str);
+  if (independent->len)
+    mtv_status_add (status, "VMMigrationTypeUnsupported", "Critical", "NotSupported",
+                    "Independent disks are left out of snapshots, so a warm migration cannot copy them: %s.",
+                    independent->str);
   if (renamed->len)
     mtv_status_add (status, "VMNameNotValid", "Warning", "Renamed",
                     "VM names that are not DNS-1123 labels will be renamed: %s.", renamed->str);

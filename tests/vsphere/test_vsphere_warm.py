@@ -158,6 +158,39 @@ class WarmMigration(unittest.TestCase):
         self.assertEqual(self.inventory_vm("DC0_H0_VM1")["powerState"], "poweredOn")   # left running as it was
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1")))
 
+    def conditions(self):
+        return {c["type"]: c for c in self.status().get("conditions", [])}
+
+    def test_what_cannot_be_warm_is_refused_before_it_starts(self):
+        vm = self.inventory_vm("DC0_H0_VM1")
+        self.sb.mtvctl("create", "mapping", "network", "w-net", "-S", "vc", "-T", "host",
+                       "--network-pairs", "DC0_DVPG0:default")
+        self.sb.mtvctl("create", "mapping", "storage", "w-st", "-S", "vc", "-T", "host",
+                       "--storage-pairs", "LocalDS_0:standard")
+        self.sb.create("CreatePlan", "w", {
+            "sourceProvider": S("vc"), "targetProvider": S("host"), "networkMap": S("w-net"), "storageMap": S("w-st"),
+            "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True), "type": S("warm"),
+            "vms": v("aa{sv}", [{"name": S("DC0_H0_VM1")}])})
+        # CBT off (vcsim's default), Forklift's condition.
+        c = wait_for("VMMissingChangedBlockTracking", lambda: self.conditions().get("VMMissingChangedBlockTracking"))[0]
+        self.assertEqual((c["category"], c["reason"]), ("Critical", "MissingChangedBlockTracking"))
+        self.assertIn("DC0_H0_VM1", c["message"])
+        self.admin.reconfigure(vm["id"], "<changeTrackingEnabled>true</changeTrackingEnabled>")
+        wait_for("CBT on", lambda: "VMMissingChangedBlockTracking" not in self.conditions())
+        # A snapshot from before the plan.
+        self.admin.snapshot(vm["id"], "theirs")
+        c = wait_for("VMHasSnapshots", lambda: self.conditions().get("VMHasSnapshots"))[0]
+        self.assertEqual(c["category"], "Critical")
+        self.admin.remove_snapshots(vm["id"])
+        wait_for("no snapshot", lambda: "VMHasSnapshots" not in self.conditions())
+        # An independent disk is not in any snapshot.
+        disk = self.inventory_vm("DC0_H0_VM1")["disks"][0]
+        self.admin.disk_capacity(vm["id"], disk, disk["capacity"], mode="independent_persistent")
+        c = wait_for("VMMigrationTypeUnsupported", lambda: self.conditions().get("VMMigrationTypeUnsupported"))[0]
+        self.assertIn("Independent disks", c["message"])
+        self.admin.disk_capacity(vm["id"], disk, disk["capacity"], mode="persistent")
+        wait_for("Ready", lambda: self.status()["phase"] == "Ready")
+
     def log(self):
         with open(os.path.join(self.sb.tmp, "mtvd.log"), errors="replace") as f:
             return f.read()
