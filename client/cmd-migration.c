@@ -130,6 +130,57 @@ mtv_cmd_get_migrations (MtvCtl *ctl, int argc, char **argv)
   return 0;
 }
 
+static const char *
+note_of (JsonObject *annotations, const char *key)
+{
+  return mtv_json_string (annotations, key);
+}
+
+static char *
+size_note (JsonObject *annotations, const char *key)
+{
+  const char *v = note_of (annotations, key);
+  return v ? g_format_size (g_ascii_strtoull (v, NULL, 10)) : NULL;
+}
+
+char *
+mtv_warm_summary (JsonObject *migration)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  JsonArray *vms = mtv_json_array (migration, "vms");
+  for (guint i = 0; i < mtv_json_array_length (vms); i++)
+    {
+      JsonObject *vm = mtv_json_array_object (vms, i);
+      JsonObject *warm = mtv_json_object (vm, "warm");
+      if (warm == NULL)
+        continue;
+      JsonObject *notes = NULL;
+      JsonArray *steps = mtv_json_array (vm, "pipeline");
+      for (guint s = 0; s < mtv_json_array_length (steps); s++)
+        if (g_strcmp0 (mtv_json_string (mtv_json_array_object (steps, s), "name"), "DiskTransfer") == 0)
+          notes = mtv_json_object (mtv_json_array_object (steps, s), "annotations");
+      g_string_append_printf (out, "  %s: %" G_GINT64_FORMAT " copy rounds", mtv_json_string (vm, "name"),
+                              mtv_json_int (warm, "successes", 0));
+      if (mtv_json_string (warm, "nextPrecopyAt"))
+        g_string_append_printf (out, ", next at %s", mtv_json_string (warm, "nextPrecopyAt"));
+      g_autofree char *last = size_note (notes, "lastRoundBytesRead"), *churn = size_note (notes, "churnBytesPerSecond");
+      g_autofree char *delta = size_note (notes, "projectedFinalDeltaBytes");
+      if (last)
+        g_string_append_printf (out, "; last round read %s", last);
+      if (churn)
+        g_string_append_printf (out, "; churn %s/s", churn);
+      if (delta)
+        g_string_append_printf (out, "; a cutover now: about %s to copy, %s s down", delta,
+                                note_of (notes, "projectedDowntimeSeconds") ? note_of (notes, "projectedDowntimeSeconds")
+                                                                            : "?");
+      if (note_of (notes, "downtimeMilliseconds"))
+        g_string_append_printf (out, "; downtime %.1f s",
+                                g_ascii_strtod (note_of (notes, "downtimeMilliseconds"), NULL) / 1000);
+      g_string_append_c (out, '\n');
+    }
+  return out->len ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
+}
+
 void
 mtv_describe_plan_migrations (MtvClient *client, const char *plan_name, JsonObject *manifest)
 {
@@ -157,6 +208,9 @@ mtv_describe_plan_migrations (MtvClient *client, const char *plan_name, JsonObje
                              mtv_json_string (vm, "phase"), error);
         }
       mtv_table_print (table);
+      g_autofree char *warm = mtv_warm_summary (migration);
+      if (warm)
+        printf ("\nWarm:\n%s", warm);
     }
   g_autoptr (MtvObject) plan = mtv_client_get (client, MTV_KIND_PLAN, plan_name, NULL);
   const char *const *paths = plan ? mtv_plan_get_migrations (mtv_object_peek_plan (plan)) : NULL;

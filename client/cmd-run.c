@@ -2,6 +2,7 @@
  * view of describe plan --watch / start plan --wait. */
 #include "mtv-ctl.h"
 #include "mtv-error.h"
+#include "mtv-json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,10 +51,14 @@ vm_line (MtvMigrationVm *vm, guint name_width)
   return g_steal_pointer (&line);
 }
 
-/* Follows a migration until it ends, drawing its VMs; 0 if every VM succeeded. */
+/* Follows a migration until it ends, drawing its VMs; 0 if every VM succeeded.
+ * With @plan, a warm plan's rounds and downtime figures too (its status,
+ * asked for every two seconds). */
 static int
-watch (MtvClient *client, const char *migration_path, GError **error)
+watch (MtvClient *client, const char *migration_path, const char *plan, GError **error)
 {
+  g_autofree char *warm = NULL;
+  gint64 warm_asked = 0;
   g_autoptr (GDBusObjectManager) manager = mtv_object_manager_client_new_sync (
     client->bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, MTV_BUS_NAME, MTV_ROOT_PATH, NULL, error);
   if (manager == NULL)
@@ -95,6 +100,16 @@ watch (MtvClient *client, const char *migration_path, GError **error)
         }
       const char *phase = mtv_migration_get_phase (migration);
       gboolean done = g_strcmp0 (phase, "Running") != 0;
+      if (plan && (done || g_get_monotonic_time () - warm_asked > 2 * G_USEC_PER_SEC))
+        {
+          warm_asked = g_get_monotonic_time ();
+          g_autoptr (JsonObject) manifest = mtv_client_export (client, MTV_KIND_PLAN, plan, NULL);
+          g_free (warm);
+          warm = manifest ? mtv_warm_summary (mtv_json_object (mtv_json_object (manifest, "status"), "migration"))
+                          : NULL;
+        }
+      if (warm)
+        g_string_append (screen, warm);
       if (tty)
         {
           for (guint i = 0; i < drawn; i++)
@@ -172,7 +187,7 @@ mtv_cmd_start_plan (MtvCtl *ctl, int argc, char **argv)
            cutover ? cutover : "");
   if (!wait)
     return 0;
-  int status = watch (client, path, &error);
+  int status = watch (client, path, name, &error);
   if (error)
     return mtv_ctl_finish (FALSE, error);
   return status;
@@ -278,7 +293,7 @@ mtv_cmd_watch_plan (MtvCtl *ctl, const char *name)
       return mtv_ctl_finish (FALSE, error);
     }
   g_autofree char *copy = g_strdup (path);
-  int status = watch (client, copy, &error);
+  int status = watch (client, copy, name, &error);
   if (error)
     return mtv_ctl_finish (FALSE, error);
   return status;

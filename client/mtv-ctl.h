@@ -53,6 +53,9 @@ int mtv_cmd_cutover_plan (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_get_migrations (MtvCtl *ctl, int argc, char **argv);
 /* describe plan: its latest migration's VMs and the migrations kept. */
 void mtv_describe_plan_migrations (MtvClient *client, const char *plan_name, JsonObject *manifest);
+/* A warm migration's rounds, churn and projected (or measured) downtime,
+ * one line per warm VM of @migration (status.migration); NULL when none is warm. */
+char *mtv_warm_summary (JsonObject *migration);
 int mtv_cmd_archive_plan (MtvCtl *ctl, int argc, char **argv);
 int mtv_cmd_unarchive_plan (MtvCtl *ctl, int argc, char **argv);
 /* Draws the plan's latest migration until it ends; 0 when it succeeded. */

@@ -51,6 +51,9 @@ struct _MtvVm {
   GPtrArray *snapshots;       /* warm: every snapshot that exists (ids) */
   guint precopies;            /* warm: copies done */
   gint64 next_precopy;        /* warm: when the next precopy starts (unix seconds) */
+  JsonArray *precopy_log;     /* warm: its copy rounds (precopies.c) */
+  gint64 downtime_start;      /* when the source was turned off (µs since the epoch), 0 before */
+  gint64 downtime;            /* from then to the target VM created (µs), 0 before */
 
   /* Not stored. */
   gboolean resume;            /* restored in a resumable phase: re-enter it */
@@ -215,5 +218,14 @@ gboolean mtv_vm_disk_copied (MtvVm *v, guint disk);
 gboolean mtv_vm_disk_copying (MtvVm *v, guint disk, guint64 *bytes);
 /* The copies' progress changed: the VM's sums of it shown. */
 void mtv_vm_copies_progress (MtvVm *v);
+/* ---- precopies.c: a warm VM's copy rounds, for its status --------------------------- */
+void mtv_precopy_begin (MtvVm *v);
+void mtv_precopy_end (MtvVm *v, JsonObject *checkpoint);
+void mtv_precopy_downtime_begins (MtvVm *v);
+void mtv_precopy_downtime_ends (MtvVm *v);
+/* Forklift's vms[].warm (NULL for other plan types), and mtv's figures as
+ * the DiskTransfer step's annotations. */
+JsonObject *mtv_precopy_status (MtvVm *v);
+void mtv_precopy_annotate (MtvVm *v, JsonObject *annotations);
 /* The cutover time moved: waiting VMs look again (phases-warm.c). */
 void mtv_phase_cutover_changed (MtvVm *v);

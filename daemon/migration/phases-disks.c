@@ -276,6 +276,7 @@ disks_opened (MtvVm *v, MtvVmJob *job)
 static void
 copies_done (MtvVm *v)
 {
+  mtv_precopy_end (v, v->next_checkpoint ? v->next_checkpoint : v->checkpoint);
   if (v->next_checkpoint)
     {
       g_clear_pointer (&v->checkpoint, json_object_unref);
@@ -328,6 +329,7 @@ mtv_phase_copy_disks (MtvVm *v)
       v->bytes_base = v->bytes_now = 0;
       g_free (v->copy_round);
       v->copy_round = g_steal_pointer (&round);
+      mtv_precopy_begin (v);
       mtv_vm_commit (v);
       /* A checkpoint of an earlier round (left by a restart) describes a
        * copy with the same arguments: it must not pass for this one's. */

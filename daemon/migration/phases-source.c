@@ -67,6 +67,7 @@ mtv_phase_power_off (MtvVm *v)
 {
   /* Stored before it acts: a VM that fails from here on gets its power back. */
   v->powered_off = TRUE;
+  mtv_precopy_downtime_begins (v);
   mtv_vm_commit (v);
   mtv_vm_job_run (v, mtv_vm_job_new (v, power_off, NULL));
 }

@@ -14,6 +14,7 @@ vm_created (MtvVm *v, MtvVmJob *job)
 {
   /* From here on a failure keeps the target VM (a failed PostHook says so). */
   v->created = TRUE;
+  mtv_precopy_downtime_ends (v);
   mtv_vm_commit (v);
   mtv_vm_next (v);
 }

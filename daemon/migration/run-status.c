@@ -115,6 +115,7 @@ pipeline (MtvVm *v)
         {
           JsonObject *annotations = json_object_new ();
           json_object_set_string_member (annotations, "unit", "MB");
+          mtv_precopy_annotate (v, annotations);
           json_object_set_object_member (step, "annotations", annotations);
           /* Disks are copied one by one unless they move with the VM's state. */
           if (mtv_itinerary_phase (v->run->itinerary, "CopyDisks"))
@@ -165,6 +166,9 @@ mtv_run_status (MtvRun *run)
         }
       if (run->itinerary)
         json_object_set_array_member (vm, "pipeline", pipeline (v));
+      JsonObject *warm = run->itinerary ? mtv_precopy_status (v) : NULL;
+      if (warm)
+        json_object_set_object_member (vm, "warm", warm);
       json_array_add_object_element (vms, vm);
     }
   json_object_set_array_member (o, "vms", vms);

@@ -78,6 +78,9 @@ vm_state (MtvVm *v)
     json_object_set_object_member (o, "nextCheckpoint", json_object_ref (v->next_checkpoint));
   json_object_set_int_member (o, "precopies", v->precopies);
   json_object_set_int_member (o, "nextPrecopy", v->next_precopy);
+  json_object_set_array_member (o, "precopyLog", json_array_ref (v->precopy_log));
+  json_object_set_int_member (o, "downtimeStart", v->downtime_start);
+  json_object_set_int_member (o, "downtime", v->downtime);
   return o;
 }
 
@@ -174,6 +177,12 @@ vm_load (MtvVm *v, JsonObject *o)
     v->next_checkpoint = json_object_ref (mtv_json_object (o, "nextCheckpoint"));
   v->precopies = (guint) json_object_get_int_member_with_default (o, "precopies", 0);
   v->next_precopy = json_object_get_int_member_with_default (o, "nextPrecopy", 0);
+  JsonArray *log = mtv_json_array (o, "precopyLog");
+  for (guint i = 0; i < mtv_json_array_length (log); i++)
+    if (mtv_json_array_object (log, i))
+      json_array_add_object_element (v->precopy_log, json_object_ref (mtv_json_array_object (log, i)));
+  v->downtime_start = MAX (0, mtv_json_int (o, "downtimeStart", 0));
+  v->downtime = MAX (0, mtv_json_int (o, "downtime", 0));
 }
 
 /* ---- the run's phase ------------------------------------------------------------------ */

@@ -32,6 +32,7 @@ mtv_vm_new (MtvRun *run, guint index, JsonObject *plan_vm, JsonObject *vm, const
   v->snapshots = g_ptr_array_new_with_free_func (g_free);
   v->disks_done = g_array_new (FALSE, FALSE, sizeof (guint));
   v->copying = g_ptr_array_new_with_free_func ((GDestroyNotify) mtv_disk_copy_free);
+  v->precopy_log = json_array_new ();
   v->stop = g_cancellable_new ();
   JsonNode *disks = json_object_get_member (vm, "disks");
   for (guint i = 0; disks && JSON_NODE_HOLDS_ARRAY (disks) && i < json_array_get_length (json_node_get_array (disks)); i++)
@@ -53,6 +54,7 @@ mtv_vm_free (MtvVm *v)
   mtv_copy_free (v);
   g_ptr_array_unref (v->copying);
   g_array_unref (v->disks_done);
+  json_array_unref (v->precopy_log);
   mtv_vm_object_free (v);
   json_object_unref (v->plan_vm);
   json_object_unref (v->vm);

@@ -17,7 +17,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import vsphere_soap  # noqa: E402
+import yaml  # noqa: E402
 from mtvtest import Sandbox, object_path, v  # noqa: E402
+from openapi import REFERENCE, validate  # noqa: E402
 from vcsim import Vcsim  # noqa: E402
 from test_vsphere_provider import wait_for  # noqa: E402
 
@@ -25,6 +27,15 @@ BUILD_ROOT = os.environ.get("MTV_BUILD_ROOT") or os.path.join(HERE, "..", "..", 
 S = lambda x: v("s", x)  # noqa: E731
 MiB = 1 << 20
 BLOCK = 64 << 10
+
+
+def warm_errors(vm):
+    """What in a plan's status.migration.vms[].warm Forklift's Plan CRD refuses."""
+    with open(os.path.join(REFERENCE, "forklift", "crds", "plans.yaml")) as f:
+        crd = yaml.safe_load(f)
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    item = status["properties"]["migration"]["properties"]["vms"]["items"]["properties"]
+    return validate(vm["warm"], item["warm"], {}) + validate(vm["pipeline"], item["pipeline"], {})
 
 
 class WarmMigration(unittest.TestCase):
@@ -111,6 +122,15 @@ class WarmMigration(unittest.TestCase):
             wait_for(f"precopy {n + 1} to pause", lambda: self.vm_status().get("phase") == "CopyingPaused"
                      and self.log().count("created for a warm precopy") == n + 1, timeout=60)
             self.assertEqual(self.inventory_vm("DC0_H0_VM0")["powerState"], "poweredOn")   # it runs meanwhile
+            warm = self.vm_status()["warm"]
+            self.assertEqual(warm["successes"], n + 1)
+            self.assertIn("nextPrecopyAt", warm)
+            self.assertEqual(warm_errors(self.vm_status()), [])
+            if n == 1:
+                # Paused after a delta round: the churn and what a cutover now would cost.
+                r = self.sb.mtvctl("describe", "plan", "w")
+                self.assertRegex(r.stdout, r"DC0_H0_VM0: 2 copy rounds, next at \S+Z; last round read .*; churn .*/s; "
+                                           r"a cutover now: about .* to copy, \d+ s down")
             self.write_blocks(files[0], blocks)
             self.write_blocks(files[1], [n])
         wait_for("the third round", lambda: self.log().count("created for a warm precopy") == 3, timeout=60)
@@ -127,8 +147,31 @@ class WarmMigration(unittest.TestCase):
                 self.assertTrue(a.read() == b.read(), f"disk {i} differs from the source's final content")
         # The rounds after the first read only the blocks written (the last
         # copy's counts are in the annotations).
-        tasks = self.vm_status()["pipeline"][1]["tasks"]
+        status = self.vm_status()
+        tasks = status["pipeline"][1]["tasks"]
         self.assertEqual(int(tasks[0]["annotations"]["bytesRead"]), BLOCK)
+        # Forklift's warm status: three precopies and the final copy, each
+        # with the snapshot it read and the disks' delta ids (its change ids).
+        self.assertEqual(warm_errors(status), [])
+        warm = status["warm"]
+        self.assertEqual((warm["successes"], warm["failures"], warm["consecutiveFailures"]), (4, 0, 0))
+        self.assertEqual(len(warm["precopies"]), 4)
+        for p in warm["precopies"]:
+            self.assertTrue(p["start"] <= p["end"], p)
+            self.assertRegex(p["snapshot"], r"^snapshot-")
+            self.assertEqual([d["disk"] for d in p["deltas"]], [d["file"] for d in vm["disks"]])
+            self.assertTrue(all(d["deltaId"].startswith("52 3d 7a mtv-test/") for d in p["deltas"]), p)
+        self.assertEqual(len({p["snapshot"] for p in warm["precopies"]}), 4)   # a new snapshot each round
+        # mtv's own figures: what the last round read, the churn, the downtime.
+        notes = status["pipeline"][1]["annotations"]
+        self.assertEqual(int(notes["lastRoundBytesRead"]), BLOCK)
+        self.assertGreater(int(notes["churnBytesPerSecond"]), 0)
+        self.assertGreater(int(notes["downtimeMilliseconds"]), 0)
+        self.assertNotIn("projectedDowntimeSeconds", notes)   # the downtime is known now
+        r = self.sb.mtvctl("describe", "plan", "w")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"Warm:\n  DC0_H0_VM0: 4 copy rounds; last round read 65\.5\skB; churn .*/s; "
+                                   r"downtime \d+\.\d s")
         self.assertEqual(self.snapshots(vm["id"]), 0, "a snapshot mtvd made is left")
         wait_for("the source left off", lambda: self.inventory_vm("DC0_H0_VM0")["powerState"] == "poweredOff")
 

@@ -548,6 +548,7 @@ checkpoint (const MtvSourceContext *ctx, const char *snapshot, GError **error)
       return NULL;
     }
   g_autoptr (JsonObject) ids = json_object_new ();
+  g_autoptr (JsonArray) deltas = json_array_new ();   /* Forklift's warm status: the disks' delta ids */
   JsonArray *disks = mtv_json_array (ctx->vm, "disks");
   for (guint i = 0; i < mtv_json_array_length (disks); i++)
     {
@@ -563,10 +564,15 @@ checkpoint (const MtvSourceContext *ctx, const char *snapshot, GError **error)
           return NULL;
         }
       json_object_set_string_member (ids, key, id);
+      JsonObject *delta = json_object_new ();
+      json_object_set_string_member (delta, "disk", json_object_get_string_member_with_default (disk, "file", key));
+      json_object_set_string_member (delta, "deltaId", id);
+      json_array_add_object_element (deltas, delta);
     }
   JsonObject *out = json_object_new ();
   json_object_set_string_member (out, "snapshot", snapshot);
   json_object_set_object_member (out, "changeIds", g_steal_pointer (&ids));
+  json_object_set_array_member (out, "deltas", g_steal_pointer (&deltas));
   return out;
 }
 
