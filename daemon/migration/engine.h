@@ -45,6 +45,7 @@ struct _MtvVm {
   gboolean created;           /* the target VM exists: kept when a later phase fails */
   gboolean release_pending;   /* the source's session (and power) are still to be released */
   gboolean cleanup_pending;   /* what a failed VM left on the target is still to be removed */
+  char *release_error;        /* why the last release of its source failed (tried again at the next start) */
   char *snapshot;             /* warm: the snapshot the next copy reads */
   JsonObject *checkpoint;     /* warm: the disks' state the copies have reached */
   JsonObject *next_checkpoint;/* warm: the disks' state at the current snapshot */

@@ -100,11 +100,23 @@ snapshot_removed (MtvVm *v, MtvVmJob *job)
   mtv_vm_next (v);
 }
 
-/* RemovePreviousSnapshot, RemovePenultimateSnapshot, RemoveFinalSnapshot:
- * the snapshot the last copy read goes. */
+/* RemovePreviousSnapshot, RemovePenultimateSnapshot: the snapshot the last
+ * copy read goes (before the next is made: Forklift's order). The final
+ * snapshot is removed once the VM is created, with whatever else the VM's
+ * release undoes: removing a snapshot consolidates the disks, which can take
+ * hours, and the VM stays down until it exists (Forklift's cutovers stalled
+ * on it). The run ends once it is done. */
 void
 mtv_phase_remove_snapshot (MtvVm *v)
 {
+  if (v->snapshot && g_str_equal (v->phase, "RemoveFinalSnapshot"))
+    {
+      mtv_vm_flush (v);
+      g_message ("migration %s: VM %s: snapshot %s is removed once the VM is created", v->run->id, v->name,
+                 v->snapshot);
+      mtv_vm_next (v);
+      return;
+    }
   if (v->snapshot == NULL)
     {
       mtv_vm_next (v);

@@ -166,6 +166,21 @@ mtv_run_status (MtvRun *run)
         }
       if (run->itinerary)
         json_object_set_array_member (vm, "pipeline", pipeline (v));
+      if (v->release_error)
+        {
+          /* The VM may have succeeded; its source is not yet as it should be. */
+          JsonObject *c = json_object_new ();
+          json_object_set_string_member (c, "type", "SourceNotRestored");
+          json_object_set_string_member (c, "status", "True");
+          json_object_set_string_member (c, "category", "Warn");
+          json_object_set_string_member (c, "reason", "ReleaseFailed");
+          g_autofree char *message = g_strdup_printf ("What mtvd did to the source VM is not all undone (%s); mtvd "
+                                                      "tries again when it next starts", v->release_error);
+          json_object_set_string_member (c, "message", message);
+          JsonArray *conditions = json_array_new ();
+          json_array_add_object_element (conditions, c);
+          json_object_set_array_member (vm, "conditions", conditions);
+        }
       JsonObject *warm = run->itinerary ? mtv_precopy_status (v) : NULL;
       if (warm)
         json_object_set_object_member (vm, "warm", warm);

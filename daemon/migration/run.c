@@ -66,6 +66,8 @@ vm_state (MtvVm *v)
   json_object_set_boolean_member (o, "created", v->created);
   json_object_set_boolean_member (o, "releasePending", v->release_pending);
   json_object_set_boolean_member (o, "cleanupPending", v->cleanup_pending);
+  if (v->release_error)
+    json_object_set_string_member (o, "releaseError", v->release_error);
   if (v->snapshot)
     json_object_set_string_member (o, "snapshot", v->snapshot);
   JsonArray *snapshots = json_array_new ();
@@ -167,6 +169,7 @@ vm_load (MtvVm *v, JsonObject *o)
   v->created = json_object_get_boolean_member_with_default (o, "created", FALSE);
   v->release_pending = json_object_get_boolean_member_with_default (o, "releasePending", FALSE);
   v->cleanup_pending = json_object_get_boolean_member_with_default (o, "cleanupPending", FALSE);
+  v->release_error = member_or_null (o, "releaseError");
   v->snapshot = member_or_null (o, "snapshot");
   JsonNode *snapshots = json_object_get_member (o, "snapshots");
   for (guint i = 0; snapshots && JSON_NODE_HOLDS_ARRAY (snapshots) && i < json_array_get_length (json_node_get_array (snapshots)); i++)

@@ -68,6 +68,7 @@ mtv_vm_free (MtvVm *v)
   g_free (v->name), g_free (v->id), g_free (v->target_name), g_free (v->status), g_free (v->phase);
   g_free (v->error), g_free (v->started), g_free (v->completed), g_free (v->power), g_free (v->snapshot);
   g_free (v->copy_round);
+  g_free (v->release_error);
   g_free (v);
 }
 
@@ -309,15 +310,19 @@ on_released (gpointer owner, gpointer data, const GError *error)
   Release *r = data;
   if (error)
     {
-      /* Kept pending: the next start of mtvd tries again. */
+      /* Kept pending: the next start of mtvd tries again. Said where the
+       * user looks too: the VM's status carries it until then. */
       g_warning ("migration %s: VM %s: the source was not released: %s", v->run->id, r->vm_name, error->message);
+      g_free (v->release_error);
+      v->release_error = g_strdup (error->message);
     }
   else
     {
       v->release_pending = FALSE;
       g_ptr_array_set_size (v->snapshots, 0);
-      mtv_vm_commit (v);
+      g_clear_pointer (&v->release_error, g_free);
     }
+  mtv_vm_commit (v);
   undone (v);
 }
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -175,7 +176,7 @@ class WarmMigration(unittest.TestCase):
         self.assertEqual(self.snapshots(vm["id"]), 0, "a snapshot mtvd made is left")
         wait_for("the source left off", lambda: self.inventory_vm("DC0_H0_VM0")["powerState"] == "poweredOff")
 
-    def plan(self, vm_name):
+    def plan(self, vm_name, cutover=None):
         self.sb.mtvctl("create", "mapping", "network", "w-net", "-S", "vc", "-T", "host",
                        "--network-pairs", "DC0_DVPG0:default")
         self.sb.mtvctl("create", "mapping", "storage", "w-st", "-S", "vc", "-T", "host",
@@ -185,7 +186,11 @@ class WarmMigration(unittest.TestCase):
             "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True), "type": S("warm"),
             "vms": v("aa{sv}", [{"name": S(vm_name)}])})
         wait_for("plan Ready", lambda: self.status()["phase"] == "Ready", timeout=30)
-        self.sb.call(object_path("plans", "w"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
+        if cutover:
+            r = self.sb.mtvctl("start", "plan", "w", "--cutover", cutover)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        else:
+            self.sb.call(object_path("plans", "w"), "org.mtvd.Mtv1.Plan", "Start", "(a{sv})", ({},))
 
     def test_cancel_during_precopy_removes_the_snapshot(self):
         vm, files = self.warm_vm("DC0_H0_VM1", [2 * MiB])
@@ -200,6 +205,67 @@ class WarmMigration(unittest.TestCase):
         self.assertEqual(self.snapshots(vm["id"]), 0, "the precopy's snapshot is left")
         self.assertEqual(self.inventory_vm("DC0_H0_VM1")["powerState"], "poweredOn")   # left running as it was
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1")))
+
+    def test_a_snapshot_that_cannot_be_removed_is_said_and_tried_again(self):
+        vm, files = self.warm_vm("DC0_H0_VM1", [1 * MiB])
+        # The precopy's snapshot goes at the cutover; the final one, removed
+        # once the VM exists, fails.
+        req = urllib.request.Request(self.sim.url.replace("/sdk", "") + "/mtv-test/fail-snapshot-removal?n=5&skip=1",
+                                     method="POST")
+        urllib.request.urlopen(req, context=self.admin.ctx, timeout=10).close()
+        self.plan("DC0_H0_VM1", cutover="now")
+        st = wait_for("the migration to end", lambda: (lambda s: s if s["phase"] in ("Succeeded", "Failed") else None)(
+            self.status()), timeout=60)[0]
+        # The VM is migrated and the plan not stuck; the snapshot left is said.
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st.get("migration"), indent=1))
+        c = {x["type"]: x for x in self.vm_status().get("conditions", [])}["SourceNotRestored"]
+        self.assertEqual(c["category"], "Warn")
+        self.assertIn("removing snapshot snapshot-", c["message"])
+        self.assertIn("tries again when it next starts", c["message"])
+        self.assertEqual(self.snapshots(vm["id"]), 1)
+        self.assertIn("the source was not released", self.log())
+        # The next start of mtvd removes it.
+        urllib.request.urlopen(urllib.request.Request(self.sim.url.replace("/sdk", "") +
+                                                      "/mtv-test/fail-snapshot-removal?n=0", method="POST"),
+                               context=self.admin.ctx, timeout=10).close()
+        self.sb.kill_mtvd()
+        self.sb.start_mtvd()
+        wait_for("the snapshot removed", lambda: self.snapshots(vm["id"]) == 0, timeout=30)
+        wait_for("the condition gone", lambda: "conditions" not in self.vm_status(), timeout=30)
+
+    def test_mtvd_killed_mid_copy_and_while_paused_resumes(self):
+        vm, files = self.warm_vm("DC0_H0_VM1", [8 * MiB])
+        r = self.sb.mtvctl("patch", "provider", "vc", "--setting", "transferMaxRate=2000000")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.plan("DC0_H0_VM1")
+        # Killed during the first (full) copy: it goes on from its checkpoint.
+        wait_for("the first copy under way", lambda: self.vm_status().get("phase") == "CopyDisks"
+                 and self.sb.objects()[self.vm_status_path()]["org.mtvd.Mtv1.MigrationVm"]["BytesTransferred"] > MiB,
+                 timeout=60)
+        self.sb.kill_mtvd()
+        self.sb.start_mtvd()
+        wait_for("the first precopy to pause", lambda: self.vm_status().get("phase") == "CopyingPaused", timeout=60)
+        self.assertIn("VM DC0_H0_VM1: resuming the copy: 0 of 1 disks done", self.log())
+        self.write_blocks(files[0], [5, 100])
+        wait_for("the second round", lambda: self.vm_status().get("warm", {}).get("successes") == 2, timeout=60)
+        # Killed while paused: it waits on, then cuts over.
+        self.sb.kill_mtvd()
+        self.sb.start_mtvd()
+        self.write_blocks(files[0], [7])
+        r = self.sb.mtvctl("cutover", "plan", "w", "--cutover", "now")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = wait_for("the migration to end", lambda: (lambda s: s if s["phase"] in ("Succeeded", "Failed") else None)(
+            self.status()), timeout=120)[0]
+        self.assertEqual(st["phase"], "Succeeded", json.dumps(st.get("migration"), indent=1))
+        with open(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1", "disk-0.img"), "rb") as a, \
+                open(files[0], "rb") as b:
+            self.assertTrue(a.read() == b.read(), "the disk differs from the source's final content")
+        self.assertEqual(self.snapshots(vm["id"]), 0)
+
+    def vm_status_path(self):
+        plan = self.sb.objects()[object_path("plans", "w")]["org.mtvd.Mtv1.Plan"]
+        run = self.sb.objects()[plan["Migration"]]["org.mtvd.Mtv1.Migration"]
+        return run["Vms"][0]
 
     def conditions(self):
         return {c["type"]: c for c in self.status().get("conditions", [])}

@@ -207,7 +207,8 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //     none: no Tools running (vcsim's default);
 //   - changed block tracking (vcsim_cbt.go): change ids on snapshots'
 //     disks, QueryChangedDiskAreas, and POST
-//     /mtv-test/fail-snapshot-removal?n=N failing the next N removals;
+//     /mtv-test/fail-snapshot-removal?n=N&skip=K failing N removals after
+//     the next K;
 //   - GET /mtv-test/logins says how many Login calls it answered;
 //   - POST /mtv-test/expire-on-continue?n=N ends the session that sends the
 //     Nth ContinueRetrievePropertiesEx from then on, as a vCenter whose
@@ -279,6 +280,7 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/mtv-test/fail-snapshot-removal":
 		cbt.mu.Lock()
 		cbt.failRemovals, _ = strconv.Atoi(r.URL.Query().Get("n"))
+		cbt.skipRemovals, _ = strconv.Atoi(r.URL.Query().Get("skip"))
 		cbt.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -328,9 +330,11 @@ func (x *extras) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if strings.Contains(text, "RemoveSnapshot_Task>") {
 			cbt.mu.Lock()
-			fail := cbt.failRemovals > 0
+			fail := cbt.failRemovals > 0 && cbt.skipRemovals == 0
 			if fail {
 				cbt.failRemovals--
+			} else if cbt.skipRemovals > 0 {
+				cbt.skipRemovals--
 			}
 			cbt.mu.Unlock()
 			if fail {

@@ -41,8 +41,9 @@ type tracker struct {
 	mu     sync.Mutex
 	seq    int
 	states map[string]diskState
-	// POST /mtv-test/fail-snapshot-removal?n=N: the next N RemoveSnapshot_Task fail.
-	failRemovals int
+	// POST /mtv-test/fail-snapshot-removal?n=N&skip=K: after K more that
+	// succeed, the next N RemoveSnapshot_Task fail.
+	failRemovals, skipRemovals int
 }
 
 var cbt = &tracker{states: map[string]diskState{}}
