@@ -947,6 +947,9 @@ static const Setting settings[] = {
   { "controller_max_vm_inflight", 1, 1000, "VMs", FALSE },
   /* Between warm precopies (Forklift's name and default, an hour). */
   { "controller_precopy_interval", 1, 7 * 24 * 3600, "minutes (or a time with a unit: 5s, 30m, 2h)", TRUE },
+  /* How long removing a snapshot (consolidating the VM's disks) may take. */
+  { "controller_snapshot_removal_timeout_minutes", 60, 7 * 24 * 3600, "minutes (or a time with a unit: 90m, 4h)",
+    TRUE },
   /* mtv's own: a disk copy none of whose reads or writes finishes for this
    * long is given up (a hung server or storage), not waited on for ever. */
   { "controller_transfer_stall_timeout", 10, 86400, "seconds", FALSE },
@@ -954,6 +957,9 @@ static const Setting settings[] = {
 
 #define SETTING_MAX_IN_FLIGHT "controller_max_vm_inflight"
 #define SETTING_PRECOPY_INTERVAL "controller_precopy_interval"
+#define SETTING_SNAPSHOT_REMOVAL "controller_snapshot_removal_timeout_minutes"
+#define SNAPSHOT_REMOVAL_SECONDS (120 * 60)
+#define SETTING_INCREMENTAL_BACKUP "controller_vsphere_incremental_backup"
 #define SETTING_STALL_TIMEOUT "controller_transfer_stall_timeout"
 #define STALL_SECONDS 300
 #define PRECOPY_SECONDS 3600
@@ -1007,6 +1013,12 @@ precopy_interval (gpointer data)
 }
 
 static guint
+snapshot_removal_timeout (gpointer data)
+{
+  return setting (data, SETTING_SNAPSHOT_REMOVAL, SNAPSHOT_REMOVAL_SECONDS);
+}
+
+static guint
 stall_timeout (gpointer data)
 {
   return setting (data, SETTING_STALL_TIMEOUT, STALL_SECONDS);
@@ -1021,6 +1033,9 @@ show_settings (MtvDaemon *daemon)
   g_variant_dict_insert (&d, SETTING_STALL_TIMEOUT, "u", stall_timeout (daemon));
   g_autofree char *precopy = format_duration (precopy_interval (daemon));
   g_variant_dict_insert (&d, SETTING_PRECOPY_INTERVAL, "s", precopy);
+  g_autofree char *removal = format_duration (snapshot_removal_timeout (daemon));
+  g_variant_dict_insert (&d, SETTING_SNAPSHOT_REMOVAL, "s", removal);
+  g_variant_dict_insert (&d, SETTING_INCREMENTAL_BACKUP, "b", TRUE);
   mtv_manager_set_settings (daemon->manager, g_variant_dict_end (&d));
 }
 
@@ -1029,10 +1044,41 @@ static void schedule (MtvDaemon *daemon);
 static const Setting *
 find_setting (const char *key)
 {
+  /* Forklift's own spelling of it (ForkliftController, kubectl-mtv). */
+  if (g_str_equal (key, "controller_snapshot_removal_timeout_minuts"))
+    key = SETTING_SNAPSHOT_REMOVAL;
   for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
     if (g_str_equal (settings[i].key, key))
       return &settings[i];
   return NULL;
+}
+
+/* Forklift's controller_vsphere_incremental_backup chooses between its
+ * change-id precopies (the default) and its older snapshot-chain ones. mtvd
+ * has only the first, in the order Forklift's PR #1184 fixed (the previous
+ * snapshot's change ids kept, it removed, then the next one made): true is
+ * accepted, false refused saying why. */
+
+static gboolean
+incremental_backup_value (GVariant *value, GError **error)
+{
+  gboolean on = FALSE;
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+    on = g_variant_get_boolean (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) && g_str_equal (g_variant_get_string (value, NULL), "true"))
+    on = TRUE;
+  else if (!(g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) && g_str_equal (g_variant_get_string (value, NULL),
+                                                                                   "false")))
+    {
+      g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: expected true or false (D-Bus type b)",
+                   SETTING_INCREMENTAL_BACKUP);
+      return FALSE;
+    }
+  if (!on)
+    g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "%s: false (Forklift's older snapshot-chain precopies) is not "
+                 "offered: mtvd's warm migrations always use change ids, removing the previous snapshot before making "
+                 "the next (the order Forklift's PR #1184 fixed to avoid corrupted disks)", SETTING_INCREMENTAL_BACKUP);
+  return on;
 }
 
 static void
@@ -1049,12 +1095,25 @@ do_set_settings (GDBusMethodInvocation *invocation, gpointer data)
   while (g_variant_iter_next (&iter, "{&sv}", &key, &raw))
     {
       g_autoptr (GVariant) value = raw;
+      g_autoptr (GError) invalid = NULL;
+      if (g_str_equal (key, SETTING_INCREMENTAL_BACKUP))
+        {
+          if (!(g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) && *g_variant_get_string (value, NULL) == '\0')
+              && !incremental_backup_value (value, &invalid))
+            {
+              g_dbus_method_invocation_return_gerror (invocation, invalid);
+              return;
+            }
+          continue;   /* always on: nothing to store */
+        }
       const Setting *known = find_setting (key);
+      key = known ? known->key : key;
       if (known == NULL)
         {
           g_autoptr (GString) names = g_string_new (NULL);
           for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
             g_string_append_printf (names, "%s%s", i ? ", " : "", settings[i].key);
+          g_string_append (names, ", " SETTING_INCREMENTAL_BACKUP);
           g_autofree char *shown = g_strescape (key, NULL);
           g_dbus_method_invocation_return_error (invocation, MTV_ERROR, MTV_ERROR_INVALID,
                                                  "\"%s\" is not a setting (known: %s)", shown, names->str);
@@ -1631,6 +1690,7 @@ mtv_daemon_new (GDBusConnection *connection, const char *state_dir, const char *
     .credentials = host_credentials,
     .precopy_interval = precopy_interval,
     .stall_timeout = stall_timeout,
+    .snapshot_removal_timeout = snapshot_removal_timeout,
     .source_adapter = host_source_adapter,
     .target_adapter = host_target_adapter,
   };

@@ -32,6 +32,9 @@ struct _MtvRunHost {
   guint (*precopy_interval) (gpointer data);
   /* Seconds a disk copy may go without progress before it is given up. */
   guint (*stall_timeout) (gpointer data);
+  /* Seconds removing a snapshot may take (Forklift's
+   * controller_snapshot_removal_timeout_minutes). */
+  guint (*snapshot_removal_timeout) (gpointer data);
   /* The adapters of a provider type, or NULL when it has none. */
   const MtvSourceAdapter *(*source_adapter) (gpointer data, const char *type);
   const MtvTargetAdapter *(*target_adapter) (gpointer data, const char *type);

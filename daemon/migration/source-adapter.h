@@ -17,6 +17,7 @@ typedef struct {
   JsonObject *vm;            /* the inventory VM */
   const char *workdir;       /* mtvd's private runtime directory (sockets, scripts; new at every start) */
   const char *snapshot;      /* warm: the snapshot disks are read from, else NULL */
+  guint snapshot_removal_seconds;   /* how long removing a snapshot may take */
   /* The VM's session: whatever the adapter keeps between calls (an export's
    * name, a snapshot's moref). The engine stores it, so it survives a
    * restart of mtvd: never a secret. The only thing an adapter may change. */

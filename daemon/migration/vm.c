@@ -497,6 +497,8 @@ source_context (MtvVm *v, GPtrArray *strings)
     .vm = json_object_ref (v->vm),
     .workdir = keep (strings, run->host->runtime_dir),
     .snapshot = v->snapshot ? keep (strings, v->snapshot) : NULL,
+    .snapshot_removal_seconds = run->host->snapshot_removal_timeout ? run->host->snapshot_removal_timeout (run->host->data)
+                                                                    : 7200,
     .session = mtv_json_object_copy (v->session),
   };
 }

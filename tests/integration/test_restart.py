@@ -113,7 +113,9 @@ class Restart(unittest.TestCase):
         settings = self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
                                 ("org.mtvd.Mtv1.Manager", "Settings"))[0]
         self.assertEqual(settings, {"controller_max_vm_inflight": 7, "controller_transfer_stall_timeout": 300,
-                                    "controller_precopy_interval": "1h"})
+                                    "controller_precopy_interval": "1h",
+                                    "controller_snapshot_removal_timeout_minutes": "2h",
+                                    "controller_vsphere_incremental_backup": True})
         with self.assertRaises(CallError) as cm:
             self.sb.call(ROOT_PATH, "org.mtvd.Mtv1.Manager", "SetSettings", "(a{sv}a{sv})",
                          ({"controller_max_vm_inflight": v("s", "many")}, {}))
@@ -135,6 +137,23 @@ class Restart(unittest.TestCase):
         r = self.sb.mtvctl("settings", "unset", "--setting", "controller_precopy_interval")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(shown(), "1h")
+
+    def test_snapshot_settings(self):
+        def get(key):
+            return self.sb.call(ROOT_PATH, "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                                ("org.mtvd.Mtv1.Manager", "Settings"))[0][key]
+        # Forklift's name for the removal timeout has a typo; both are taken.
+        for key, value, want in (("controller_snapshot_removal_timeout_minutes", "240", "4h"),
+                                 ("controller_snapshot_removal_timeout_minuts", "90", "90m")):
+            r = self.sb.mtvctl("settings", "set", "--setting", key, "--value", value)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(get("controller_snapshot_removal_timeout_minutes"), want)
+        r = self.sb.mtvctl("settings", "set", "--setting", "controller_vsphere_incremental_backup", "--value", "true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.sb.mtvctl("settings", "set", "--setting", "controller_vsphere_incremental_backup", "--value", "false")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("removing the previous snapshot before making the next", r.stderr)
+        self.assertIs(get("controller_vsphere_incremental_backup"), True)
 
     def test_state_directory_from_systemd(self):
         # mtvd.service has StateDirectory=mtvd mtv: systemd gives both, the

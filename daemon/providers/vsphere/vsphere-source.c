@@ -28,9 +28,9 @@
 #define GUEST_SHUTDOWN_SECONDS 120
 /* How long a vSphere task (power on, power off) may run. */
 #define TASK_SECONDS 600
-/* How long creating or removing a snapshot may take (removal consolidates
- * the VM's disks: on a busy datastore, long). */
-#define SNAPSHOT_SECONDS 7200
+/* How long creating a snapshot may take (removing one is the Manager's
+ * controller_snapshot_removal_timeout_minutes: it consolidates the disks). */
+#define SNAPSHOT_SECONDS 3600
 
 static const char *
 vm_id (const MtvSourceContext *ctx)
@@ -527,7 +527,7 @@ static gboolean
 snapshot_remove (const MtvSourceContext *ctx, const char *id, GError **error)
 {
   g_autoptr (Control) c = control (ctx, error);
-  if (c == NULL || !mtv_vsphere_snapshot_remove (c->vs, id, SNAPSHOT_SECONDS, error))
+  if (c == NULL || !mtv_vsphere_snapshot_remove (c->vs, id, ctx->snapshot_removal_seconds, error))
     {
       g_prefix_error (error, "removing snapshot %s of VM %s: ", id, vm_name (ctx));
       return FALSE;
