@@ -28,7 +28,8 @@ referenced (MtvDaemon *daemon, MtvKind kind, JsonObject *spec, const char *path)
 }
 
 /* What a warm migration needs of a VM (vSphere's model): change tracking
- * on it and on every disk, no snapshot of its own, no independent disk. */
+ * on it and on every disk, no snapshot of its own, no independent disk nor
+ * RDM in physical mode. */
 static void
 check_warm (JsonObject *vm, const char *name, GString *no_cbt, GString *snapshots, GString *independent)
 {
@@ -46,7 +47,9 @@ check_warm (JsonObject *vm, const char *name, GString *no_cbt, GString *snapshot
           && !json_object_get_boolean_member_with_default (disk, "changeTrackingEnabled", FALSE))
         note (no_cbt, "%s (disk %s)", name, disk_name);
       if (g_str_has_prefix (json_object_get_string_member_with_default (disk, "mode", ""), "independent"))
-        note (independent, "%s (disk %s)", name, disk_name);
+        note (independent, "%s (disk %s, independent)", name, disk_name);
+      else if (g_strcmp0 (mtv_json_string (disk, "compatibilityMode"), "physicalMode") == 0)
+        note (independent, "%s (disk %s, an RDM in physical mode)", name, disk_name);
     }
 }
 
@@ -182,7 +185,8 @@ mtv_plan_check_vms (MtvDaemon *daemon, JsonObject *spec, MtvStatusBuilder *statu
                     snapshots->str);
   if (independent->len)
     mtv_status_add (status, "VMMigrationTypeUnsupported", "Critical", "NotSupported",
-                    "Independent disks are left out of snapshots, so a warm migration cannot copy them: %s.",
+                    "Independent disks and RDMs in physical mode are left out of snapshots, so a warm migration "
+                    "cannot copy them: %s.",
                     independent->str);
   if (renamed->len)
     mtv_status_add (status, "VMNameNotValid", "Warning", "Renamed",

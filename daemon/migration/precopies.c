@@ -93,9 +93,10 @@ mtv_precopy_status (MtvVm *v)
       ended += json_object_has_member (r, "end");
       json_array_add_object_element (precopies, shown);
     }
-  /* A round that fails fails the VM (it is not tried again). */
-  gboolean failed = g_str_equal (v->status, "Failed") && last_round (v) && !json_object_has_member (last_round (v),
-                                                                                                    "end");
+  /* A precopy that fails fails the VM (it is not tried again): one that
+   * failed in a phase of the precopy loop (the DiskTransfer step). */
+  const MtvPhase *at = mtv_itinerary_phase (v->run->itinerary, v->phase);
+  gboolean failed = g_str_equal (v->status, "Failed") && at && g_strcmp0 (at->step, "DiskTransfer") == 0;
   json_object_set_int_member (warm, "successes", ended);
   json_object_set_int_member (warm, "failures", failed);
   json_object_set_int_member (warm, "consecutiveFailures", failed);

@@ -36,7 +36,8 @@ test_devices (void)
     "    \"sharing\": \"sharingMultiWriter\", \"changeId\": \"52 ab/3\"}},"
     "  {\"_type\": \"VirtualDisk\", \"key\": \"2001\", \"controllerKey\": \"1000\", \"unitNumber\": \"1\","
     "   \"capacityInBytes\": \"0\", \"capacityInKB\": \"2048\","
-    "   \"backing\": {\"_type\": \"VirtualDiskRawDiskMappingVer1BackingInfo\", \"fileName\": \"[ds1] web/rdm.vmdk\"}},"
+    "   \"backing\": {\"_type\": \"VirtualDiskRawDiskMappingVer1BackingInfo\", \"fileName\": \"[ds1] web/rdm.vmdk\","
+    "    \"compatibilityMode\": \"physicalMode\"}},"
     "  {\"_type\": \"VirtualVmxnet3\", \"key\": \"4000\", \"macAddress\": \"00:50:56:01:02:03\","
     "   \"backing\": {\"_type\": \"VirtualEthernetCardOpaqueNetworkBackingInfo\", \"opaqueNetworkId\": \"seg-1\"}},"
     "  {\"_type\": \"VirtualE1000e\", \"key\": \"4001\", \"macAddress\": \"00:50:56:01:02:04\","
@@ -59,6 +60,7 @@ test_devices (void)
   g_assert_cmpint (json_object_get_int_member (d0, "key"), ==, 16000);   /* keys are not always 2000+ */
   g_assert_cmpint (json_object_get_int_member (d1, "capacity"), ==, 2048 * 1024);   /* 0 bytes: KB then */
   g_assert_true (json_object_get_boolean_member (d1, "rdm"));
+  g_assert_cmpstr (json_object_get_string_member (d1, "compatibilityMode"), ==, "physicalMode");   /* warm refuses it */
   g_assert_cmpstr (json_object_get_string_member (d1, "bus"), ==, "scsi");
   g_assert_false (json_object_get_boolean_member (d1, "changeTrackingEnabled"));
   JsonObject *n0 = element (vm, "nics", 0), *n1 = element (vm, "nics", 1);

@@ -125,6 +125,10 @@ class WarmMigration(unittest.TestCase):
             self.assertEqual(self.inventory_vm("DC0_H0_VM0")["powerState"], "poweredOn")   # it runs meanwhile
             warm = self.vm_status()["warm"]
             self.assertEqual(warm["successes"], n + 1)
+            if n > 0:
+                # A delta round reads the blocks written before it, no more.
+                notes = self.vm_status()["pipeline"][1]["annotations"]
+                self.assertEqual(int(notes["lastRoundBytesRead"]), (len(rounds[n - 1]) + 1) * BLOCK, n)
             self.assertIn("nextPrecopyAt", warm)
             self.assertEqual(warm_errors(self.vm_status()), [])
             if n == 1:
@@ -204,6 +208,22 @@ class WarmMigration(unittest.TestCase):
         self.assertEqual(st["phase"], "Canceled", json.dumps(st.get("migration"), indent=1))
         self.assertEqual(self.snapshots(vm["id"]), 0, "the precopy's snapshot is left")
         self.assertEqual(self.inventory_vm("DC0_H0_VM1")["powerState"], "poweredOn")   # left running as it was
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1")))
+
+    def test_a_failed_precopy_leaves_the_source_as_it_was(self):
+        vm, files = self.warm_vm("DC0_H0_VM1", [2 * MiB])
+        self.plan("DC0_H0_VM1")
+        wait_for("the first precopy to pause", lambda: self.vm_status().get("phase") == "CopyingPaused", timeout=60)
+        os.rename(files[0], files[0] + ".away")   # the next round cannot read the disk
+        try:
+            st = wait_for("the migration to end", lambda: (lambda s: s if s["phase"] in ("Succeeded", "Failed")
+                                                           else None)(self.status()), timeout=60)[0]
+        finally:
+            os.rename(files[0] + ".away", files[0])
+        self.assertEqual(st["phase"], "Failed")
+        self.assertEqual(self.vm_status()["warm"]["failures"], 1)
+        self.assertEqual(self.snapshots(vm["id"]), 0, "a snapshot mtvd made is left after a failure")
+        self.assertEqual(self.inventory_vm("DC0_H0_VM1")["powerState"], "poweredOn")
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "target", "mtv-test", "dc0-h0-vm1")))
 
     def test_a_snapshot_that_cannot_be_removed_is_said_and_tried_again(self):
@@ -296,7 +316,7 @@ class WarmMigration(unittest.TestCase):
         disk = self.inventory_vm("DC0_H0_VM1")["disks"][0]
         self.admin.disk_capacity(vm["id"], disk, disk["capacity"], mode="independent_persistent")
         c = wait_for("VMMigrationTypeUnsupported", lambda: self.conditions().get("VMMigrationTypeUnsupported"))[0]
-        self.assertIn("Independent disks", c["message"])
+        self.assertIn("DC0_H0_VM1 (disk %s, independent)" % disk["name"], c["message"])
         self.admin.disk_capacity(vm["id"], disk, disk["capacity"], mode="persistent")
         wait_for("Ready", lambda: self.status()["phase"] == "Ready")
 

@@ -42,6 +42,7 @@ func main() {
 	user := flag.String("user", "mtv@vsphere.local", "the only user that may log in")
 	password := flag.String("password", "", "its password")
 	esx := flag.Bool("esx", false, "an ESXi host's own SDK instead of a vCenter")
+	flag.Int64Var(&cbt.window, "cbt-window", cbt.window, "bytes of disk one QueryChangedDiskAreas answer covers")
 	flag.Parse()
 
 	model := simulator.VPX()

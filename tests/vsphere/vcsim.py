@@ -25,11 +25,13 @@ def build(build_root):
 class Vcsim:
     """A running simulator: .url, .cafile, .user, .password."""
 
-    def __init__(self, build_root, password="mtv-test-pw", vms=2, tmp=None, esx=False):
+    def __init__(self, build_root, password="mtv-test-pw", vms=2, tmp=None, esx=False, cbt_window=None):
         env = dict(os.environ)
         if tmp:
             env["TMPDIR"] = tmp   # its datastores' files live there
         argv = [build(build_root), "-password", password, "-vms", str(vms)] + (["-esx"] if esx else [])
+        if cbt_window:
+            argv += ["-cbt-window", str(cbt_window)]
         self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None if os.environ.get("VCSIM_LOG") else subprocess.DEVNULL,
                                      text=True, env=env)

@@ -12,7 +12,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"hash/fnv"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
@@ -26,10 +26,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-const (
-	cbtBlock  = 64 << 10
-	cbtWindow = 4 << 20 // bytes of disk one QueryChangedDiskAreas call covers
-)
+const cbtBlock = 64 << 10
 
 // A disk's state at a change id: a checksum per block, 0 for a block of zeroes.
 type diskState struct {
@@ -38,6 +35,7 @@ type diskState struct {
 }
 
 type tracker struct {
+	window int64 // bytes of disk one QueryChangedDiskAreas call covers (-cbt-window)
 	mu     sync.Mutex
 	seq    int
 	states map[string]diskState
@@ -46,7 +44,9 @@ type tracker struct {
 	failRemovals, skipRemovals int
 }
 
-var cbt = &tracker{states: map[string]diskState{}}
+var crcTable = crc32.MakeTable(crc32.Castagnoli) // in hardware: the snapshot's read of the disk is its cost
+
+var cbt = &tracker{window: 4 << 20, states: map[string]diskState{}}
 
 // The local file that holds a datastore path's flat disk data.
 func flatFile(fileName string) string {
@@ -79,9 +79,7 @@ func stateOf(file string) diskState {
 			if bytes.Equal(buf[:n], zero[:n]) {
 				st.sums = append(st.sums, 0)
 			} else {
-				h := fnv.New64a()
-				h.Write(buf[:n])
-				st.sums = append(st.sums, h.Sum64()|1)
+				st.sums = append(st.sums, uint64(crc32.Checksum(buf[:n], crcTable))|1<<32)
 			}
 		}
 		if err != nil {
@@ -176,7 +174,7 @@ func (t *tracker) queryChangedDiskAreas(w http.ResponseWriter, body []byte) {
 		soapFault(w, "InvalidArgument", "startOffset "+strconv.FormatInt(q.StartOffset, 10))
 		return
 	}
-	end := q.StartOffset + cbtWindow
+	end := q.StartOffset + t.window
 	if end > at.size {
 		end = at.size
 	}

@@ -158,6 +158,8 @@ add_disk (Devices *devs, JsonObject *d)
   json_object_set_boolean_member (disk, "shared", g_strcmp0 (sharing, "sharingMultiWriter") == 0);
   json_object_set_boolean_member (disk, "rdm", g_strcmp0 (text (d, "backing._type"),
                                                           "VirtualDiskRawDiskMappingVer1BackingInfo") == 0);
+  /* An RDM's: physicalMode passes SCSI through, and no snapshot holds it. */
+  set_text (disk, "compatibilityMode", d, "backing.compatibilityMode");
   set_text (disk, "mode", d, "backing.diskMode");
   const char *bus = text (d, "controllerKey") ? g_hash_table_lookup (devs->controllers, text (d, "controllerKey")) : NULL;
   json_object_set_string_member (disk, "bus", bus ? bus : "");
