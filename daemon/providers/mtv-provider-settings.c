@@ -25,7 +25,12 @@ mtv_nbdkit_curl_argv (const char *socket, const char *url, const char *script_pa
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   g_autofree char *url_arg = g_strdup_printf ("url=%s", url);
   g_autofree char *script_arg = g_strdup_printf ("%s=%s", script_param, script);
-  g_strv_builder_add_many (b, "nbdkit", "-f", "-r", "-U", socket, "curl", url_arg, script_arg, NULL);
+  /* The curl plugin serves one request at a time per connection: saying the
+   * export may be read over several (it is read-only, over a source that does
+   * not change while it is read) lets mtv-transfer keep requests in flight on
+   * each, which is what a remote disk's latency needs (bench/README.md). */
+  g_strv_builder_add_many (b, "nbdkit", "-f", "-r", "-U", socket, "--filter=multi-conn", "curl", url_arg, script_arg,
+                           "multi-conn-mode=unsafe", NULL);
   if (insecure)
     g_strv_builder_add (b, "sslverify=false");
   else if (ca_file)

@@ -100,6 +100,7 @@ class WarmMigration(unittest.TestCase):
             for b in blocks:
                 f.seek(b * BLOCK)
                 f.write(os.urandom(BLOCK))
+        vsphere_soap.written(self.sim, path, [b * BLOCK for b in blocks], BLOCK)
 
     def status(self):
         return self.sb.export(object_path("plans", "w"))["status"]

@@ -3,6 +3,7 @@ calls, written out as SOAP): power, rename, reconfigure disks and flags,
 snapshots, destroy. Test code only."""
 import re
 import ssl
+import urllib.parse
 import urllib.request
 from xml.sax.saxutils import escape
 
@@ -139,6 +140,16 @@ def disk_device(disk, capacity, mode="persistent", sharing=None):
             f'<fileName>{escape(disk["file"])}</fileName><diskMode>{mode}</diskMode>{extra}</backing>'
             f'<controllerKey>{disk["controllerKey"]}</controllerKey><unitNumber>{disk["unitNumber"]}</unitNumber>'
             f'<capacityInKB>{capacity // 1024}</capacityInKB><capacityInBytes>{capacity}</capacityInBytes></device>')
+
+
+def written(sim, path, offsets, length):
+    """Tells the simulator's change tracking the guest wrote @length bytes at
+    each of @offsets of the flat file @path (vcsim_cbt.go), as a hypervisor
+    records it."""
+    ctx = ssl.create_default_context(cafile=sim.cafile)
+    q = urllib.parse.urlencode({"file": path, "offset": ",".join(str(o) for o in offsets), "length": length})
+    req = urllib.request.Request(sim.url.replace("/sdk", "") + "/mtv-test/written?" + q, method="POST")
+    urllib.request.urlopen(req, context=ctx, timeout=30).close()
 
 
 def guest_mode(sim, vm, mode):
