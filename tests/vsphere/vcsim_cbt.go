@@ -77,9 +77,23 @@ func blockSum(buf []byte) uint64 {
 	return 0
 }
 
-// The state of @file now: from its last one and the blocks said written
-// since when it can, else read whole. Called with t.mu held.
-func (t *tracker) stateNow(file string) diskState {
+// The state of @file, a disk of @capacity bytes, now: from its last one and
+// the blocks said written since when it can, else read whole; what the file
+// does not hold (this vcsim makes disks as empty files) reads as zeroes, as
+// a vCenter's thin disk does. Called with t.mu held.
+func (t *tracker) stateNow(file string, capacity int64) diskState {
+	st := t.fileState(file)
+	st.sums = append([]uint64(nil), st.sums...) // the file's own state stays as it is
+	for int64(len(st.sums))*cbtBlock < capacity {
+		st.sums = append(st.sums, 0)
+	}
+	if capacity > 0 {
+		st.size = capacity
+	}
+	return st
+}
+
+func (t *tracker) fileState(file string) diskState {
 	last, ok := t.last[file]
 	info, err := os.Stat(file)
 	var st diskState
@@ -164,7 +178,11 @@ func (t *tracker) snapshotTaken(vm *simulator.VirtualMachine) {
 			t.mu.Lock()
 			t.seq++
 			id := fmt.Sprintf("52 3d 7a mtv-test/%d", t.seq)
-			t.states[id] = t.stateNow(flatFile(backing.FileName))
+			capacity := disk.CapacityInBytes
+			if capacity == 0 {
+				capacity = disk.CapacityInKB * 1024
+			}
+			t.states[id] = t.stateNow(flatFile(backing.FileName), capacity)
 			t.mu.Unlock()
 			c, b := *disk, *backing
 			b.ChangeId = id
