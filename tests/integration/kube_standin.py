@@ -504,18 +504,9 @@ class Cluster:
             flat = f"{url.scheme}://{url.netloc}/folder/{urllib.parse.quote(path)}-flat.vmdk?{query}"
             req = urllib.request.Request(flat, headers={"Cookie": admin.cookie})
             out_path = os.path.join(self.upload_dir, f"{ns}-{name}.img")
-            with urllib.request.urlopen(req, context=unverified, timeout=60) as r, open(out_path, "wb") as out:
-                total = int(r.headers.get("Content-Length") or 0)
-                done = 0
-                while True:
-                    chunk = r.read(1 << 20)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    done += len(chunk)
-                    if total and not self.set_dv_status(ns, name, {"phase": "ImportInProgress",
-                                                                   "progress": f"{100.0 * done / total:.2f}%"}):
-                        return
+            with urllib.request.urlopen(req, context=unverified, timeout=60) as r:
+                if not self.pull_into(ns, name, r, out_path):
+                    return
             admin.logout()
             self.uploads[(ns, name)] = out_path
             self.imported_from = getattr(self, "imported_from", []) + [vddk["backingFile"]]
@@ -523,6 +514,24 @@ class Cluster:
                                           "conditions": [{"type": "Ready", "status": "True", "reason": "Completed"}]})
         except Exception as e:  # noqa: BLE001 - the importer reports any failure in the DataVolume
             fail(f"{type(e).__name__}: {e}")
+
+    def pull_into(self, ns, name, response, path):
+        """An importer's copy of @response into the volume's file @path, its
+        progress in the DataVolume's status; False when the DataVolume went."""
+        total = int(response.headers.get("Content-Length") or 0)
+        done, last = 0, 0.0
+        with open(path, "wb") as out:
+            while True:
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    return True
+                out.write(chunk)
+                done += len(chunk)
+                if total and time.monotonic() - last > 0.1:
+                    last = time.monotonic()
+                    if not self.set_dv_status(ns, name, {"phase": "ImportInProgress",
+                                                         "progress": f"{100.0 * done / total:.2f}%"}):
+                        return False
 
     def set_dv_status(self, ns, name, status):
         """A DataVolume's status as its importer reports it; False when it is gone."""
@@ -547,19 +556,9 @@ class Cluster:
 
         time.sleep(0.2)
         try:
-            with urllib.request.urlopen(url, timeout=60) as r, open(path, "wb") as out:
-                total = int(r.headers.get("Content-Length") or 0)
-                done, last = 0, 0.0
-                while True:
-                    chunk = r.read(1 << 20)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    done += len(chunk)
-                    if total and time.monotonic() - last > 0.1:
-                        last = time.monotonic()
-                        if not set_status({"phase": "ImportInProgress", "progress": f"{100.0 * done / total:.2f}%"}):
-                            return
+            with urllib.request.urlopen(url, timeout=60) as r:
+                if not self.pull_into(ns, name, r, path):
+                    return
             self.uploads[(ns, name)] = path
             self.imported_from = getattr(self, "imported_from", []) + [url]
             set_status({"phase": "Succeeded", "progress": "100.0%",

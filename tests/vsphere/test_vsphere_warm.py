@@ -10,7 +10,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import unittest
 import urllib.request
 
@@ -117,7 +116,9 @@ class WarmMigration(unittest.TestCase):
 
     def test_precopies_then_cutover(self):
         vm, files = self.warm_vm("DC0_H0_VM0", [4 * MiB, 2 * MiB])
-        self.plan("DC0_H0_VM0")
+        # Started with a cutover far off, moved to now later (mtvctl cutover plan).
+        self.plan("DC0_H0_VM0", cutover="2099-01-01T00:00:00Z")
+        self.assertEqual(self.status()["migration"]["cutover"], "2099-01-01T00:00:00Z")
         # The first full copy, then each round copies what the guest wrote meanwhile.
         rounds = {0: [3, 40], 1: [7]}
         for n, blocks in rounds.items():
@@ -144,6 +145,7 @@ class WarmMigration(unittest.TestCase):
         self.write_blocks(files[0], [60])   # the last changes, copied at cutover
         r = self.sb.mtvctl("cutover", "plan", "w", "--cutover", "now")
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLess(self.status()["migration"]["cutover"], "2099")   # moved
         st = wait_for("the migration to end", lambda: (lambda s: s if s["phase"] in ("Succeeded", "Failed") else None)(
             self.status()), timeout=120)[0]
         self.assertEqual(st["phase"], "Succeeded", json.dumps(st.get("migration"), indent=1))
@@ -181,7 +183,8 @@ class WarmMigration(unittest.TestCase):
         self.assertEqual(self.snapshots(vm["id"]), 0, "a snapshot mtvd made is left")
         wait_for("the source left off", lambda: self.inventory_vm("DC0_H0_VM0")["powerState"] == "poweredOff")
 
-    def plan(self, vm_name, cutover=None):
+    def create_plan(self, vm_name):
+        """Plan "w": warm, @vm_name into the local target."""
         self.sb.mtvctl("create", "mapping", "network", "w-net", "-S", "vc", "-T", "host",
                        "--network-pairs", "DC0_DVPG0:default")
         self.sb.mtvctl("create", "mapping", "storage", "w-st", "-S", "vc", "-T", "host",
@@ -190,6 +193,9 @@ class WarmMigration(unittest.TestCase):
             "sourceProvider": S("vc"), "targetProvider": S("host"), "networkMap": S("w-net"), "storageMap": S("w-st"),
             "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True), "type": S("warm"),
             "vms": v("aa{sv}", [{"name": S(vm_name)}])})
+
+    def plan(self, vm_name, cutover=None):
+        self.create_plan(vm_name)
         wait_for("plan Ready", lambda: self.status()["phase"] == "Ready", timeout=30)
         if cutover:
             r = self.sb.mtvctl("start", "plan", "w", "--cutover", cutover)
@@ -293,14 +299,7 @@ class WarmMigration(unittest.TestCase):
 
     def test_what_cannot_be_warm_is_refused_before_it_starts(self):
         vm = self.inventory_vm("DC0_H0_VM1")
-        self.sb.mtvctl("create", "mapping", "network", "w-net", "-S", "vc", "-T", "host",
-                       "--network-pairs", "DC0_DVPG0:default")
-        self.sb.mtvctl("create", "mapping", "storage", "w-st", "-S", "vc", "-T", "host",
-                       "--storage-pairs", "LocalDS_0:standard")
-        self.sb.create("CreatePlan", "w", {
-            "sourceProvider": S("vc"), "targetProvider": S("host"), "networkMap": S("w-net"), "storageMap": S("w-st"),
-            "targetNamespace": S("mtv-test"), "skipGuestConversion": v("b", True), "type": S("warm"),
-            "vms": v("aa{sv}", [{"name": S("DC0_H0_VM1")}])})
+        self.create_plan("DC0_H0_VM1")
         # CBT off (vcsim's default), Forklift's condition.
         c = wait_for("VMMissingChangedBlockTracking", lambda: self.conditions().get("VMMissingChangedBlockTracking"))[0]
         self.assertEqual((c["category"], c["reason"]), ("Critical", "MissingChangedBlockTracking"))

@@ -131,11 +131,14 @@ deliver (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* From the thread to the main loop, where the inventory and the sink live. */
+/* From the thread to the main loop, where the inventory and the sink live:
+ * always queued there. (g_main_context_invoke would run it in this thread
+ * whenever no thread owns the main context: before the loop runs and while
+ * mtvd shuts down, when it found the daemon's tables freed under it.) */
 static void
 send_report (Report *r)
 {
-  g_main_context_invoke (NULL, deliver, r);
+  g_idle_add (deliver, r);
 }
 
 static void
