@@ -1,5 +1,6 @@
 /* A vSphere session: see vsphere-client.h. */
 #include "vsphere-client.h"
+#include "mtv-json.h"
 
 #include <string.h>
 
@@ -552,6 +553,19 @@ mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *c
   return json_object_ref (json_array_get_object_element (objects, 0));
 }
 
+char *
+mtv_vsphere_start_task (MtvVsphere *vs, const char *body, GError **error)
+{
+  xmlDoc *doc = mtv_vsphere_call (vs, body, error);
+  if (doc == NULL)
+    return NULL;
+  char *task = mtv_soap_child_text (mtv_soap_reply (doc), "returnval");
+  xmlFreeDoc (doc);
+  if (task == NULL)
+    g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the call returned no task");
+  return task;
+}
+
 gboolean
 mtv_vsphere_wait_task (MtvVsphere *vs, const char *task, guint seconds, char **result, GError **error)
 {
@@ -561,26 +575,19 @@ mtv_vsphere_wait_task (MtvVsphere *vs, const char *task, guint seconds, char **r
       g_autoptr (JsonObject) t = mtv_vsphere_get (vs, "Task", task, paths, error);
       if (t == NULL)
         return FALSE;
-      JsonObject *p = json_object_get_object_member (t, "props");
-      JsonNode *state = p ? json_object_get_member (p, "info.state") : NULL;
-      const char *s = state && JSON_NODE_HOLDS_VALUE (state) ? json_node_get_string (state) : NULL;
+      JsonObject *p = mtv_json_object (t, "props");
+      const char *s = mtv_json_string (p, "info.state");
       if (g_strcmp0 (s, "success") == 0)
         {
-          JsonNode *r = json_object_get_member (p, "info.result");
-          JsonObject *ref = r && JSON_NODE_HOLDS_OBJECT (r) ? json_node_get_object (r) : NULL;
           if (result)
-            *result = ref && json_object_has_member (ref, "value")
-                        ? g_strdup (json_object_get_string_member (ref, "value")) : NULL;
+            *result = g_strdup (mtv_json_string (mtv_json_object (p, "info.result"), "value"));
           return TRUE;
         }
       if (g_strcmp0 (s, "error") == 0)
         {
-          JsonNode *e = json_object_get_member (p, "info.error");
-          JsonObject *eo = e && JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e) : NULL;
-          const char *message = eo ? json_object_get_string_member_with_default (eo, "localizedMessage", NULL) : NULL;
-          JsonObject *fault = eo && json_object_has_member (eo, "fault") && JSON_NODE_HOLDS_OBJECT (
-                                json_object_get_member (eo, "fault")) ? json_object_get_object_member (eo, "fault") : NULL;
-          const char *type = fault ? json_object_get_string_member_with_default (fault, "_type", NULL) : NULL;
+          JsonObject *e = mtv_json_object (p, "info.error");
+          const char *message = mtv_json_string (e, "localizedMessage");
+          const char *type = mtv_json_string (mtv_json_object (e, "fault"), "_type");
           g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_FAULT, "%s",
                        message && *message ? message : type ? type : "the task failed, giving no reason");
           return FALSE;

@@ -69,6 +69,9 @@ gboolean mtv_vsphere_retrieve_each (MtvVsphere *vs, const char *type, const char
 JsonObject *mtv_vsphere_get (MtvVsphere *vs, const char *type, const char *id, const char *const *paths,
                              GError **error);
 
+/* Calls @body, a method that returns a Task: its moref (an error when the
+ * call failed or the reply names no task). */
+char *mtv_vsphere_start_task (MtvVsphere *vs, const char *body, GError **error);
 /* Waits for @task (a Task's moref) to end, for @seconds at most, looking
  * four times a second; its info.result (a moref's value, or NULL when it has
  * none) in @result. A task that failed is an error with its message. */

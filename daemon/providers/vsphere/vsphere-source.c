@@ -155,17 +155,10 @@ run_task (MtvVsphere *vs, const MtvSourceContext *ctx, const char *method, GErro
   g_autofree char *id = mtv_soap_escape (vm_id (ctx));
   g_autofree char *body = g_strdup_printf ("<vim25:%s><vim25:_this type=\"VirtualMachine\">%s</vim25:_this></vim25:%s>",
                                            method, id, method);
-  xmlDoc *doc = mtv_vsphere_call (vs, body, error);
-  if (doc == NULL)
-    {
-      g_prefix_error (error, "%s of VM %s: ", method, vm_name (ctx));
-      return FALSE;
-    }
-  g_autofree char *task = mtv_soap_child_text (mtv_soap_reply (doc), "returnval");
-  xmlFreeDoc (doc);
+  g_autofree char *task = mtv_vsphere_start_task (vs, body, error);
   if (task == NULL)
     {
-      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "%s of VM %s returned no task", method, vm_name (ctx));
+      g_prefix_error (error, "%s of VM %s: ", method, vm_name (ctx));
       return FALSE;
     }
   if (!mtv_vsphere_wait_task (vs, task, TASK_SECONDS, NULL, error))
@@ -340,40 +333,39 @@ end_session (const MtvSourceContext *ctx, const char *key)
     }
 }
 
-/* Where each disk is read at snapshot @snapshot (warm): the snapshot's own
- * backing file. A first snapshot's is the base disk, which the VM no longer
- * writes; a later one's is a delta over its parent, a chain that /folder
- * gives as separate files: refused here (VDDK reads it). */
-static gboolean
-disks_at_snapshot (MtvVsphere *vs, const MtvSourceContext *ctx, JsonArray *disks, GError **error)
+/* A disk's device key as a snapshot's disks (mtv_vsphere_snapshot_disks)
+ * and the checkpoints name it. */
+static char *
+disk_key (JsonObject *disk)
 {
-  g_autoptr (JsonObject) at = mtv_vsphere_snapshot_disks (vs, ctx->snapshot, error);
-  if (at == NULL)
+  return g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
+}
+
+/* Where @disk is read at ctx->snapshot (warm), @at being the snapshot's
+ * disks: the snapshot's own backing file. A first snapshot's is the base
+ * disk, which the VM no longer writes; a later one's is a delta over its
+ * parent, a chain that /folder gives as separate files: refused here (VDDK
+ * reads it). */
+static gboolean
+file_at_snapshot (const MtvSourceContext *ctx, JsonObject *at, JsonObject *disk, GError **error)
+{
+  g_autofree char *key = disk_key (disk);
+  JsonObject *then = mtv_json_object (at, key);
+  const char *name = json_object_get_string_member_with_default (disk, "name", "?");
+  if (then == NULL || mtv_json_string (then, "file") == NULL)
     {
-      g_prefix_error (error, "reading snapshot %s of VM %s: ", ctx->snapshot, vm_name (ctx));
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s is not in snapshot %s", name, vm_name (ctx),
+                   ctx->snapshot);
       return FALSE;
     }
-  for (guint i = 0; i < json_array_get_length (disks); i++)
+  if (json_object_get_boolean_member_with_default (then, "delta", FALSE))
     {
-      JsonObject *disk = json_array_get_object_element (disks, i);
-      g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
-      JsonObject *then = mtv_json_object (at, key);
-      const char *name = json_object_get_string_member_with_default (disk, "name", "?");
-      if (then == NULL || mtv_json_string (then, "file") == NULL)
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s is not in snapshot %s", name,
-                       vm_name (ctx), ctx->snapshot);
-          return FALSE;
-        }
-      if (json_object_get_boolean_member_with_default (then, "delta", FALSE))
-        {
-          g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s is, at snapshot %s, a delta file over "
-                       "its parent (%s): mtvd reads such chains only through VDDK (settings.vddkLibDir)", name,
-                       vm_name (ctx), ctx->snapshot, mtv_json_string (then, "file"));
-          return FALSE;
-        }
-      json_object_set_string_member (disk, "file", mtv_json_string (then, "file"));
+      g_set_error (error, MTV_ERROR, MTV_ERROR_FAILED, "disk %s of VM %s is, at snapshot %s, a delta file over "
+                   "its parent (%s): mtvd reads such chains only through VDDK (settings.vddkLibDir)", name,
+                   vm_name (ctx), ctx->snapshot, mtv_json_string (then, "file"));
+      return FALSE;
     }
+  json_object_set_string_member (disk, "file", mtv_json_string (then, "file"));
   return TRUE;
 }
 
@@ -438,6 +430,12 @@ open_disks (const MtvSourceContext *ctx, GError **error)
         return NULL;
       mtv_vsphere_keep_session (vs);
     }
+  g_autoptr (JsonObject) at = NULL;
+  if (ctx->snapshot && !vddk && (at = mtv_vsphere_snapshot_disks (vs, ctx->snapshot, error)) == NULL)
+    {
+      g_prefix_error (error, "reading snapshot %s of VM %s: ", ctx->snapshot, vm_name (ctx));
+      return NULL;
+    }
   g_autoptr (JsonArray) disks = json_array_new ();
   JsonNode *inv = json_object_get_member (ctx->vm, "disks");
   for (guint i = 0; inv && JSON_NODE_HOLDS_ARRAY (inv) && i < json_array_get_length (json_node_get_array (inv)); i++)
@@ -455,6 +453,8 @@ open_disks (const MtvSourceContext *ctx, GError **error)
         }
       else
         {
+          if (at && !file_at_snapshot (ctx, at, disk, error))
+            return NULL;
           g_autofree char *url = folder_url (ctx, disk, error);
           if (url == NULL)
             return NULL;
@@ -463,17 +463,6 @@ open_disks (const MtvSourceContext *ctx, GError **error)
         }
       json_array_add_object_element (disks, g_steal_pointer (&disk));
     }
-  if (ctx->snapshot && !vddk && !disks_at_snapshot (vs, ctx, disks, error))
-    return NULL;
-  if (ctx->snapshot && !vddk)
-    for (guint i = 0; i < json_array_get_length (disks); i++)
-      {
-        JsonObject *disk = json_array_get_object_element (disks, i);
-        g_autofree char *url = folder_url (ctx, disk, error);
-        if (url == NULL)
-          return NULL;
-        json_object_set_string_member (disk, "url", url);
-      }
   return g_steal_pointer (&disks);
 }
 
@@ -553,7 +542,7 @@ checkpoint (const MtvSourceContext *ctx, const char *snapshot, GError **error)
   for (guint i = 0; i < mtv_json_array_length (disks); i++)
     {
       JsonObject *disk = mtv_json_array_object (disks, i);
-      g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
+      g_autofree char *key = disk_key (disk);
       const char *id = mtv_json_string (mtv_json_object (at, key), "changeId");
       if (id == NULL)
         {
@@ -581,7 +570,7 @@ static GArray *
 changed_extents (const MtvSourceContext *ctx, guint index, JsonObject *from, JsonObject *to, GError **error)
 {
   JsonObject *disk = mtv_json_array_object (mtv_json_array (ctx->vm, "disks"), index);
-  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, mtv_json_int (disk, "key", -1));
+  g_autofree char *key = disk_key (disk);
   const char *change_id = mtv_json_string (mtv_json_object (from, "changeIds"), key);
   const char *snapshot = mtv_json_string (to, "snapshot");
   if (disk == NULL || change_id == NULL || snapshot == NULL)

@@ -14,19 +14,6 @@
 /* Calls for one disk at most: a window can be small, never empty. */
 #define MAX_WINDOWS (1u << 20)
 
-static char *
-start_task (MtvVsphere *vs, const char *body, GError **error)
-{
-  xmlDoc *doc = mtv_vsphere_call (vs, body, error);
-  if (doc == NULL)
-    return NULL;
-  char *task = mtv_soap_child_text (mtv_soap_reply (doc), "returnval");
-  xmlFreeDoc (doc);
-  if (task == NULL)
-    g_set_error (error, MTV_SOAP_ERROR, MTV_SOAP_ERROR_PARSE, "the call returned no task");
-  return task;
-}
-
 char *
 mtv_vsphere_snapshot_create (MtvVsphere *vs, const char *vm, const char *name, const char *description,
                              guint timeout_seconds, GError **error)
@@ -36,7 +23,7 @@ mtv_vsphere_snapshot_create (MtvVsphere *vs, const char *vm, const char *name, c
                                            "</vim25:_this><vim25:name>%s</vim25:name><vim25:description>%s"
                                            "</vim25:description><vim25:memory>false</vim25:memory><vim25:quiesce>"
                                            "false</vim25:quiesce></vim25:CreateSnapshot_Task>", v, n, d);
-  g_autofree char *task = start_task (vs, body, error);
+  g_autofree char *task = mtv_vsphere_start_task (vs, body, error);
   char *snapshot = NULL;
   if (task == NULL || !mtv_vsphere_wait_task (vs, task, timeout_seconds, &snapshot, error))
     return NULL;
@@ -53,7 +40,7 @@ mtv_vsphere_snapshot_remove (MtvVsphere *vs, const char *snapshot, guint timeout
                                            "%s</vim25:_this><vim25:removeChildren>false</vim25:removeChildren>"
                                            "<vim25:consolidate>true</vim25:consolidate></vim25:RemoveSnapshot_Task>", s);
   GError *local = NULL;
-  g_autofree char *task = start_task (vs, body, &local);
+  g_autofree char *task = mtv_vsphere_start_task (vs, body, &local);
   if (task == NULL && mtv_soap_is_fault (local, "ManagedObjectNotFound"))
     {
       g_clear_error (&local);
