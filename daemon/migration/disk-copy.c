@@ -135,6 +135,15 @@ mtv_disk_copy_vm (MtvDiskCopy *c)
   return c->v;
 }
 
+MtvDiskCopy *
+mtv_disk_copy_find (MtvVm *v, guint index)
+{
+  for (guint i = 0; i < v->copying->len; i++)
+    if (((MtvDiskCopy *) v->copying->pdata[i])->index == index)
+      return v->copying->pdata[i];
+  return NULL;
+}
+
 guint
 mtv_disk_copy_index (MtvDiskCopy *c)
 {
@@ -436,21 +445,12 @@ typedef struct {
   guint64 done;
 } PullProgress;
 
-static MtvDiskCopy *
-copy_of (MtvVm *v, guint index)
-{
-  for (guint i = 0; v->copying && i < v->copying->len; i++)
-    if (mtv_disk_copy_index (v->copying->pdata[i]) == index)
-      return v->copying->pdata[i];
-  return NULL;
-}
-
 static void
 deliver_pull_progress (gpointer owner, gpointer message)
 {
   MtvVm *v = owner;
   PullProgress *p = message;
-  MtvDiskCopy *c = copy_of (v, p->index);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, p->index);
   if (c)
     {
       c->bytes = p->done;
@@ -475,7 +475,7 @@ pull (MtvVmJob *job, GCancellable *stop, GError **error)
 static void
 pulled (MtvVm *v, MtvVmJob *job)
 {
-  MtvDiskCopy *c = copy_of (v, job->index);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, job->index);
   if (c)
     copy_ended (c, TRUE, NULL);
 }
@@ -483,7 +483,7 @@ pulled (MtvVm *v, MtvVmJob *job)
 static void
 pull_failed (MtvVm *v, MtvVmJob *job, const GError *error)
 {
-  MtvDiskCopy *c = copy_of (v, job->index);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, job->index);
   if (c)
     copy_ended (c, FALSE, error->message);
 }
@@ -525,7 +525,7 @@ find_import (MtvVmJob *job, GCancellable *stop, GError **error)
 static void
 import_found (MtvVm *v, MtvVmJob *job)
 {
-  MtvDiskCopy *c = copy_of (v, job->index);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, job->index);
   if (c == NULL)
     return;
   if (job->result == NULL)

@@ -27,6 +27,8 @@ gboolean mtv_disk_copy_running (MtvDiskCopy *copy);
 gboolean mtv_disk_copy_pulling (MtvDiskCopy *copy);
 
 guint mtv_disk_copy_index (MtvDiskCopy *copy);
+/* The copy of disk @index of @v in flight (v->copying), or NULL. */
+MtvDiskCopy *mtv_disk_copy_find (MtvVm *v, guint index);
 /* Bytes copied so far and the current rate (bytes per second). */
 guint64 mtv_disk_copy_bytes (MtvDiskCopy *copy);
 double mtv_disk_copy_rate (MtvDiskCopy *copy);

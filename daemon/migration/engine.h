@@ -95,6 +95,8 @@ void mtv_target_link_release (MtvTargetLink *link);
 
 /* ---- run.c ---------------------------------------------------------------------- */
 JsonObject *mtv_run_snap (MtvRun *run, const char *key);
+/* Whether its itinerary precopies (warm): the only one with a cutover. */
+gboolean mtv_run_is_warm (MtvRun *run);
 const char *mtv_run_target_namespace (MtvRun *run);
 /* Stores the run's own state (not its VMs'). */
 void mtv_run_save (MtvRun *run);

@@ -56,19 +56,10 @@ mtv_vm_disk_copied (MtvVm *v, guint disk)
   return FALSE;
 }
 
-static MtvDiskCopy *
-copy_of (MtvVm *v, guint disk)
-{
-  for (guint i = 0; i < v->copying->len; i++)
-    if (mtv_disk_copy_index (v->copying->pdata[i]) == disk)
-      return v->copying->pdata[i];
-  return NULL;
-}
-
 gboolean
 mtv_vm_disk_copying (MtvVm *v, guint disk, guint64 *bytes)
 {
-  MtvDiskCopy *c = copy_of (v, disk);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, disk);
   if (c && bytes)
     *bytes = mtv_disk_copy_bytes (c);
   return c != NULL;
@@ -105,7 +96,7 @@ disk_at (MtvVm *v, guint index)
 static gboolean
 final_copy (MtvVm *v)
 {
-  return !(g_str_equal (v->phase, "CopyDisks") && mtv_itinerary_phase (v->run->itinerary, "CopyingPaused"));
+  return !(g_str_equal (v->phase, "CopyDisks") && mtv_run_is_warm (v->run));
 }
 
 void
@@ -142,7 +133,7 @@ static void schedule (MtvVm *v);
 static void
 disk_done (MtvVm *v, guint index)
 {
-  MtvDiskCopy *c = copy_of (v, index);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, index);
   if (c)
     g_ptr_array_remove_fast (v->copying, c);
   g_array_append_val (v->disks_done, index);
@@ -235,7 +226,7 @@ get_sink (MtvVmJob *job, GCancellable *stop, GError **error)
 static void
 got_sink (MtvVm *v, MtvVmJob *job)
 {
-  MtvDiskCopy *c = copy_of (v, job->index);
+  MtvDiskCopy *c = mtv_disk_copy_find (v, job->index);
   if (c)
     mtv_disk_copy_start (c, &job->sink, copy_ended);
 }
@@ -307,7 +298,7 @@ schedule (MtvVm *v)
   JsonArray *disks = mtv_vm_disks (v);
   guint n = disks ? json_array_get_length (disks) : 0;
   for (guint i = 0; i < n && v->copying->len < DISKS_AT_ONCE; i++)
-    if (!mtv_vm_disk_copied (v, i) && copy_of (v, i) == NULL)
+    if (!mtv_vm_disk_copied (v, i) && mtv_disk_copy_find (v, i) == NULL)
       start_disk (v, i);
   if (v->copying->len == 0)
     copies_done (v);

@@ -9,12 +9,6 @@
 #include "mtv-json.h"
 #include "mtv-record.h"
 
-static gboolean
-is_warm (MtvVm *v)
-{
-  return mtv_itinerary_phase (v->run->itinerary, "CopyingPaused") != NULL;
-}
-
 static JsonObject *
 last_round (MtvVm *v)
 {
@@ -25,7 +19,7 @@ last_round (MtvVm *v)
 void
 mtv_precopy_begin (MtvVm *v)
 {
-  if (!is_warm (v))
+  if (!mtv_run_is_warm (v->run))
     return;
   JsonObject *round = json_object_new ();
   g_autofree char *now = mtv_now_rfc3339 ();
@@ -43,7 +37,7 @@ void
 mtv_precopy_end (MtvVm *v, JsonObject *checkpoint)
 {
   JsonObject *round = last_round (v);
-  if (!is_warm (v) || round == NULL || json_object_has_member (round, "end"))
+  if (!mtv_run_is_warm (v->run) || round == NULL || json_object_has_member (round, "end"))
     return;
   g_autofree char *now = mtv_now_rfc3339 ();
   json_object_set_string_member (round, "end", now);
@@ -75,7 +69,7 @@ mtv_precopy_downtime_ends (MtvVm *v)
 JsonObject *
 mtv_precopy_status (MtvVm *v)
 {
-  if (!is_warm (v))
+  if (!mtv_run_is_warm (v->run))
     return NULL;
   JsonObject *warm = json_object_new ();
   JsonArray *precopies = json_array_new ();
@@ -121,7 +115,7 @@ annotate (JsonObject *annotations, const char *key, gint64 value)
 void
 mtv_precopy_annotate (MtvVm *v, JsonObject *annotations)
 {
-  if (!is_warm (v))
+  if (!mtv_run_is_warm (v->run))
     return;
   guint n = json_array_get_length (v->precopy_log);
   JsonObject *last = NULL, *before = NULL;

@@ -307,8 +307,8 @@ parse_time (const char *when, char **normalized, GError **error)
   return TRUE;
 }
 
-static gboolean
-has_cutover (MtvRun *run)
+gboolean
+mtv_run_is_warm (MtvRun *run)
 {
   return mtv_itinerary_phase (run->itinerary, "CopyingPaused") != NULL;
 }
@@ -324,7 +324,7 @@ mtv_run_new (const MtvRunHost *host, const char *id, const char *plan, JsonObjec
       mtv_run_free (run);
       return NULL;
     }
-  if (cutover && !has_cutover (run))
+  if (cutover && !mtv_run_is_warm (run))
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "cutover: plan \"%s\" is a %s migration; only warm migrations "
                    "have a cutover", plan, run->itinerary->type);
@@ -531,7 +531,7 @@ mtv_run_cancel (MtvRun *run, const char *const *vms, GError **error)
 gboolean
 mtv_run_set_cutover (MtvRun *run, const char *when, GError **error)
 {
-  if (!has_cutover (run))
+  if (!mtv_run_is_warm (run))
     {
       g_set_error (error, MTV_ERROR, MTV_ERROR_INVALID, "plan \"%s\" is a %s migration; only warm migrations have a "
                    "cutover", run->plan, run->itinerary ? run->itinerary->type : "?");
