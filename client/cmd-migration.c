@@ -130,16 +130,10 @@ mtv_cmd_get_migrations (MtvCtl *ctl, int argc, char **argv)
   return 0;
 }
 
-static const char *
-note_of (JsonObject *annotations, const char *key)
-{
-  return mtv_json_string (annotations, key);
-}
-
 static char *
 size_note (JsonObject *annotations, const char *key)
 {
-  const char *v = note_of (annotations, key);
+  const char *v = mtv_json_string (annotations, key);
   return v ? g_format_size (g_ascii_strtoull (v, NULL, 10)) : NULL;
 }
 
@@ -171,11 +165,11 @@ mtv_warm_summary (JsonObject *migration)
         g_string_append_printf (out, "; churn %s/s", churn);
       if (delta)
         g_string_append_printf (out, "; a cutover now: about %s to copy, %s s down", delta,
-                                note_of (notes, "projectedDowntimeSeconds") ? note_of (notes, "projectedDowntimeSeconds")
+                                mtv_json_string (notes, "projectedDowntimeSeconds") ? mtv_json_string (notes, "projectedDowntimeSeconds")
                                                                             : "?");
-      if (note_of (notes, "downtimeMilliseconds"))
+      if (mtv_json_string (notes, "downtimeMilliseconds"))
         g_string_append_printf (out, "; downtime %.1f s",
-                                g_ascii_strtod (note_of (notes, "downtimeMilliseconds"), NULL) / 1000);
+                                g_ascii_strtod (mtv_json_string (notes, "downtimeMilliseconds"), NULL) / 1000);
       g_string_append_c (out, '\n');
     }
   return out->len ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;

@@ -6,7 +6,6 @@ act on (wrong password, untrusted certificate, the wrong sdkEndpoint), an
 ESXi host's own SDK, and cold raw-copy migrations into the local target and
 the cluster stand-in: disks byte for byte, guests that refuse to shut down
 powered off hard, and the source powered on again when its VM fails."""
-import glob
 import hashlib
 import json
 import os
@@ -304,13 +303,6 @@ class VsphereProvider(unittest.TestCase):
 
     # ---- cold migrations -----------------------------------------------------------
 
-    def flat_file(self, disk):
-        """The datastore file vcsim keeps @disk's data in."""
-        rel = disk["file"].split("] ", 1)[1][:-len(".vmdk")] + "-flat.vmdk"
-        found = glob.glob(os.path.join(self.tmp, "govcsim-*", rel))
-        self.assertEqual(len(found), 1, (disk["file"], found))
-        return found[0]
-
     def give_disks(self, name, sizes):
         """VM @name with disks of @sizes (bytes), each holding random data; their files."""
         vm = self.vm(name)
@@ -322,7 +314,7 @@ class VsphereProvider(unittest.TestCase):
                                            [d["capacity"] for d in x["disks"]] == sizes else None)(self.vm(name)))
         files = []
         for disk, size in zip(vm["disks"], sizes):
-            path = self.flat_file(disk)
+            path = self.sim.flat_file(disk["file"])
             with open(path, "wb") as f:
                 f.write(os.urandom(size // 2) + b"\0" * (size // 4) + os.urandom(size - size // 2 - size // 4))
             files.append(path)

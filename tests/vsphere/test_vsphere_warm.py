@@ -4,7 +4,6 @@ a first snapshot while the VM runs, precopy rounds that copy only what the
 test wrote between them (QueryChangedDiskAreas, paged), the cutover powering
 the VM off for the last delta; the target byte for byte equal to the
 source's final content, and no snapshot left behind."""
-import glob
 import json
 import os
 import shutil
@@ -65,12 +64,6 @@ class WarmMigration(unittest.TestCase):
         found = [x for x in json.loads(text) if x["name"] == name]
         return found[0] if found else None
 
-    def flat_file(self, disk):
-        rel = disk["file"].split("] ", 1)[1][:-len(".vmdk")] + "-flat.vmdk"
-        found = glob.glob(os.path.join(self.tmp, "govcsim-*", rel))
-        self.assertEqual(len(found), 1, (disk["file"], found))
-        return found[0]
-
     def warm_vm(self, name, sizes):
         """VM @name powered on, change tracking on, with disks of @sizes
         holding data; its inventory and the disks' files."""
@@ -87,7 +80,7 @@ class WarmMigration(unittest.TestCase):
             self.admin.power(vm["id"], True)
         files = []
         for disk, size in zip(vm["disks"], sizes):
-            path = self.flat_file(disk)
+            path = self.sim.flat_file(disk["file"])
             with open(path, "wb") as f:
                 f.write(os.urandom(size // 2) + b"\0" * (size - size // 2))
             files.append(path)
